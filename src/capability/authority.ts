@@ -1,0 +1,137 @@
+/**
+ * The authority: the control plane that grants intent-scoped capabilities.
+ */
+import { calculateJwkThumbprint, SignJWT, type JWK } from 'jose';
+import { nanoid } from 'nanoid';
+import { z } from 'zod';
+import { CapabilityError } from '../errors.js';
+import { type Clock, type Duration, durationSeconds, systemClock } from '../util/time.js';
+import { describeIssues } from '../util/zod-issues.js';
+import { CAPABILITY_TYP, intentSchema, toolsSchema, type CapabilityClaims, type Intent, type ToolGrant } from './claims.js';
+import { generateSigningKey, importSigningKey, type JWKS, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from './keys.js';
+
+export interface AuthorityOptions {
+  /** The `iss` of every capability; verifiers trust it by this exact string. */
+  issuer: string;
+  /** The signing key. When absent, a fresh Ed25519 key is generated (fine for one process). */
+  signingKey?: PrivateKeyInput | SigningKey;
+  /** Algorithm for a generated key; default EdDSA. */
+  algorithm?: SigningAlgorithm;
+  /** Longest ttl a grant may ask for; default `"1h"`. */
+  maxTtl?: Duration;
+  /** ttl when a grant names none; default `"5m"`. */
+  defaultTtl?: Duration;
+  clock?: Clock;
+}
+
+export interface GrantRequest {
+  /** The agent's workload identity: a SPIFFE ID or an OIDC `iss`+`sub` identity string. */
+  agent: string;
+  /** The guard deployment that will enforce the capability (its `aud`). */
+  audience: string;
+  intent: Intent;
+  tools: Record<string, ToolGrant>;
+  ttl?: Duration;
+  /** Bind the capability to the agent's key (proof of possession): its RFC 7638 thumbprint or public JWK. */
+  confirmation?: { jkt: string } | { jwk: JWK };
+}
+
+export interface Authority {
+  readonly issuer: string;
+  /** Signs a capability token (compact JWS, `typ: tessera-cap+jwt`). */
+  grant(request: GrantRequest): Promise<string>;
+  /** Public keys verifiers trust: the current key and retired ones whose tokens may still be live. */
+  jwks(): JWKS;
+  /** Starts signing with a new key; tokens signed by the previous key verify until they expire. */
+  rotate(signingKey?: PrivateKeyInput | SigningKey): Promise<{ kid: string }>;
+  /** The current signing key id. */
+  readonly kid: string;
+}
+
+const optionsSchema = z.object({
+  issuer: z.string().min(1),
+});
+
+const grantSchema = z.strictObject({
+  agent: z.string().min(1).max(2048),
+  audience: z.string().min(1).max(512),
+  intent: intentSchema,
+  tools: toolsSchema,
+  ttl: z.union([z.number(), z.string()]).optional(),
+  confirmation: z
+    .union([z.strictObject({ jkt: z.string().length(43) }), z.strictObject({ jwk: z.record(z.string(), z.unknown()) })])
+    .optional(),
+});
+
+function isSigningKey(k: unknown): k is SigningKey {
+  return typeof k === 'object' && k !== null && 'kid' in k && 'privateKey' in k && 'publicJwk' in k;
+}
+
+/** Creates an authority. Options are validated here, once; a bad option throws naming it. */
+export async function createAuthority(options: AuthorityOptions): Promise<Authority> {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) throw new TypeError(describeIssues(parsed.error, 'createAuthority options'));
+  const clock = options.clock ?? systemClock;
+  const maxTtl = durationSeconds(options.maxTtl ?? '1h', 'maxTtl');
+  const defaultTtl = durationSeconds(options.defaultTtl ?? '5m', 'defaultTtl');
+  if (defaultTtl > maxTtl) throw new RangeError('defaultTtl must not exceed maxTtl');
+
+  const load = async (k: PrivateKeyInput | SigningKey | undefined): Promise<SigningKey> =>
+    k === undefined ? generateSigningKey(options.algorithm ?? 'EdDSA') : isSigningKey(k) ? k : importSigningKey(k);
+
+  let current = await load(options.signingKey);
+  // Retired keys stay published until every token they signed has expired.
+  const retired: { key: SigningKey; until: number }[] = [];
+
+  return {
+    issuer: options.issuer,
+    get kid() {
+      return current.kid;
+    },
+
+    async grant(request: GrantRequest): Promise<string> {
+      const r = grantSchema.safeParse(request);
+      if (!r.success) throw new CapabilityError('grant_invalid', `grant refused: ${describeIssues(r.error, 'grant')}`);
+      const ttl = durationSeconds((request.ttl ?? defaultTtl) as Duration, 'grant.ttl');
+      if (ttl > maxTtl) {
+        throw new CapabilityError('grant_invalid', `grant refused: ttl ${ttl}s exceeds the authority's maxTtl of ${maxTtl}s`);
+      }
+      let cnf: { jkt: string } | undefined;
+      if (request.confirmation) {
+        cnf =
+          'jkt' in request.confirmation
+            ? { jkt: request.confirmation.jkt }
+            : { jkt: await calculateJwkThumbprint(request.confirmation.jwk, 'sha256') };
+      }
+      const now = Math.floor(clock() / 1000);
+      const claims: Omit<CapabilityClaims, 'iss' | 'sub' | 'aud' | 'iat' | 'nbf' | 'exp' | 'jti'> = {
+        intent: r.data.intent,
+        tools: r.data.tools,
+        ...(cnf ? { cnf } : {}),
+      };
+      return new SignJWT(claims)
+        .setProtectedHeader({ alg: current.alg, typ: CAPABILITY_TYP, kid: current.kid })
+        .setIssuer(options.issuer)
+        .setSubject(request.agent)
+        .setAudience(request.audience)
+        .setIssuedAt(now)
+        .setNotBefore(now)
+        .setExpirationTime(now + ttl)
+        .setJti(nanoid())
+        .sign(current.privateKey);
+    },
+
+    jwks(): JWKS {
+      const now = clock();
+      for (let i = retired.length - 1; i >= 0; i--) if (retired[i]!.until <= now) retired.splice(i, 1);
+      return { keys: [current.publicJwk, ...retired.map((r) => r.key.publicJwk)].map((k) => ({ ...k })) };
+    },
+
+    async rotate(signingKey) {
+      const next = await load(signingKey);
+      retired.push({ key: current, until: clock() + maxTtl * 1000 });
+      current = next;
+      return { kid: next.kid };
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The capability token's claims and the grant request, as zod schemas.
+ */
+import { z } from 'zod';
+import { argConstraintSchema, safeKey, type ArgConstraint } from './constraints.js';
+
+export const CAPABILITY_TYP = 'tessera-cap+jwt';
+export const CALL_CREDENTIAL_TYP = 'tessera-call+jwt';
+export const PROOF_TYP = 'tessera-pop+jwt';
+
+/** Tool names: dotted identifiers such as `email.send` or `fs:read`. */
+export const toolNameSchema = safeKey.pipe(
+  z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$/, {
+    message: 'tool names use letters, digits, "_", ".", ":", "/" and "-"',
+  }),
+);
+
+export interface ToolGrant {
+  /** Constraints per top-level argument. */
+  args?: Record<string, ArgConstraint> | undefined;
+  /** How many calls this capability may make to this tool, across every process sharing the store. */
+  maxCalls?: number | undefined;
+}
+
+export const toolGrantSchema: z.ZodType<ToolGrant> = z.strictObject({
+  args: z.record(safeKey, argConstraintSchema).optional(),
+  maxCalls: z.number().int().positive().max(1_000_000).optional(),
+});
+
+export const intentSchema = z.strictObject({
+  /** Stable id of the task, e.g. a ticket or job id. */
+  id: z.string().min(1).max(200),
+  /** What the task is for, in words a human approver reads. */
+  purpose: z.string().min(1).max(1000),
+});
+export type Intent = z.infer<typeof intentSchema>;
+
+export const toolsSchema = z
+  .record(toolNameSchema, toolGrantSchema)
+  .refine((t) => Object.keys(t).length > 0, { message: 'grant at least one tool' });
+
+/** RFC 8693 actor claim: who acts, and (nested) who acted before. Informational only. */
+export interface ActorClaim {
+  sub: string;
+  act?: ActorClaim | undefined;
+}
+export const actorSchema: z.ZodType<ActorClaim> = z.lazy(() =>
+  z.object({ sub: z.string().min(1), act: actorSchema.optional() }),
+);
+
+export const capabilityClaimsSchema = z.object({
+  iss: z.string().min(1),
+  sub: z.string().min(1).max(2048),
+  aud: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  iat: z.number().int(),
+  nbf: z.number().int(),
+  exp: z.number().int(),
+  jti: z.string().min(16).max(128),
+  intent: intentSchema,
+  tools: toolsSchema,
+  /** RFC 7800 confirmation: the RFC 7638 thumbprint of the key that must prove possession. */
+  cnf: z.object({ jkt: z.string().min(43).max(43) }).optional(),
+  /** RFC 8693 actor chain for a delegated capability. */
+  act: actorSchema.optional(),
+  /** The parent capability (compact JWS) of a delegated capability, for offline verification. */
+  prt: z.string().optional(),
+});
+export type CapabilityClaims = z.infer<typeof capabilityClaimsSchema>;

@@ -1,0 +1,61 @@
+/**
+ * Signing keys: generated, imported once, bound to exactly one algorithm (RFC 8725 §3.1).
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, webcrypto } from 'node:crypto';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+
+export type SigningAlgorithm = 'EdDSA' | 'ES256';
+export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['EdDSA', 'ES256'];
+
+/** A private key as given by the caller: a Node KeyObject, a WebCrypto CryptoKey or a private JWK. */
+export type PrivateKeyInput = KeyObject | webcrypto.CryptoKey | JWK;
+
+/** A key ready to sign: imported once, with its algorithm and `kid` fixed. */
+export interface SigningKey {
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+  readonly privateKey: KeyObject;
+  /** The public JWK with `kid`, `alg` and `use: "sig"`; never any private part. */
+  readonly publicJwk: JWK;
+}
+
+function toKeyObject(input: PrivateKeyInput): KeyObject {
+  if (input instanceof KeyObject) return input;
+  if (input instanceof webcrypto.CryptoKey) return KeyObject.from(input as webcrypto.CryptoKey);
+  const jwk = input as JWK;
+  if (typeof jwk !== 'object' || jwk === null || typeof jwk.d !== 'string') {
+    throw new TypeError('signingKey must be a private KeyObject, CryptoKey or a private JWK (with "d")');
+  }
+  return createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+}
+
+function algorithmOf(key: KeyObject): SigningAlgorithm {
+  if (key.asymmetricKeyType === 'ed25519') return 'EdDSA';
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
+  throw new TypeError(
+    `signingKey must be an Ed25519 (EdDSA) or P-256 (ES256) private key, got ${key.asymmetricKeyType ?? 'a symmetric key'}`,
+  );
+}
+
+/** Imports a private key once; `kid` defaults to its RFC 7638 thumbprint. */
+export async function importSigningKey(input: PrivateKeyInput, options: { kid?: string } = {}): Promise<SigningKey> {
+  const privateKey = toKeyObject(input);
+  if (privateKey.type !== 'private') throw new TypeError('signingKey must be a private key');
+  const alg = algorithmOf(privateKey);
+  const exported = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
+  const kid = options.kid ?? (await calculateJwkThumbprint(exported, 'sha256'));
+  const publicJwk: JWK = { ...exported, kid, alg, use: 'sig' };
+  return Object.freeze({ kid, alg, privateKey, publicJwk: Object.freeze(publicJwk) });
+}
+
+/** Generates a fresh key pair (Ed25519 by default) and imports it. */
+export async function generateSigningKey(alg: SigningAlgorithm = 'EdDSA'): Promise<SigningKey> {
+  const { privateKey } =
+    alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return importSigningKey(privateKey);
+}
+
+/** A JSON Web Key Set of public keys only. */
+export interface JWKS {
+  keys: JWK[];
+}

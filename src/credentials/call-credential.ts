@@ -1,0 +1,94 @@
+/**
+ * The built-in just-in-time credential: a signed call credential (`typ: tessera-call+jwt`),
+ * valid for seconds, bound to one tool, one call id and the SHA-256 of the call's arguments,
+ * registered live in the store when the call is reserved and revoked when the call ends.
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, webcrypto } from 'node:crypto';
+import type { JWK } from 'jose';
+import { CALL_CREDENTIAL_TYP } from '../capability/claims.js';
+import type { JWKS, PrivateKeyInput, SigningAlgorithm, SigningKey } from '../capability/keys.js';
+import type { TesseraStore } from '../store/types.js';
+import { randomId } from '../util/canonical.js';
+import type { Clock } from '../util/time.js';
+import { createCompactSigner } from './jws.js';
+import type { Credential, CredentialProvider, CredentialRequest } from './types.js';
+
+/** The claims of a call credential, as a downstream service sees them after verification. */
+export interface CallCredentialClaims {
+  iss: string;
+  sub: string;
+  aud: string;
+  iat: number;
+  exp: number;
+  jti: string;
+  tool: string;
+  call_id: string;
+  args_sha256: string;
+  cap_jti: string;
+  intent_id: string;
+}
+
+export interface SignedCredentialsOptions {
+  issuer: string;
+  store: TesseraStore;
+  clock: Clock;
+  /** Key for signing; generated (Ed25519) when absent. */
+  signingKey?: PrivateKeyInput;
+  /** `kid` for the key; random when absent. */
+  kid?: string;
+}
+
+export interface SignedCredentialProvider extends CredentialProvider {
+  readonly issuer: string;
+  /** The public key set downstream services verify call credentials with. */
+  jwks(): JWKS;
+}
+
+function toSigningKey(input: PrivateKeyInput | undefined, kid: string): SigningKey {
+  const privateKey =
+    input === undefined
+      ? generateKeyPairSync('ed25519').privateKey
+      : input instanceof KeyObject
+        ? input
+        : input instanceof webcrypto.CryptoKey
+          ? KeyObject.from(input as webcrypto.CryptoKey)
+          : createPrivateKey({ key: input as import('node:crypto').JsonWebKey, format: 'jwk' });
+  let alg: SigningAlgorithm;
+  if (privateKey.asymmetricKeyType === 'ed25519') alg = 'EdDSA';
+  else if (privateKey.asymmetricKeyType === 'ec' && privateKey.asymmetricKeyDetails?.namedCurve === 'prime256v1') alg = 'ES256';
+  else throw new TypeError('credentials.signingKey must be an Ed25519 or P-256 private key');
+  const publicJwk = { ...(createPublicKey(privateKey).export({ format: 'jwk' }) as JWK), kid, alg, use: 'sig' };
+  return { kid, alg, privateKey, publicJwk };
+}
+
+export function createSignedCredentials(options: SignedCredentialsOptions): SignedCredentialProvider {
+  const key = toSigningKey(options.signingKey, options.kid ?? randomId());
+  const sign = createCompactSigner(key, CALL_CREDENTIAL_TYP);
+  const { issuer, store, clock } = options;
+  return {
+    issuer,
+    jwks: () => ({ keys: [{ ...key.publicJwk }] }),
+    mint(req: CredentialRequest): Credential {
+      const now = clock();
+      const iat = Math.floor(now / 1000);
+      const exp = iat + req.ttlSec;
+      const claims: CallCredentialClaims = {
+        iss: issuer,
+        sub: req.agent,
+        aud: req.audience,
+        iat,
+        exp,
+        jti: req.credentialId,
+        tool: req.tool,
+        call_id: req.callId,
+        args_sha256: req.argsHash,
+        cap_jti: req.capabilityId,
+        intent_id: req.intentId,
+      };
+      return { id: req.credentialId, token: sign(claims), expiresAt: exp * 1000, type: CALL_CREDENTIAL_TYP };
+    },
+    revoke(credential: Credential, req: CredentialRequest) {
+      return store.revokeCredential(credential.id, (req.ttlSec + 60) * 1000);
+    },
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * For the downstream service: accept a call credential once, and never after its call ended.
+ */
+import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import { CALL_CREDENTIAL_TYP } from '../capability/claims.js';
+import type { JWKS } from '../capability/keys.js';
+import { CredentialRejectedError } from '../errors.js';
+import type { TesseraStore } from '../store/types.js';
+import { type Clock, systemClock } from '../util/time.js';
+import type { CallCredentialClaims } from './call-credential.js';
+
+export interface VerifyCallCredentialOptions {
+  /** The guard's credential keys (`guard.credentialJwks()`). */
+  jwks: JWKS;
+  /** The guard's credential issuer (`guard.credentialIssuer`). */
+  issuer: string;
+  /** This service's name: the tool's `credential.audience` (default: the tool name). */
+  audience: string;
+  /** The store the guard registered the credential in; single use is enforced there. */
+  store: TesseraStore;
+  /** Require the credential to be for this tool. */
+  tool?: string;
+  /** Require the credential to be bound to these arguments (base64url SHA-256 of canonical JSON). */
+  argsHash?: string;
+  clock?: Clock;
+  /** Allowed clock skew in seconds; default 5. */
+  clockSkewSec?: number;
+}
+
+const reject = (code: CredentialRejectedError['code'], reason: string, cause?: unknown): never => {
+  throw new CredentialRejectedError(code, reason, cause === undefined ? undefined : { cause });
+};
+
+/**
+ * Verifies a call credential and consumes it: the first presentation succeeds, any replay or
+ * any use after the guard revoked it fails with `replay_detected`.
+ *
+ * Checked: compact form and size, exact `typ`, signature (EdDSA or ES256) by a key in `jwks`,
+ * `iss`, `aud`, `exp`/`iat` with small skew, optional tool and argument binding, single use.
+ * Not checked: anything about the caller's network identity; pair it with mTLS if you need that.
+ */
+export async function verifyCallCredential(token: string, options: VerifyCallCredentialOptions): Promise<CallCredentialClaims> {
+  if (typeof token !== 'string' || token.length === 0 || token.length > 8192 || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) {
+    reject('credential_invalid', 'not a compact JWS call credential');
+  }
+  let typ: unknown;
+  try {
+    typ = decodeProtectedHeader(token).typ;
+  } catch (err) {
+    reject('credential_invalid', 'not a well-formed JWS', err);
+  }
+  if (typ !== CALL_CREDENTIAL_TYP) reject('credential_invalid', `typ is ${JSON.stringify(typ ?? null)}, expected "${CALL_CREDENTIAL_TYP}"`);
+  const clock = options.clock ?? systemClock;
+  let claims: CallCredentialClaims;
+  try {
+    const r = await jwtVerify(token, createLocalJWKSet(options.jwks), {
+      algorithms: ['EdDSA', 'ES256'],
+      issuer: options.issuer,
+      audience: options.audience,
+      currentDate: new Date(clock()),
+      clockTolerance: options.clockSkewSec ?? 5,
+      requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti'],
+    });
+    claims = r.payload as unknown as CallCredentialClaims;
+  } catch (err) {
+    if (err instanceof joseErrors.JWTExpired) return reject('credential_expired', 'the call credential has expired', err);
+    return reject('credential_invalid', 'the call credential does not verify against the guard keys, issuer and audience', err);
+  }
+  if (options.tool !== undefined && claims.tool !== options.tool) reject('credential_invalid', `the credential is for tool "${String(claims.tool)}"`);
+  if (options.argsHash !== undefined && claims.args_sha256 !== options.argsHash) {
+    reject('credential_invalid', 'the credential is bound to other arguments');
+  }
+  let state: Awaited<ReturnType<TesseraStore['consumeCredential']>>;
+  try {
+    state = await options.store.consumeCredential(claims.jti);
+  } catch (err) {
+    return reject('store_unavailable', 'the credential store could not be reached', err);
+  }
+  if (state === 'spent') reject('replay_detected', 'this call credential was already used (single use)');
+  if (state === 'revoked') reject('replay_detected', 'this call credential was revoked when its call ended');
+  if (state === 'unknown') reject('credential_invalid', 'this call credential was never registered or has expired');
+  return claims;
+}

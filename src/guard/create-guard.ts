@@ -1,0 +1,132 @@
+/**
+ * createGuard: the data plane that runs where the tools run. Options are validated once here;
+ * the call path then runs on prepared, plain values.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { z } from 'zod';
+import { createCapabilityVerifier, type TrustedIssuer } from '../capability/verify.js';
+import { createSignedCredentials } from '../credentials/call-credential.js';
+import { createIdentityBinder } from '../identity/bind.js';
+import { refuseBoundCapabilities } from '../identity/proof.js';
+import { riskBaseline } from '../policy/baseline.js';
+import { createMemoryStore } from '../store/memory.js';
+import { revocationKey } from '../store/types.js';
+import { createRecorder } from '../telemetry/recorder.js';
+import { durationSeconds, systemClock } from '../util/time.js';
+import { prepareTool, wrapTool } from './guard-tool.js';
+import { type GuardRuntime } from './pipeline.js';
+import type { CapabilityBinding, CapabilityContext, Guard, GuardOptions, GuardedTool, ToolDefinition, ToolImplementation } from './types.js';
+
+/** Internal hooks later stages plug into (identity proofs, delegation). Not public API. */
+export const GUARD_RUNTIME: unique symbol = Symbol('tessera.guard.runtime');
+
+export interface GuardInternals {
+  readonly [GUARD_RUNTIME]: GuardRuntime;
+}
+
+function requireString(value: unknown, option: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${option} must be a non-empty string`);
+  return value;
+}
+
+function requireMs(value: number | undefined, fallback: number, option: string, max = 3_600_000): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v <= 0 || v > max) throw new RangeError(`${option} must be a positive number of ms up to ${max}`);
+  return v;
+}
+
+export function createGuard(options: GuardOptions): Guard {
+  if (options === null || typeof options !== 'object') throw new TypeError('createGuard needs an options object');
+  const audience = requireString(options.audience, 'audience');
+  const trust: readonly TrustedIssuer[] = Array.isArray(options.trust) ? options.trust : [options.trust as TrustedIssuer];
+  if (trust.length === 0) throw new TypeError('trust must name at least one issuer');
+  for (const t of trust) {
+    requireString(t?.issuer, 'trust.issuer');
+    if (t.jwks === undefined) throw new TypeError(`trust.jwks is required for issuer ${t.issuer}`);
+  }
+  const clock = options.clock ?? systemClock;
+  const clockSkewSec = options.clockSkewSec ?? 30;
+  if (!Number.isFinite(clockSkewSec) || clockSkewSec < 0 || clockSkewSec > 300) throw new RangeError('clockSkewSec must be between 0 and 300');
+  const maxLifetimeSec = durationSeconds(options.maxCapabilityLifetime ?? '24h', 'maxCapabilityLifetime');
+  const store = options.store ?? createMemoryStore({ clock });
+  const credentialIssuer = options.credentials?.issuer ?? `urn:tessera:guard:${audience}`;
+  const signed =
+    options.credentials?.provider === undefined
+      ? createSignedCredentials({
+          issuer: credentialIssuer,
+          store,
+          clock,
+          ...(options.credentials?.signingKey ? { signingKey: options.credentials.signingKey } : {}),
+        })
+      : undefined;
+  const credentialTtlSec = durationSeconds(options.credentials?.ttl ?? '30s', 'credentials.ttl');
+  const policy = options.policy === undefined ? [riskBaseline] : Array.isArray(options.policy) ? [...options.policy] : [options.policy];
+  for (const p of policy) {
+    if (p === null || typeof p !== 'object' || typeof (p as { evaluate?: unknown }).evaluate !== 'function') {
+      throw new TypeError('policy must be a PolicyEngine (an object with evaluate) or an array of them');
+    }
+  }
+  if (options.approver !== undefined && typeof options.approver !== 'function') throw new TypeError('approver must be a function');
+
+  const verifier = createCapabilityVerifier({
+    audience,
+    trust,
+    clock,
+    clockSkewSec,
+    maxLifetimeSec,
+    maxTokenBytes: 16 * 1024,
+  });
+  const als = new AsyncLocalStorage<CapabilityContext>();
+  const currentBinding = (): CapabilityContext | undefined => als.getStore();
+
+  const runtime: GuardRuntime = {
+    audience,
+    clock,
+    store,
+    verify: verifier.verify,
+    cached: verifier.cached,
+    bindIdentity: createIdentityBinder({ verifier: options.identity, requireIdentity: options.requireIdentity === true, clock }),
+    checkProof: refuseBoundCapabilities,
+    credentials: options.credentials?.provider ?? signed!,
+    credentialTtlSec,
+    policy,
+    policyTimeoutMs: requireMs(options.policyTimeoutMs, 1000, 'policyTimeoutMs'),
+    approver: options.approver,
+    approvalTimeoutMs: requireMs(options.approvalTimeoutMs, 60_000, 'approvalTimeoutMs', 24 * 3_600_000),
+    environment: Object.freeze({ ...(options.environment ?? {}) }),
+    recorder: createRecorder(options.telemetry),
+    currentBinding,
+  };
+
+  const revoke = async (key: string, at: number): Promise<void> => {
+    await store.revoke(key, at, (maxLifetimeSec + clockSkewSec + 60) * 1000);
+  };
+  const nowSec = (): number => Math.floor(clock() / 1000);
+
+  const guard: Guard & GuardInternals = {
+    [GUARD_RUNTIME]: runtime,
+    audience,
+    store,
+    credentialIssuer,
+    credentialJwks() {
+      if (signed === undefined) throw new TypeError('credentialJwks() is only available with the built-in signed call credentials');
+      return signed.jwks();
+    },
+    withCapability<T>(binding: CapabilityBinding, fn: () => T): T {
+      const ctx: CapabilityContext = typeof binding === 'string' ? { capability: binding } : binding;
+      if (ctx === null || typeof ctx !== 'object' || typeof ctx.capability !== 'string') {
+        throw new TypeError('withCapability needs a capability token or { capability, identity?, prover? }');
+      }
+      return als.run(ctx, fn);
+    },
+    currentBinding,
+    tool<S extends z.ZodType, R>(definition: ToolDefinition<S>, implementation: ToolImplementation<S, R>): GuardedTool<S, R> {
+      return wrapTool(guard, runtime, prepareTool(definition), implementation);
+    },
+    inspect: (token: string) => verifier.verify(token),
+    revokeCapability: (id: string) => revoke(revocationKey.capability(id), Number.MAX_SAFE_INTEGER),
+    revokeAgent: (agentId: string) => revoke(revocationKey.agent(agentId), nowSec()),
+    revokeIntent: (intentId: string) => revoke(revocationKey.intent(intentId), nowSec()),
+  };
+  return guard;
+}

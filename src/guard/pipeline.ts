@@ -1,0 +1,394 @@
+/**
+ * One guarded call, stage by stage (DESIGN.md section 2). Every stage fails closed: a thrown
+ * error, a timeout or an unreachable store becomes a denial with its own code, and the tool's
+ * implementation never runs. One readable function over small steps.
+ */
+import { context, type Span } from '@opentelemetry/api';
+import type { z } from 'zod';
+import type { VerifiedCapability } from '../capability/verify.js';
+import type { Credential, CredentialProvider, CredentialRequest } from '../credentials/types.js';
+import { DENIAL_STANDARDS, type DenialCode, standardsTags, TesseraError, ToolDeniedError } from '../errors.js';
+import type { AgentIdentity } from '../identity/types.js';
+import { askApproval, previewArguments } from '../policy/approval.js';
+import { evaluatePolicies } from '../policy/evaluate.js';
+import type { Approver, PolicyEngine, RiskTier } from '../policy/types.js';
+import { revocationKey, type CallReservation, type TesseraStore } from '../store/types.js';
+import { ATTR, OPERATION_EXECUTE_TOOL } from '../telemetry/attributes.js';
+import type { Recorder } from '../telemetry/recorder.js';
+import { hashArguments, NotJsonError, randomId } from '../util/canonical.js';
+import type { Clock } from '../util/time.js';
+import type { CallOptions, CapabilityContext, ToolContext, ToolDefinition, ToolType } from './types.js';
+
+/** Everything the pipeline needs, fixed when the guard is created. */
+export interface GuardRuntime {
+  readonly audience: string;
+  readonly clock: Clock;
+  readonly store: TesseraStore;
+  readonly verify: (token: string) => Promise<VerifiedCapability>;
+  readonly cached: (token: string) => VerifiedCapability | undefined;
+  readonly bindIdentity: (cap: VerifiedCapability, binding: CapabilityContext) => AgentIdentity | Promise<AgentIdentity>;
+  readonly checkProof: (
+    cap: VerifiedCapability,
+    binding: CapabilityContext,
+    call: { tool: string; callId: string; rawArgs: unknown; proof: string | undefined },
+  ) => undefined | { jti: string; ttlMs: number } | Promise<undefined | { jti: string; ttlMs: number }>;
+  readonly credentials: CredentialProvider;
+  readonly credentialTtlSec: number;
+  readonly policy: readonly PolicyEngine[];
+  readonly policyTimeoutMs: number;
+  readonly approver: Approver | undefined;
+  readonly approvalTimeoutMs: number;
+  readonly environment: Readonly<Record<string, unknown>>;
+  readonly recorder: Recorder;
+  readonly currentBinding: () => CapabilityContext | undefined;
+}
+
+/** A tool definition with its defaults filled in, as the pipeline sees it. */
+export interface PreparedTool {
+  readonly name: string;
+  readonly description: string;
+  readonly input: z.ZodType;
+  readonly risk: RiskTier;
+  readonly type: ToolType;
+  readonly credentialAudience: string;
+  readonly credentialTtlSec: number | undefined;
+  readonly definition: ToolDefinition;
+}
+
+/** The code a stage's unexpected failure maps to: fail closed, with the right name. */
+const STAGE_FAILURE: Record<string, DenialCode> = {
+  resolve: 'capability_missing',
+  verify: 'capability_invalid',
+  identity: 'identity_unavailable',
+  proof: 'proof_invalid',
+  scope: 'arguments_invalid',
+  store: 'store_unavailable',
+  policy: 'policy_error',
+  approval: 'approval_denied',
+  mint: 'credential_unavailable',
+};
+
+const STAGE_REASON: Record<string, string> = {
+  resolve: 'the capability could not be resolved for this call',
+  verify: 'the capability could not be verified',
+  identity: "the agent's identity could not be verified (identity provider or trust bundle unavailable)",
+  proof: 'the proof of possession could not be checked',
+  scope: 'the arguments could not be checked against the grant',
+  store: 'the guard store could not be reached; calls are denied until it answers',
+  policy: 'a policy engine failed; calls are denied until it answers',
+  approval: 'the approval could not be obtained',
+  mint: 'the credential for this call could not be minted',
+};
+
+export async function runGuardedCall(
+  rt: GuardRuntime,
+  tool: PreparedTool,
+  implementation: (args: unknown, ctx: ToolContext) => unknown,
+  rawArgs: unknown,
+  options: CallOptions | undefined,
+): Promise<unknown> {
+  const t0 = performance.now();
+  const callId = options?.callId ?? randomId();
+  const { span, owned, ctx: spanCtx } = rt.recorder.start(tool.name, {
+    [ATTR.OPERATION_NAME]: OPERATION_EXECUTE_TOOL,
+    [ATTR.TOOL_NAME]: tool.name,
+    [ATTR.TOOL_CALL_ID]: callId,
+    [ATTR.TOOL_DESCRIPTION]: tool.description,
+    [ATTR.TOOL_TYPE]: tool.type,
+    [ATTR.RISK]: tool.risk,
+  });
+  const call = { span, owned };
+  let stage = 'resolve';
+  let cap: VerifiedCapability | undefined;
+  let policyIds: readonly string[] = [];
+
+  const deny = (code: DenialCode, reason: string): never => {
+    throw new ToolDeniedError(code, reason, {
+      tool: tool.name,
+      callId,
+      ...(cap ? { capabilityId: cap.id, intentId: cap.intent.id } : {}),
+      policyIds,
+    });
+  };
+
+  const signal = options?.signal ?? new AbortController().signal;
+  let credential: Credential | undefined;
+  let credentialRequest: CredentialRequest | undefined;
+  let implStart = 0;
+  let implEnd = 0;
+  let outcome: { decision: 'allow' | 'deny' | 'error'; code?: string; errorType?: string } = { decision: 'allow' };
+
+  try {
+    // 1 resolve: from the call options or the async context; never from the model's arguments.
+    const given = options?.capability ?? rt.currentBinding();
+    const binding: CapabilityContext | undefined = typeof given === 'string' ? { capability: given } : given;
+    if (binding === undefined || typeof binding.capability !== 'string' || binding.capability === '') {
+      deny('capability_missing', 'no capability is bound to this call; run the agent inside guard.withCapability(token, fn) or pass { capability }');
+    }
+    if (signal.aborted) deny('capability_missing', 'the call was aborted before it was authorized');
+
+    // 2 verify (cached until expiry)
+    stage = 'verify';
+    cap = rt.cached(binding!.capability) ?? (await rt.verify(binding!.capability));
+    span.setAttributes({
+      [ATTR.CAPABILITY_ID]: cap.id,
+      [ATTR.INTENT_ID]: cap.intent.id,
+      [ATTR.AGENT_ID]: cap.subject,
+      [ATTR.DELEGATION_DEPTH]: cap.chain.depth,
+    });
+    if (cap.chain.depth > 0) {
+      span.setAttributes({ [ATTR.DELEGATION_CHAIN]: [...cap.chain.agents], [ATTR.DELEGATION_ROOT_ID]: cap.chain.ids[0]! });
+    }
+
+    // 3 bind: the capability's subject is the verified identity running this call
+    stage = 'identity';
+    const agent = await rt.bindIdentity(cap, binding!);
+    span.setAttribute(ATTR.IDENTITY_SOURCE, agent.source);
+
+    // 5 scope: granted tool, arguments parsed by the tool's schema, then the grant's constraints
+    stage = 'scope';
+    const grant = cap.tools.get(tool.name);
+    if (grant === undefined) {
+      deny('tool_not_granted', `the capability for intent "${cap.intent.id}" does not grant "${tool.name}"; granted: ${[...cap.tools.keys()].join(', ')}`);
+    }
+    const parsed = tool.input.safeParse(rawArgs);
+    if (!parsed.success) {
+      deny('arguments_invalid', `the arguments do not match the tool's schema: ${parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
+        .join('; ')}`);
+    }
+    const args = parsed.data as Record<string, unknown>;
+    if (typeof args !== 'object' || args === null || Array.isArray(args)) {
+      deny('arguments_invalid', "the tool's schema must produce an object of named arguments");
+    }
+    const violation = grant!.check(args);
+    if (violation !== undefined) deny('arguments_out_of_scope', `${violation} (intent "${cap.intent.id}")`);
+    let argsHash: string;
+    try {
+      argsHash = hashArguments(args);
+    } catch (err) {
+      if (err instanceof NotJsonError) deny('arguments_invalid', `the arguments are not JSON data: ${err.message}`);
+      throw err;
+    }
+    span.setAttribute(ATTR.ARGS_HASH, argsHash!);
+    if (rt.recorder.recordArguments) span.setAttribute(ATTR.TOOL_CALL_ARGUMENTS, JSON.stringify(args));
+
+    // 3b proof of possession, bound to this exact call
+    stage = 'proof';
+    const proof = await rt.checkProof(cap, binding!, { tool: tool.name, callId, rawArgs, proof: options?.proof });
+
+    // 4 + 6 revocation, call limits, single-use markers, credential registration: one round trip
+    stage = 'store';
+    const nowMs = rt.clock();
+    const capTtlMs = Math.max(1000, cap.chainExpiresAt * 1000 - nowMs + 60_000);
+    const credentialId = randomId();
+    const credentialTtlSec = tool.credentialTtlSec ?? rt.credentialTtlSec;
+    const reservation: CallReservation = {
+      revocations: [
+        ...cap.chain.ids.map((id) => ({ key: revocationKey.capability(id), issuedAt: cap!.issuedAt })),
+        ...cap.chain.agents.map((a) => ({ key: revocationKey.agent(a), issuedAt: cap!.issuedAt })),
+        { key: revocationKey.intent(cap.intent.id), issuedAt: cap.issuedAt },
+      ],
+      counters: grant!.maxCalls === undefined ? [] : [{ key: `calls:${cap.id}:${tool.name}`, limit: grant!.maxCalls, ttlMs: capTtlMs }],
+      once: proof ? [{ key: `pop:${proof.jti}`, ttlMs: proof.ttlMs }] : [],
+      credentials: [{ id: credentialId, ttlMs: (credentialTtlSec + 60) * 1000 }],
+    };
+    const reserved = await rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, capTtlMs));
+    if (!reserved.ok) {
+      if (reserved.reason === 'revoked') {
+        deny('capability_revoked', `the capability was revoked (${reserved.key.split(':')[0]} revocation); ask the authority for a new grant`);
+      }
+      if (reserved.reason === 'limit') {
+        deny('call_limit_exceeded', `"${tool.name}" may be called at most ${reserved.limit} time(s) under this capability`);
+      }
+      deny('replay_detected', 'this proof of possession was already used; sign a fresh proof for each call');
+    }
+
+    // 7 policy at the moment of the call
+    stage = 'policy';
+    const policyRequest = {
+      agent,
+      intent: cap.intent,
+      tool: { name: tool.name, risk: tool.risk, description: tool.description },
+      args,
+      capabilityId: cap.id,
+      delegation: { depth: cap.chain.depth, chain: cap.chain.agents },
+      environment: rt.environment,
+      time: nowMs,
+    };
+    const decision = await evaluatePolicies(rt.policy, policyRequest, rt.policyTimeoutMs);
+    policyIds = decision.policyIds;
+    span.setAttribute(ATTR.POLICY_EFFECT, decision.effect);
+    if (policyIds.length > 0) span.setAttribute(ATTR.POLICY_IDS, [...policyIds]);
+    if (decision.effect === 'error') deny('policy_error', `${decision.reason}; the call is denied (fail closed)`);
+    if (decision.effect === 'deny') deny('policy_denied', decision.reason);
+
+    // 8 approval for high-risk calls
+    if (decision.effect === 'require_approval') {
+      stage = 'approval';
+      if (rt.approver === undefined) {
+        deny('approval_denied', `${decision.reason}; this guard has no approver configured, so the call is denied`);
+      }
+      const answer = await askApproval(
+        rt.approver!,
+        {
+          agent: agent.id,
+          intent: cap.intent,
+          tool: tool.name,
+          risk: tool.risk,
+          argsPreview: previewArguments(args),
+          argsHash: argsHash!,
+          capabilityId: cap.id,
+          callId,
+          why: decision.reason,
+          policyIds,
+        },
+        rt.approvalTimeoutMs,
+        signal,
+      );
+      span.setAttribute(ATTR.APPROVAL_WAIT_MS, answer.waitMs);
+      if (answer.outcome === 'timeout') {
+        span.setAttribute(ATTR.APPROVAL_DECISION, 'timeout');
+        deny('approval_timeout', `no approver answered within ${rt.approvalTimeoutMs} ms`);
+      }
+      if (answer.outcome === 'error') {
+        span.setAttribute(ATTR.APPROVAL_DECISION, 'error');
+        deny('approval_denied', 'the approver failed; the call is denied (fail closed)');
+      }
+      if (answer.outcome === 'denied') {
+        span.setAttribute(ATTR.APPROVAL_DECISION, 'denied');
+        if (answer.approver !== undefined) span.setAttribute(ATTR.APPROVAL_APPROVER, answer.approver);
+        deny('approval_denied', `the approver refused: ${answer.reason}`);
+      }
+      span.setAttribute(ATTR.APPROVAL_DECISION, 'approved');
+      if (answer.outcome === 'approved' && answer.approver !== undefined) span.setAttribute(ATTR.APPROVAL_APPROVER, answer.approver);
+    }
+
+    // 9 mint a single-use credential for this one call
+    stage = 'mint';
+    credentialRequest = {
+      credentialId,
+      tool: tool.name,
+      callId,
+      argsHash: argsHash!,
+      agent: agent.id,
+      intentId: cap.intent.id,
+      capabilityId: cap.id,
+      audience: tool.credentialAudience,
+      ttlSec: credentialTtlSec,
+      signal,
+    };
+    credential = await rt.credentials.mint(credentialRequest);
+    if (credential === null || typeof credential !== 'object' || typeof credential.id !== 'string') {
+      deny('credential_unavailable', 'the credential provider returned no credential');
+    }
+    span.setAttributes({ [ATTR.CREDENTIAL_ID]: credential!.id, [ATTR.CREDENTIAL_TYPE]: credential!.type });
+    if (signal.aborted) deny('capability_missing', 'the call was aborted before the tool ran');
+    stage = 'execute';
+
+    // 10 execute with exactly the parsed, checked arguments
+    const toolCtx: ToolContext = {
+      credential: credential!,
+      callId,
+      agent,
+      intent: cap.intent,
+      capabilityId: cap.id,
+      signal,
+      sideEffect: (kind, attributes) => rt.recorder.sideEffect(span, kind, attributes),
+    };
+    implStart = performance.now();
+    try {
+      return await context.with(spanCtx, () => implementation(args, toolCtx));
+    } finally {
+      implEnd = performance.now();
+    }
+  } catch (err) {
+    if (stage !== 'execute') {
+      const denial = toDenial(err, stage, tool.name, callId, cap, policyIds);
+      recordDenial(span, denial);
+      outcome = { decision: 'deny', code: denial.code };
+      throw denial;
+    }
+    // The tool's own error is rethrown unchanged; the span records its type only, since a
+    // message may quote data the tool handled.
+    span.recordException({ name: err instanceof Error ? err.name : 'NonError', message: '' });
+    outcome = { decision: 'error', errorType: err instanceof Error ? err.constructor.name || err.name : 'NonError' };
+    throw err;
+  } finally {
+    // 11 revoke the credential whatever happened
+    if (credential !== undefined && credentialRequest !== undefined) {
+      try {
+        await rt.credentials.revoke(credential, credentialRequest);
+      } catch (revokeErr) {
+        span.setAttribute(ATTR.CREDENTIAL_REVOKE_ERROR, revokeErr instanceof Error ? revokeErr.name : 'NonError');
+      }
+    }
+    // 12 record
+    finishCall(rt, call, t0, implStart, implEnd, tool.name, outcome);
+  }
+}
+
+function finishCall(
+  rt: GuardRuntime,
+  call: { span: Span; owned: boolean },
+  t0: number,
+  implStart: number,
+  implEnd: number,
+  tool: string,
+  outcome: { decision: 'allow' | 'deny' | 'error'; code?: string; errorType?: string },
+): void {
+  const total = performance.now() - t0;
+  const overheadUs = (total - (implEnd - implStart)) * 1000;
+  rt.recorder.finish(call, { ...outcome, tool, overheadUs });
+}
+
+function recordDenial(span: Span, denial: ToolDeniedError): void {
+  span.setAttributes({
+    [ATTR.DENIAL_CODE]: denial.code,
+    [ATTR.DENIAL_REASON]: denial.reason,
+    [ATTR.STANDARDS]: standardsTags(denial.code),
+  });
+}
+
+function toDenial(
+  err: unknown,
+  stage: string,
+  tool: string,
+  callId: string,
+  cap: VerifiedCapability | undefined,
+  policyIds: readonly string[],
+): ToolDeniedError {
+  if (err instanceof ToolDeniedError) return err;
+  const details = {
+    tool,
+    callId,
+    ...(cap ? { capabilityId: cap.id, intentId: cap.intent.id } : {}),
+    policyIds,
+  };
+  if (err instanceof TesseraError && Object.hasOwn(DENIAL_STANDARDS, err.code)) {
+    const reason = (err as TesseraError & { reason?: unknown }).reason;
+    return new ToolDeniedError(err.code as DenialCode, typeof reason === 'string' ? reason : err.message, details);
+  }
+  // Unexpected failure inside a stage: deny with the stage's code. The cause is kept off the
+  // error's message because it may quote a secret (a store URL, a token fragment).
+  const code = STAGE_FAILURE[stage] ?? 'capability_invalid';
+  const denial = new ToolDeniedError(code, STAGE_REASON[stage] ?? 'the call could not be authorized', details);
+  Object.defineProperty(denial, 'cause', { value: err, enumerable: false });
+  return denial;
+}
+
+/**
+ * A delegated child's calls count against every ancestor's budget for the same tool too, so
+ * delegation can never multiply a budget. Ancestor limits come from the verified chain.
+ */
+function withAncestorCounters(r: CallReservation, cap: VerifiedCapability, tool: string, ttlMs: number): CallReservation {
+  const limits = cap.ancestorLimits;
+  if (limits.size === 0) return r;
+  const counters = [...r.counters];
+  for (const [ancestorId, perTool] of limits) {
+    const limit = perTool.get(tool);
+    if (limit !== undefined) counters.push({ key: `calls:${ancestorId}:${tool}`, limit, ttlMs });
+  }
+  return { ...r, counters };
+}

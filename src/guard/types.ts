@@ -1,0 +1,166 @@
+import type { Meter, Tracer } from '@opentelemetry/api';
+import type { z } from 'zod';
+import type { Intent } from '../capability/claims.js';
+import type { PrivateKeyInput, JWKS } from '../capability/keys.js';
+import type { TrustedIssuer, VerifiedCapability } from '../capability/verify.js';
+import type { Credential, CredentialProvider } from '../credentials/types.js';
+import type { AgentIdentity, IdentityVerifier } from '../identity/types.js';
+import type { Approver, PolicyEngine, RiskTier } from '../policy/types.js';
+import type { TesseraStore } from '../store/types.js';
+import type { Clock, Duration } from '../util/time.js';
+
+/** What the agent runtime binds to a call: the capability, and optionally who is calling. */
+export interface CapabilityContext {
+  /** The capability token (compact JWS). Never passed through the model. */
+  capability: string;
+  /** An identity token (JWT-SVID or OIDC) for the agent running the call. */
+  identity?: string;
+  /** A signer of proof-of-possession tokens, for capabilities bound to the agent's key. */
+  prover?: ProofSigner;
+}
+
+/** Signs a `tessera-pop+jwt` proof for one call (see `createAgentKey`). */
+export interface ProofSigner {
+  prove(binding: ProofBinding): Promise<string> | string;
+}
+
+/** What a proof of possession is bound to. */
+export interface ProofBinding {
+  readonly tool: string;
+  readonly callId: string;
+  /** base64url SHA-256 of the canonical JSON of the arguments as the agent passed them. */
+  readonly argsHash: string;
+  /** base64url SHA-256 of the capability token. */
+  readonly capabilityHash: string;
+  readonly audience: string;
+}
+
+export type CapabilityBinding = string | CapabilityContext;
+
+export interface CallOptions {
+  /** Overrides the capability bound with `withCapability`. */
+  capability?: CapabilityBinding;
+  /** The framework's tool-call id; generated when absent. */
+  callId?: string;
+  signal?: AbortSignal;
+  /** A proof of possession made by the caller for this exact call. */
+  proof?: string;
+}
+
+export interface ToolContext {
+  /** The single-use credential minted for this call; revoked as soon as the call ends. */
+  readonly credential: Credential;
+  readonly callId: string;
+  readonly agent: AgentIdentity;
+  readonly intent: Intent;
+  readonly capabilityId: string;
+  /** Aborted when the caller aborts. */
+  readonly signal: AbortSignal;
+  /** Records a downstream side effect on the call's span. */
+  sideEffect(kind: string, attributes?: Record<string, string | number | boolean>): void;
+}
+
+export type ToolType = 'function' | 'extension' | 'datastore';
+
+export interface ToolDefinition<S extends z.ZodType = z.ZodType> {
+  name: string;
+  description: string;
+  /** The arguments' schema; the implementation receives exactly what it parsed. */
+  input: S;
+  /** Risk tier; default `write`. `external`, `production` and `admin` call for approval by default. */
+  risk?: RiskTier;
+  type?: ToolType;
+  credential?: {
+    /** The downstream service's name in the credential's `aud`; default the tool name. */
+    audience?: string;
+    /** Lifetime; default the guard's (30 s). */
+    ttl?: Duration;
+  };
+}
+
+export type ToolImplementation<S extends z.ZodType, R> = (args: z.output<S>, ctx: ToolContext) => Promise<R> | R;
+
+/** A guarded tool: call it like the function it wraps. */
+export interface GuardedTool<S extends z.ZodType = z.ZodType, R = unknown> {
+  (args: z.input<S>, options?: CallOptions): Promise<R>;
+  readonly definition: Readonly<Required<Pick<ToolDefinition<S>, 'name' | 'description' | 'input' | 'risk' | 'type'>>> & ToolDefinition<S>;
+  readonly guard: Guard;
+}
+
+export interface TelemetryOptions {
+  /** Default: `trace.getTracer('tessera')` from the global provider. */
+  tracer?: Tracer;
+  /** Default: `metrics.getMeter('tessera')` from the global provider. */
+  meter?: Meter;
+  /**
+   * `create` (default) starts a span per call; `enrich` adds Tessera's attributes to the active
+   * span when a framework already created an `execute_tool` span, and creates one otherwise.
+   */
+  spanMode?: 'create' | 'enrich';
+  /** Record raw arguments (`gen_ai.tool.call.arguments`). Off by default: arguments may be secret. */
+  recordArguments?: boolean;
+}
+
+export interface GuardOptions {
+  /** This deployment's name: every capability's `aud` must equal it. */
+  audience: string;
+  /** The authorities whose capabilities this guard accepts. */
+  trust: TrustedIssuer | readonly TrustedIssuer[];
+  /** Single use, call limits and revocation; default an in-memory store. */
+  store?: TesseraStore;
+  credentials?: {
+    /** Replaces the built-in signed call credential. */
+    provider?: CredentialProvider;
+    /** `iss` of built-in call credentials; default `urn:tessera:guard:<audience>`. */
+    issuer?: string;
+    /** Default credential lifetime; default `"30s"`. */
+    ttl?: Duration;
+    /** Key for built-in call credentials; default a fresh Ed25519 key. */
+    signingKey?: PrivateKeyInput;
+  };
+  /** Policy engines, all consulted; a deny anywhere wins. Default: high-risk tiers require approval. */
+  policy?: PolicyEngine | readonly PolicyEngine[];
+  /** Deadline for each policy engine, ms; default 1000. */
+  policyTimeoutMs?: number;
+  /** Asked when policy requires approval; without one, such calls are denied. */
+  approver?: Approver;
+  /** Deadline for an approval, ms; default 60,000. */
+  approvalTimeoutMs?: number;
+  /** Verifies identity tokens the agent runtime presents. */
+  identity?: IdentityVerifier;
+  /** Deny calls whose runtime presented no verified identity; default false. */
+  requireIdentity?: boolean;
+  /** Deployment context for policies, e.g. `{ name: 'production' }`. */
+  environment?: Record<string, unknown>;
+  telemetry?: TelemetryOptions;
+  /** Allowed clock skew, seconds; default 30, at most 300. */
+  clockSkewSec?: number;
+  /** Longest capability lifetime accepted; default `"24h"`. */
+  maxCapabilityLifetime?: Duration;
+  /** Deepest delegation chain accepted; default 3. */
+  maxDelegationDepth?: number;
+  clock?: Clock;
+}
+
+export interface Guard {
+  readonly audience: string;
+  readonly store: TesseraStore;
+  /** The `iss` of this guard's call credentials. */
+  readonly credentialIssuer: string;
+  /** Public keys downstream services verify call credentials with. */
+  credentialJwks(): JWKS;
+  /** Runs `fn` with this capability bound to every guarded call made inside it. */
+  withCapability<T>(binding: CapabilityBinding, fn: () => T): T;
+  /** The binding active in the current async context, if any. */
+  currentBinding(): CapabilityContext | undefined;
+  /** Wraps a tool; same as `guardTool(guard, definition, implementation)`. */
+  tool<S extends z.ZodType, R>(definition: ToolDefinition<S>, implementation: ToolImplementation<S, R>): GuardedTool<S, R>;
+  /** Verifies a capability as this guard would (cached), without calling a tool. */
+  inspect(token: string): Promise<VerifiedCapability>;
+  /** Revokes a capability by id: every process sharing the store refuses it from the next call. */
+  revokeCapability(capabilityId: string): Promise<void>;
+  /** Revokes every capability granted to this agent identity until now (emergency stop). */
+  revokeAgent(agentId: string): Promise<void>;
+  /** Revokes every capability granted for this intent until now. */
+  revokeIntent(intentId: string): Promise<void>;
+}

@@ -1,0 +1,67 @@
+/**
+ * Stage 3 of the pipeline: the capability's subject must be the verified identity running the
+ * call. Verified identities are cached per token until they expire.
+ */
+import type { VerifiedCapability } from '../capability/verify.js';
+import type { CapabilityContext } from '../guard/types.js';
+import type { Clock } from '../util/time.js';
+import { IdentityError } from './errors.js';
+import type { AgentIdentity, IdentityVerifier } from './types.js';
+
+export interface IdentityBindingOptions {
+  verifier: IdentityVerifier | undefined;
+  requireIdentity: boolean;
+  clock: Clock;
+  cacheSize?: number;
+}
+
+export function createIdentityBinder(options: IdentityBindingOptions) {
+  const cache = new Map<string, AgentIdentity>();
+  const max = options.cacheSize ?? 10_000;
+  const asserted = new WeakMap<VerifiedCapability, AgentIdentity>();
+
+  const verified = async (token: string): Promise<AgentIdentity> => {
+    const hit = cache.get(token);
+    if (hit !== undefined && (hit.expiresAt === undefined || hit.expiresAt > options.clock())) return hit;
+    if (hit !== undefined) cache.delete(token);
+    if (options.verifier === undefined) {
+      throw new IdentityError('identity_invalid', 'an identity token was presented but this guard has no identity verifier configured');
+    }
+    let identity: AgentIdentity;
+    try {
+      identity = await options.verifier.verify(token);
+    } catch (err) {
+      if (err instanceof IdentityError) throw err;
+      throw new IdentityError('identity_unavailable', "the agent's identity could not be verified", { cause: err });
+    }
+    if (cache.size >= max) {
+      const oldest = cache.keys().next();
+      if (!oldest.done) cache.delete(oldest.value);
+    }
+    cache.set(token, identity);
+    return identity;
+  };
+
+  return (cap: VerifiedCapability, binding: CapabilityContext): AgentIdentity | Promise<AgentIdentity> => {
+    if (binding.identity === undefined) {
+      if (options.requireIdentity) {
+        throw new IdentityError('identity_invalid', 'this guard requires the agent runtime to present a verified identity (JWT-SVID or OIDC token)');
+      }
+      let a = asserted.get(cap);
+      if (a === undefined) {
+        a = Object.freeze({ id: cap.subject, source: 'asserted' as const });
+        asserted.set(cap, a);
+      }
+      return a;
+    }
+    return verified(binding.identity).then((identity) => {
+      if (identity.id !== cap.subject) {
+        throw new IdentityError(
+          'identity_mismatch',
+          `the capability was granted to "${cap.subject}" but the call runs as "${identity.id}"`,
+        );
+      }
+      return identity;
+    });
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * One identity type, whatever proved it: a SPIFFE JWT-SVID, an OIDC token, or the runtime's word.
+ */
+
+export type IdentitySource = 'jwt-svid' | 'oidc' | 'asserted';
+
+export interface AgentIdentity {
+  /** The workload identity a capability's `sub` must equal: a SPIFFE ID, or `<iss>#<sub>` for OIDC. */
+  readonly id: string;
+  /** SPIFFE trust domain, or the OIDC issuer. */
+  readonly trustDomain?: string;
+  readonly issuer?: string;
+  /** How the identity was proven. `asserted` means the host vouched for it without a token. */
+  readonly source: IdentitySource;
+  /** When the proof of identity stops being valid (ms since epoch), if it has an end. */
+  readonly expiresAt?: number;
+  /** Claims a policy may use (roles, groups); never the token itself. */
+  readonly attributes?: Readonly<Record<string, unknown>>;
+}
+
+/** Verifies an identity token presented by the agent runtime. Throws `IdentityError` on failure. */
+export interface IdentityVerifier {
+  verify(token: string): Promise<AgentIdentity>;
+}

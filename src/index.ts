@@ -1,0 +1,82 @@
+/**
+ * Tessera: least-privilege, just-in-time authority for AI agents' tools.
+ * Every name exported here is public API; adding one is a decision.
+ */
+
+// Control plane
+export { createAuthority } from './capability/authority.js';
+export type { Authority, AuthorityOptions, GrantRequest } from './capability/authority.js';
+export { generateSigningKey, importSigningKey } from './capability/keys.js';
+export type { JWKS, PrivateKeyInput, SigningAlgorithm, SigningKey } from './capability/keys.js';
+export { CAPABILITY_TYP, CALL_CREDENTIAL_TYP, PROOF_TYP } from './capability/claims.js';
+export type { CapabilityClaims, Intent, ToolGrant, ActorClaim } from './capability/claims.js';
+export type { ArgConstraint } from './capability/constraints.js';
+export type { TrustedIssuer, VerifiedCapability } from './capability/verify.js';
+
+// Data plane
+export { createGuard } from './guard/create-guard.js';
+export { guardTool } from './guard/guard-tool.js';
+export type {
+  CallOptions,
+  CapabilityBinding,
+  CapabilityContext,
+  Guard,
+  GuardedTool,
+  GuardOptions,
+  ProofBinding,
+  ProofSigner,
+  TelemetryOptions,
+  ToolContext,
+  ToolDefinition,
+  ToolImplementation,
+  ToolType,
+} from './guard/types.js';
+
+// Credentials
+export { verifyCallCredential } from './credentials/verify-call-credential.js';
+export type { VerifyCallCredentialOptions } from './credentials/verify-call-credential.js';
+export type { CallCredentialClaims } from './credentials/call-credential.js';
+export type { Credential, CredentialProvider, CredentialRequest } from './credentials/types.js';
+
+// Store
+export { createMemoryStore } from './store/memory.js';
+export type { MemoryStore, MemoryStoreOptions } from './store/memory.js';
+export { revocationKey } from './store/types.js';
+export type { CallReservation, CredentialState, ReservationResult, TesseraStore } from './store/types.js';
+
+// Identity
+export type { AgentIdentity, IdentitySource, IdentityVerifier } from './identity/types.js';
+export { IdentityError } from './identity/errors.js';
+
+// Policy
+export { riskBaseline } from './policy/baseline.js';
+export { HIGH_RISK_TIERS, RISK_TIERS } from './policy/types.js';
+export type {
+  ApprovalAnswer,
+  ApprovalRequest,
+  Approver,
+  PolicyDecision,
+  PolicyEffect,
+  PolicyEngine,
+  PolicyRequest,
+  RiskTier,
+} from './policy/types.js';
+
+// Errors
+export {
+  CapabilityError,
+  CredentialRejectedError,
+  DENIAL_CODES,
+  DENIAL_STANDARDS,
+  standardsTags,
+  TesseraError,
+  ToolDeniedError,
+} from './errors.js';
+export type { CredentialRejectionCode, DenialCode, StandardsTags } from './errors.js';
+
+// Telemetry schema
+export { ATTR, EVENT, METRIC, METRICS, SPAN_ATTRIBUTES } from './telemetry/attributes.js';
+
+// Utilities shared with agent runtimes and downstream services
+export { canonicalJson, hashArguments } from './util/canonical.js';
+export type { Clock, Duration } from './util/time.js';

@@ -1,0 +1,19 @@
+import { HIGH_RISK_TIERS, type PolicyEngine, type PolicyRequest } from './types.js';
+
+/**
+ * The default policy when none is configured: high-risk tiers (`external`, `production`,
+ * `admin`) require a human's approval; everything else the capability allows is allowed.
+ */
+export const riskBaseline: PolicyEngine = Object.freeze({
+  name: 'risk-baseline',
+  evaluate(request: PolicyRequest) {
+    if (HIGH_RISK_TIERS.has(request.tool.risk)) {
+      return {
+        effect: 'require_approval' as const,
+        policyIds: ['tessera.baseline.high-risk'],
+        reason: `"${request.tool.name}" is a ${request.tool.risk} action and needs a human's approval`,
+      };
+    }
+    return { effect: 'allow' as const, policyIds: [] };
+  },
+});

@@ -1,0 +1,81 @@
+/**
+ * The store behind single use, call limits and revocation.
+ *
+ * Everything one guarded call needs from the store happens in one `reserve`, so that a store on
+ * a network (Redis) costs one round trip per call and is atomic where it must be. Methods may
+ * answer synchronously: the in-memory store does, and the guard then never waits on I/O.
+ * Any throw or rejection from a store is a denial (`store_unavailable`): the guard fails closed.
+ */
+
+/** A revocation check: `key` is revoked for tokens issued at or before the stored time. */
+export interface RevocationCheck {
+  /** `cap:<jti>`, `agent:<identity>` or `intent:<id>` (see `revocationKey`). */
+  readonly key: string;
+  /** The `iat` (seconds) of the token being checked. */
+  readonly issuedAt: number;
+}
+
+export interface CounterIncrement {
+  /** `calls:<capability jti>:<tool>`. */
+  readonly key: string;
+  /** The call is refused when the count would exceed this. */
+  readonly limit: number;
+  /** The counter lives as long as the capability it counts for. */
+  readonly ttlMs: number;
+}
+
+export interface OnceMarker {
+  /** `pop:<jti>`, `approval:<id>`: refused if already present. */
+  readonly key: string;
+  readonly ttlMs: number;
+}
+
+export interface CredentialRegistration {
+  readonly id: string;
+  readonly ttlMs: number;
+}
+
+/** Everything one call asks of the store, applied all-or-nothing. */
+export interface CallReservation {
+  readonly revocations: readonly RevocationCheck[];
+  readonly counters: readonly CounterIncrement[];
+  readonly once: readonly OnceMarker[];
+  readonly credentials: readonly CredentialRegistration[];
+}
+
+export type ReservationResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'revoked'; readonly key: string }
+  | { readonly ok: false; readonly reason: 'limit'; readonly key: string; readonly limit: number }
+  | { readonly ok: false; readonly reason: 'replay'; readonly key: string };
+
+/** What consuming a call credential found: only `ok` lets the downstream act. */
+export type CredentialState = 'ok' | 'spent' | 'revoked' | 'unknown';
+
+type MaybePromise<T> = T | Promise<T>;
+
+export interface TesseraStore {
+  /**
+   * In one atomic step: refuse if any revocation applies, if any once-marker exists or if any
+   * counter would pass its limit; otherwise increment every counter, set every marker and
+   * register every credential as live.
+   */
+  reserve(reservation: CallReservation): MaybePromise<ReservationResult>;
+  /** Revokes `key` for every token issued at or before `at` (seconds); kept for `ttlMs`. */
+  revoke(key: string, at: number, ttlMs: number): MaybePromise<void>;
+  /** Sets a single-use marker; false if it was already set. */
+  consumeOnce(key: string, ttlMs: number): MaybePromise<boolean>;
+  /** Moves a live credential to spent, atomically; reports what it found. */
+  consumeCredential(id: string): MaybePromise<CredentialState>;
+  /** Marks a credential revoked (kept until its ttl passes, so a late use reads as a replay). */
+  revokeCredential(id: string, ttlMs: number): MaybePromise<void>;
+  /** Releases timers and connections the store owns. */
+  close?(): MaybePromise<void>;
+}
+
+/** The documented key names: `cap:<jti>`, `agent:<identity>`, `intent:<intent id>`. */
+export const revocationKey = {
+  capability: (jti: string): string => `cap:${jti}`,
+  agent: (identity: string): string => `agent:${identity}`,
+  intent: (intentId: string): string => `intent:${intentId}`,
+} as const;

@@ -1,0 +1,72 @@
+/**
+ * Canonical JSON (sorted keys, no whitespace, in the spirit of RFC 8785) and its SHA-256, so
+ * that the same arguments hash the same on the agent's side, in the guard and downstream.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+
+export class NotJsonError extends TypeError {}
+
+function write(value: unknown, out: string[], depth: number): void {
+  if (depth > 64) throw new NotJsonError('arguments nest deeper than 64 levels');
+  if (value === null) {
+    out.push('null');
+    return;
+  }
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      out.push(JSON.stringify(value));
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw new NotJsonError('arguments contain a non-finite number');
+      out.push(JSON.stringify(value));
+      return;
+    case 'object': {
+      const toJSON = (value as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') {
+        write((value as { toJSON(): unknown }).toJSON(), out, depth + 1);
+        return;
+      }
+      if (Array.isArray(value)) {
+        out.push('[');
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out.push(',');
+          write(value[i] === undefined ? null : value[i], out, depth + 1);
+        }
+        out.push(']');
+        return;
+      }
+      const keys = Object.keys(value).sort();
+      out.push('{');
+      let first = true;
+      for (const k of keys) {
+        const v = (value as Record<string, unknown>)[k];
+        if (v === undefined) continue;
+        if (!first) out.push(',');
+        first = false;
+        out.push(JSON.stringify(k), ':');
+        write(v, out, depth + 1);
+      }
+      out.push('}');
+      return;
+    }
+    default:
+      throw new NotJsonError(`arguments contain a ${typeof value}, which is not JSON`);
+  }
+}
+
+export function canonicalJson(value: unknown): string {
+  const out: string[] = [];
+  write(value, out, 0);
+  return out.join('');
+}
+
+/** base64url SHA-256 of the canonical JSON of `value`. */
+export function hashArguments(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('base64url');
+}
+
+/** A flat 128-bit random id (flat strings keep long-lived stores small). */
+export function randomId(): string {
+  return randomBytes(16).toString('base64url');
+}
