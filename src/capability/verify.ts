@@ -149,6 +149,13 @@ function explainJoseError(err: unknown): never {
   return fail('capability_invalid', 'the capability could not be verified', err);
 }
 
+function hasProtoKey(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null || depth > 32) return false;
+  if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
+  for (const v of Object.values(value)) if (hasProtoKey(v, depth + 1)) return true;
+  return false;
+}
+
 export type CapabilityVerifier = (token: string) => Promise<VerifiedCapability>;
 
 /**
@@ -213,6 +220,8 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
       return explainJoseError(err);
     }
 
+    // zod drops an own "__proto__" key silently; a token carrying one is refused outright.
+    if (hasProtoKey(payload, 0)) fail('capability_invalid', 'the capability\'s claims use the reserved key "__proto__"');
     const parsed = capabilityClaimsSchema.safeParse(payload);
     if (!parsed.success) fail('capability_invalid', `the capability's claims are malformed: ${describeIssues(parsed.error, 'claims')}`);
     const claims = parsed.data!;

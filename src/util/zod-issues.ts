@@ -12,7 +12,8 @@ export function describeIssues(error: z.ZodError, root: string): string {
         .map((p) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(String(p)) ? `.${String(p)}` : `[${JSON.stringify(String(p))}]`))
         .join('');
       const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.map((k) => JSON.stringify(k)).join(', ')})` : '';
-      return `${root}${path}: ${issue.message}${keys}`;
+      const nested = issue.code === 'invalid_key' || issue.code === 'invalid_element' ? issue.issues[0]?.message : undefined;
+      return `${root}${path}: ${issue.message}${keys}${nested ? ` (${nested})` : ''}`;
     })
     .join('; ');
 }

@@ -1,0 +1,17 @@
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+
+/** The real OpenTelemetry SDK with an in-memory exporter; its tracer is handed to the guard. */
+export function createSpanCapture() {
+  const exporter = new InMemorySpanExporter();
+  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  return {
+    tracer: provider.getTracer('tessera-test'),
+    async spans(): Promise<ReadableSpan[]> {
+      await provider.forceFlush();
+      return exporter.getFinishedSpans();
+    },
+    reset: () => exporter.reset(),
+    shutdown: () => provider.shutdown(),
+  };
+}
