@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { createCapabilityVerifier, type TrustedIssuer } from '../capability/verify.js';
 import { createSignedCredentials } from '../credentials/call-credential.js';
 import { createIdentityBinder } from '../identity/bind.js';
-import { refuseBoundCapabilities } from '../identity/proof.js';
+import { createProofChecker, parseProofOptions } from '../identity/proof.js';
 import { riskBaseline } from '../policy/baseline.js';
 import { createMemoryStore } from '../store/memory.js';
 import { revocationKey } from '../store/types.js';
@@ -86,7 +86,7 @@ export function createGuard(options: GuardOptions): Guard {
     verify: verifier.verify,
     cached: verifier.cached,
     bindIdentity: createIdentityBinder({ verifier: options.identity, requireIdentity: options.requireIdentity === true, clock }),
-    checkProof: refuseBoundCapabilities,
+    checkProof: createProofChecker({ ...parseProofOptions(options.proof), audience, clock, clockSkewSec }),
     credentials: options.credentials?.provider ?? signed!,
     credentialTtlSec,
     policy,

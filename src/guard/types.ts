@@ -5,6 +5,7 @@ import type { PrivateKeyInput, JWKS } from '../capability/keys.js';
 import type { TrustedIssuer, VerifiedCapability } from '../capability/verify.js';
 import type { Credential, CredentialProvider } from '../credentials/types.js';
 import type { AgentIdentity, IdentityVerifier } from '../identity/types.js';
+import type { ProofOptions } from '../identity/proof.js';
 import type { Approver, PolicyEngine, RiskTier } from '../policy/types.js';
 import type { TesseraStore } from '../store/types.js';
 import type { Clock, Duration } from '../util/time.js';
@@ -130,6 +131,8 @@ export interface GuardOptions {
   identity?: IdentityVerifier;
   /** Deny calls whose runtime presented no verified identity; default false. */
   requireIdentity?: boolean;
+  /** Proof of possession for capabilities bound to an agent key (`cnf.jkt`): window and algorithms. */
+  proof?: ProofOptions;
   /** Deployment context for policies, e.g. `{ name: 'production' }`. */
   environment?: Record<string, unknown>;
   telemetry?: TelemetryOptions;
