@@ -19,9 +19,15 @@ export interface SigningKey {
   readonly publicJwk: JWK;
 }
 
+/** CryptoKey is a global only on newer Node versions; test for it without assuming it. */
+export function isCryptoKey(k: unknown): boolean {
+  const C = (globalThis as { CryptoKey?: abstract new () => unknown }).CryptoKey;
+  return typeof C === 'function' && k instanceof C;
+}
+
 function toKeyObject(input: PrivateKeyInput): KeyObject {
   if (input instanceof KeyObject) return input;
-  if (input instanceof webcrypto.CryptoKey) return KeyObject.from(input as webcrypto.CryptoKey);
+  if (isCryptoKey(input)) return KeyObject.from(input as unknown as webcrypto.CryptoKey);
   const jwk = input as JWK;
   if (typeof jwk !== 'object' || jwk === null || typeof jwk.d !== 'string') {
     throw new TypeError('signingKey must be a private KeyObject, CryptoKey or a private JWK (with "d")');

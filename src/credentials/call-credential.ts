@@ -6,7 +6,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, webcrypto } from 'node:crypto';
 import type { JWK } from 'jose';
 import { CALL_CREDENTIAL_TYP } from '../capability/claims.js';
-import type { JWKS, PrivateKeyInput, SigningAlgorithm, SigningKey } from '../capability/keys.js';
+import { isCryptoKey, type JWKS, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from '../capability/keys.js';
 import type { TesseraStore } from '../store/types.js';
 import { randomId } from '../util/canonical.js';
 import type { Clock } from '../util/time.js';
@@ -50,8 +50,8 @@ function toSigningKey(input: PrivateKeyInput | undefined, kid: string): SigningK
       ? generateKeyPairSync('ed25519').privateKey
       : input instanceof KeyObject
         ? input
-        : input instanceof webcrypto.CryptoKey
-          ? KeyObject.from(input as webcrypto.CryptoKey)
+        : isCryptoKey(input)
+          ? KeyObject.from(input as unknown as webcrypto.CryptoKey)
           : createPrivateKey({ key: input as import('node:crypto').JsonWebKey, format: 'jwk' });
   let alg: SigningAlgorithm;
   if (privateKey.asymmetricKeyType === 'ed25519') alg = 'EdDSA';
