@@ -4,6 +4,7 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
+    redis: 'src/store/redis.ts',
     testing: 'src/testing/index.ts',
   },
   format: ['esm', 'cjs'],

@@ -1,0 +1,76 @@
+/**
+ * The little the Redis store needs from a client: run a cached script by SHA, or send it whole.
+ * Both `ioredis` and `redis` (node-redis v4/v5) already have this shape, so neither package is
+ * imported; the store adapts whichever it is given.
+ */
+
+/** The part of an `ioredis` client (or Cluster) the store uses. */
+export interface IoredisLike {
+  evalsha(sha: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+}
+
+/** The part of a `redis` (node-redis) client (or cluster) the store uses. */
+export interface NodeRedisLike {
+  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+}
+
+export type RedisClientLike = IoredisLike | NodeRedisLike;
+
+/** Runs a script, falling back from EVALSHA to EVAL when the server does not have it cached. */
+export type ScriptRunner = (sha: string, source: string, keys: string[], args: string[]) => Promise<unknown>;
+
+interface Emitter {
+  on(event: 'error', listener: (err: unknown) => void): unknown;
+  off?(event: 'error', listener: (err: unknown) => void): unknown;
+  removeListener?(event: 'error', listener: (err: unknown) => void): unknown;
+}
+
+// A restarted or flushed server has forgotten every script: the reply starts with NOSCRIPT.
+const isNoScript = (err: unknown): boolean => err instanceof Error && err.message.startsWith('NOSCRIPT');
+
+export function isRedisClient(client: unknown): client is RedisClientLike {
+  if (typeof client !== 'object' || client === null) return false;
+  const c = client as Record<string, unknown>;
+  return (typeof c.evalsha === 'function' || typeof c.evalSha === 'function') && typeof c.eval === 'function';
+}
+
+export function scriptRunner(client: RedisClientLike): ScriptRunner {
+  if (typeof (client as Partial<IoredisLike>).evalsha === 'function') {
+    const io = client as IoredisLike;
+    return async (sha, source, keys, args) => {
+      try {
+        return await io.evalsha(sha, keys.length, ...keys, ...args);
+      } catch (err) {
+        if (!isNoScript(err)) throw err;
+        return io.eval(source, keys.length, ...keys, ...args);
+      }
+    };
+  }
+  const nr = client as NodeRedisLike;
+  return async (sha, source, keys, args) => {
+    try {
+      return await nr.evalSha(sha, { keys, arguments: args });
+    } catch (err) {
+      if (!isNoScript(err)) throw err;
+      return nr.eval(source, { keys, arguments: args });
+    }
+  };
+}
+
+/**
+ * Listens to the client's `error` event for as long as the store is open. An EventEmitter with
+ * no `error` listener throws, and node-redis emits one for every lost connection: without this a
+ * Redis outage would crash the process instead of denying calls. Returns the detach function.
+ */
+export function absorbClientErrors(client: RedisClientLike, onError: (err: unknown) => void): () => void {
+  const emitter = client as Partial<Emitter>;
+  if (typeof emitter.on !== 'function') return () => {};
+  const listener = (err: unknown): void => onError(err);
+  emitter.on('error', listener);
+  return () => {
+    if (typeof emitter.off === 'function') emitter.off('error', listener);
+    else if (typeof emitter.removeListener === 'function') emitter.removeListener('error', listener);
+  };
+}

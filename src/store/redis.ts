@@ -1,0 +1,181 @@
+/**
+ * `tessera/redis`: the guard store on Redis, for many processes that must agree on single use,
+ * call limits and revocation.
+ *
+ * One guarded call costs one round trip: `reserve` is one Lua script (EVALSHA, with EVAL when the
+ * server lost its script cache), atomic on the server. Every key carries an expiry tied to the
+ * token it serves. Every operation is bounded by `timeoutMs`; an error, a timeout or a lost
+ * connection rejects with `RedisStoreError` (`store_unavailable`), which the guard turns into a
+ * denial. The client reconnects on its own; calls succeed again as soon as Redis answers.
+ */
+import { z } from 'zod';
+import { TesseraError } from '../errors.js';
+import { describeIssues } from '../util/zod-issues.js';
+import { absorbClientErrors, isRedisClient, scriptRunner, type RedisClientLike } from './redis-client.js';
+import { CONSUME_CREDENTIAL, CONSUME_ONCE, RESERVE, REVOKE, REVOKE_CREDENTIAL, type Script } from './redis-scripts.js';
+import type { CallReservation, CredentialState, ReservationResult, TesseraStore } from './types.js';
+
+export type { IoredisLike, NodeRedisLike, RedisClientLike } from './redis-client.js';
+
+export interface RedisStoreOptions {
+  /**
+   * A connected `ioredis` client (or Cluster) or `redis` (node-redis) client (or cluster). The
+   * caller owns it: `close()` on the store does not disconnect it. Create it with the offline
+   * queue off (`enableOfflineQueue: false` in ioredis, `disableOfflineQueue: true` in node-redis)
+   * so that a command refused during an outage is not replayed later.
+   */
+  client: RedisClientLike;
+  /**
+   * Prepended to every key; default `"tessera:"`. On Redis Cluster use a hash tag, such as
+   * `"{tessera}:"`, so that one call's keys share a slot (a script may only touch one slot).
+   */
+  prefix?: string;
+  /** Deadline for each operation, ms; default 250. Past it the call is denied. */
+  timeoutMs?: number;
+  /**
+   * Called with each client error (a lost connection, a refused command). Errors never reach the
+   * call's denial, whose reason stays generic, because a client message may quote a server URL.
+   */
+  onError?: (err: unknown) => void;
+}
+
+/** The Redis store refused or could not answer; the guard denies the call with `store_unavailable`. */
+export class RedisStoreError extends TesseraError {
+  static override code = 'store_unavailable';
+  declare readonly code: 'store_unavailable';
+  readonly reason: string;
+
+  constructor(reason: string, cause?: unknown) {
+    super(reason, 'store_unavailable');
+    this.reason = reason;
+    // Kept off the enumerable fields: a client's error may quote connection details.
+    if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, enumerable: false });
+  }
+}
+
+export interface RedisStore extends TesseraStore {
+  readonly prefix: string;
+  reserve(reservation: CallReservation): Promise<ReservationResult>;
+  revoke(key: string, at: number, ttlMs: number): Promise<void>;
+  consumeOnce(key: string, ttlMs: number): Promise<boolean>;
+  consumeCredential(id: string): Promise<CredentialState>;
+  revokeCredential(id: string, ttlMs: number): Promise<void>;
+  /** Stops listening to the client; later operations reject. The client stays connected. */
+  close(): void;
+}
+
+const optionsSchema = z.object({
+  client: z.custom<RedisClientLike>(isRedisClient, {
+    message: 'must be an ioredis or node-redis client (with evalsha/evalSha and eval)',
+  }),
+  prefix: z.string().min(1).max(128).default('tessera:'),
+  timeoutMs: z.number().int().positive().max(60_000).default(250),
+  onError: z.function().optional(),
+});
+
+const ms = (ttlMs: number): string => String(Math.max(1, Math.ceil(ttlMs)));
+
+export function createRedisStore(options: RedisStoreOptions): RedisStore {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) throw new TypeError(describeIssues(parsed.error, 'createRedisStore options'));
+  const { client, prefix, timeoutMs } = parsed.data;
+  const onError = options.onError;
+  const runScript = scriptRunner(client);
+  const detach = absorbClientErrors(client, (err) => {
+    try {
+      onError?.(err);
+    } catch {
+      // A failing error hook must not turn a Redis outage into a crash.
+    }
+  });
+  let closed = false;
+  const timeoutReason = `the Redis store did not answer within ${timeoutMs} ms; calls are denied until it answers`;
+
+  const run = (script: Script, keys: string[], args: string[]): Promise<unknown> => {
+    if (closed) return Promise.reject(new RedisStoreError('the Redis store is closed'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new RedisStoreError(timeoutReason)), timeoutMs);
+      runScript(script.sha, script.source, keys, args).then(
+        (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          const kind = err instanceof Error ? err.name : 'NonError';
+          reject(new RedisStoreError(`the Redis store failed (${kind}); calls are denied until it answers`, err));
+        },
+      );
+    });
+  };
+
+  const asInt = (reply: unknown): number => {
+    const n = typeof reply === 'number' ? reply : typeof reply === 'string' ? Number(reply) : Number.NaN;
+    if (!Number.isInteger(n)) throw new RedisStoreError('the Redis store sent an unexpected reply');
+    return n;
+  };
+
+  return {
+    prefix,
+
+    async reserve(r: CallReservation): Promise<ReservationResult> {
+      const keys: string[] = [];
+      const args: string[] = [String(r.revocations.length), String(r.once.length), String(r.counters.length), String(r.credentials.length)];
+      for (const c of r.revocations) {
+        keys.push(prefix + c.key);
+        args.push(String(c.issuedAt));
+      }
+      for (const m of r.once) {
+        keys.push(prefix + m.key);
+        args.push(ms(m.ttlMs));
+      }
+      for (const c of r.counters) {
+        keys.push(prefix + c.key);
+        args.push(String(c.limit), ms(c.ttlMs));
+      }
+      for (const c of r.credentials) {
+        keys.push(`${prefix}cred:${c.id}`);
+        args.push(ms(c.ttlMs));
+      }
+      const reply = await run(RESERVE, keys, args);
+      if (!Array.isArray(reply) || reply.length === 0) throw new RedisStoreError('the Redis store sent an unexpected reply');
+      const outcome = asInt(reply[0]);
+      if (outcome === 0) return { ok: true };
+      const index = asInt(reply[1]) - 1;
+      const nr = r.revocations.length;
+      const no = r.once.length;
+      if (outcome === 1 && index >= 0 && index < nr) return { ok: false, reason: 'revoked', key: r.revocations[index]!.key };
+      if (outcome === 3 && index >= nr && index < nr + no) return { ok: false, reason: 'replay', key: r.once[index - nr]!.key };
+      const counter = r.counters[index - nr - no];
+      if (outcome === 2 && counter !== undefined) return { ok: false, reason: 'limit', key: counter.key, limit: counter.limit };
+      throw new RedisStoreError('the Redis store sent an unexpected reply');
+    },
+
+    async revoke(key: string, at: number, ttlMs: number): Promise<void> {
+      if (!Number.isSafeInteger(at)) throw new RangeError('revoke: at must be a safe integer (seconds)');
+      await run(REVOKE, [prefix + key], [String(at), ms(ttlMs)]);
+    },
+
+    async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
+      return asInt(await run(CONSUME_ONCE, [prefix + key], [ms(ttlMs)])) === 1;
+    },
+
+    async consumeCredential(id: string): Promise<CredentialState> {
+      const state = asInt(await run(CONSUME_CREDENTIAL, [`${prefix}cred:${id}`], []));
+      if (state === 1) return 'ok';
+      if (state === 2) return 'spent';
+      if (state === 3) return 'revoked';
+      return 'unknown';
+    },
+
+    async revokeCredential(id: string, ttlMs: number): Promise<void> {
+      await run(REVOKE_CREDENTIAL, [`${prefix}cred:${id}`], [ms(ttlMs)]);
+    },
+
+    close(): void {
+      if (closed) return;
+      closed = true;
+      detach();
+    },
+  };
+}

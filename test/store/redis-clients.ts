@@ -1,0 +1,52 @@
+/** Real clients of both kinds the Redis store supports, connected to a test server. */
+import { Redis as IORedis } from 'ioredis';
+import { createClient } from 'redis';
+import type { RedisClientLike } from '../../src/store/redis.js';
+
+export type ClientKind = 'ioredis' | 'node-redis';
+export const CLIENT_KINDS: readonly ClientKind[] = ['ioredis', 'node-redis'];
+
+export interface TestClient {
+  readonly kind: ClientKind;
+  readonly client: RedisClientLike;
+  /** Sends a raw command (for inspecting keys and faults). */
+  command(...args: string[]): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export async function connectClient(kind: ClientKind, port: number): Promise<TestClient> {
+  if (kind === 'ioredis') {
+    const c = new IORedis({
+      host: '127.0.0.1',
+      port,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => 50,
+      lazyConnect: true,
+    });
+    c.on('error', () => {});
+    await c.connect();
+    return {
+      kind,
+      client: c,
+      command: (...args) => c.call(args[0]!, ...args.slice(1)),
+      close: async () => {
+        c.disconnect();
+      },
+    };
+  }
+  const c = createClient({
+    socket: { host: '127.0.0.1', port, reconnectStrategy: () => 50 },
+    disableOfflineQueue: true,
+  });
+  c.on('error', () => {});
+  await c.connect();
+  return {
+    kind,
+    client: c,
+    command: (...args) => c.sendCommand(args),
+    close: async () => {
+      c.destroy();
+    },
+  };
+}
