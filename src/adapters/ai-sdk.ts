@@ -1,0 +1,113 @@
+/**
+ * Vercel AI SDK adapter (`tessera/ai-sdk`): a guarded tool becomes an AI SDK `Tool`.
+ *
+ * The result is the plain tool object that `tool()` from `ai` returns (`description`,
+ * `inputSchema`, `execute`, `needsApproval`), so it works with `generateText`/`streamText` in
+ * v6 and can be passed through v7's `tool()` as well. The AI SDK's tool-call id becomes the
+ * guard's call id (span `gen_ai.tool.call.id`) and its abort signal cancels the call.
+ *
+ * Approval: `needsApproval` (default: the tool's risk tier is high) makes the AI SDK stop and
+ * emit a `tool-approval-request`; the host answers with a `tool-approval-response`. The AI SDK
+ * only executes approved calls; this adapter then reads the approval response for this
+ * tool-call id from the messages the SDK passes to `execute`, and hands it to the guard's
+ * approver through `approvals` (see `createFrameworkApprovals`). The guard still decides.
+ */
+import type { ModelMessage, Tool, ToolExecutionOptions } from 'ai';
+import { z } from 'zod';
+import type { GuardedTool } from '../guard/types.js';
+import { HIGH_RISK_TIERS } from '../policy/types.js';
+import type { FrameworkApprovals, FrameworkDecision } from './approvals.js';
+import { asDenial, denialMessage, denialModeSchema, functionSchema, parseOptions, type DenialMessage, type DenialMode } from './denial.js';
+
+export interface AISDKToolOptions<I = unknown> {
+  /** `message` (default): a denial becomes the tool's result; `throw`: it becomes a `tool-error`. */
+  onDenial?: DenialMode;
+  /** Ask the AI SDK's approval flow first; default true for `external`, `production` and `admin` tools. */
+  needsApproval?: boolean | ((input: I, options: { toolCallId: string; messages: ModelMessage[] }) => boolean | Promise<boolean>);
+  /** Carries the AI SDK's approval decisions to the guard's approver. */
+  approvals?: FrameworkApprovals;
+  /** Overrides the description the model sees. */
+  description?: string;
+}
+
+const optionsSchema = z.object({
+  onDenial: denialModeSchema.optional(),
+  needsApproval: z.union([z.boolean(), functionSchema]).optional(),
+  approvals: z.custom<FrameworkApprovals>((v) => typeof (v as FrameworkApprovals | undefined)?.run === 'function', 'must come from createFrameworkApprovals()').optional(),
+  description: z.string().optional(),
+});
+
+/** The approval response the host gave for this tool call, as the AI SDK recorded it. */
+export function approvalFromMessages(messages: readonly ModelMessage[], toolCallId: string): { approved: boolean; reason?: string } | undefined {
+  const approvalIds = new Set<string>();
+  for (const m of messages) {
+    if (m.role !== 'assistant' || typeof m.content === 'string') continue;
+    for (const part of m.content) {
+      if (part.type === 'tool-approval-request' && part.toolCallId === toolCallId) approvalIds.add(part.approvalId);
+    }
+  }
+  if (approvalIds.size === 0) return undefined;
+  let answer: { approved: boolean; reason?: string } | undefined;
+  for (const m of messages) {
+    if (m.role !== 'tool') continue;
+    for (const part of m.content) {
+      if (part.type === 'tool-approval-response' && approvalIds.has(part.approvalId)) {
+        answer = { approved: part.approved === true, ...(typeof part.reason === 'string' ? { reason: part.reason } : {}) };
+      }
+    }
+  }
+  return answer;
+}
+
+/** Turns a guarded tool into an AI SDK tool. */
+export function toAISDKTool<I, R>(guarded: GuardedTool<z.ZodType<unknown, I>, R>, options: AISDKToolOptions<I> = {}): Tool<I, R | DenialMessage> {
+  parseOptions(optionsSchema, options, 'toAISDKTool');
+  const def = guarded.definition;
+  const mode = options.onDenial ?? 'message';
+  const approvals = options.approvals;
+  const needsApproval = options.needsApproval ?? HIGH_RISK_TIERS.has(def.risk);
+
+  const execute = async (input: I, { toolCallId, abortSignal, messages }: ToolExecutionOptions): Promise<R | DenialMessage> => {
+    const call = (): Promise<R> => guarded(input, { callId: toolCallId, ...(abortSignal ? { signal: abortSignal } : {}) });
+    try {
+      if (approvals === undefined) return await call();
+      const answer = approvalFromMessages(messages, toolCallId);
+      const decision: FrameworkDecision | undefined =
+        answer === undefined
+          ? undefined
+          : { tool: def.name, callId: toolCallId, approved: answer.approved, approver: 'ai-sdk tool approval', ...(answer.reason === undefined ? {} : { reason: answer.reason }) };
+      return await approvals.run(decision, call);
+    } catch (err) {
+      const denial = asDenial(err);
+      if (denial === undefined || mode === 'throw') throw err;
+      return denialMessage(denial);
+    }
+  };
+
+  return {
+    description: options.description ?? def.description,
+    inputSchema: def.input as unknown as Tool<I, R | DenialMessage>['inputSchema'],
+    needsApproval: needsApproval as Tool<I, R | DenialMessage>['needsApproval'],
+    execute,
+  } as unknown as Tool<I, R | DenialMessage>;
+}
+
+/** Turns several guarded tools into the `tools` record `generateText` takes, keyed by name. */
+export function toAISDKTools(
+  tools: readonly GuardedTool<z.ZodType, unknown>[],
+  options: AISDKToolOptions & { names?: Readonly<Record<string, string>> } = {},
+): Record<string, Tool> {
+  const { names, ...rest } = options;
+  const out: Record<string, Tool> = Object.create(null);
+  for (const t of tools) {
+    const key = names?.[t.definition.name] ?? t.definition.name;
+    if (Object.hasOwn(out, key)) throw new TypeError(`toAISDKTools: two tools are named "${key}"`);
+    out[key] = toAISDKTool(t, rest as AISDKToolOptions) as Tool;
+  }
+  return out;
+}
+
+export { createFrameworkApprovals } from './approvals.js';
+export type { FrameworkApprovals, FrameworkApprovalsOptions, FrameworkDecision } from './approvals.js';
+export { parseDenial } from './denial.js';
+export type { DenialMessage, DenialMode } from './denial.js';
