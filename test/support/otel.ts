@@ -5,6 +5,9 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 export function createSpanCapture() {
   const exporter = new InMemorySpanExporter();
   const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  // Registering installs the AsyncLocalStorage context manager, as a host application's SDK would;
+  // without one, OpenTelemetry cannot carry the active span across awaits.
+  provider.register();
   return {
     tracer: provider.getTracer('tessera-test'),
     async spans(): Promise<ReadableSpan[]> {
