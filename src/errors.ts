@@ -161,7 +161,12 @@ export class ToolDeniedError extends TesseraError {
   readonly standards: StandardsTags;
 
   constructor(code: DenialCode, reason: string, details: ToolDeniedDetails) {
+    // A denial is an expected outcome, not a bug: its code and reason say why, and capturing a
+    // stack would be most of what a denial costs. `stack` holds only the message.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`Tool "${details.tool}" denied (${code}): ${reason}`, code);
+    Error.stackTraceLimit = limit;
     this.reason = reason;
     this.tool = details.tool;
     this.callId = details.callId;
