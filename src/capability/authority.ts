@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { CapabilityError } from '../errors.js';
 import { type Clock, type Duration, durationSeconds, systemClock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
+import { createTokenExchange, type DelegationRequest } from './delegation.js';
 import { CAPABILITY_TYP, intentSchema, toolsSchema, type CapabilityClaims, type Intent, type ToolGrant } from './claims.js';
 import { generateSigningKey, importSigningKey, type JWKS, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from './keys.js';
 
@@ -19,6 +20,8 @@ export interface AuthorityOptions {
   algorithm?: SigningAlgorithm;
   /** Longest ttl a grant may ask for; default `"1h"`. */
   maxTtl?: Duration;
+  /** Deepest delegation chain `delegate()` will extend, below the root grant; default 3. */
+  maxDelegationDepth?: number;
   /** ttl when a grant names none; default `"5m"`. */
   defaultTtl?: Duration;
   clock?: Clock;
@@ -40,6 +43,12 @@ export interface Authority {
   readonly issuer: string;
   /** Signs a capability token (compact JWS, `typ: tessera-cap+jwt`). */
   grant(request: GrantRequest): Promise<string>;
+  /**
+   * Token exchange (RFC 8693): mints a child of `parent` for a sub-agent, signed by this
+   * authority, under the same narrowing rules as `delegate()`. For a delegating agent without a
+   * key of its own; authenticate the parent's holder before calling this.
+   */
+  delegate(parent: string, request: DelegationRequest): Promise<string>;
   /** Public keys verifiers trust: the current key and retired ones whose tokens may still be live. */
   jwks(): JWKS;
   /** Starts signing with a new key; tokens signed by the previous key verify until they expire. */
@@ -82,6 +91,14 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
   let current = await load(options.signingKey);
   // Retired keys stay published until every token they signed has expired.
   const retired: { key: SigningKey; until: number }[] = [];
+  const exchange = createTokenExchange({
+    issuer: options.issuer,
+    signingKey: () => current,
+    jwks: () => ({ keys: [current.publicJwk, ...retired.map((r) => r.key.publicJwk)] }),
+    clock,
+    maxTtlSec: maxTtl,
+    ...(options.maxDelegationDepth === undefined ? {} : { maxDepth: options.maxDelegationDepth }),
+  });
 
   return {
     issuer: options.issuer,
@@ -120,6 +137,8 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
         .setJti(nanoid())
         .sign(current.privateKey);
     },
+
+    delegate: (parent, request) => exchange(parent, request),
 
     jwks(): JWKS {
       const now = clock();

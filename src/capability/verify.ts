@@ -44,6 +44,10 @@ export interface VerifiedCapability {
   readonly issuer: string;
   readonly subject: string;
   readonly audience: readonly string[];
+  /**
+   * `iat`, seconds. For a delegated capability, the earliest `iat` along its chain: revoking an
+   * agent or an intent "until now" then also stops children derived later from an older grant.
+   */
   readonly issuedAt: number;
   readonly notBefore: number;
   /** Seconds since the epoch. */
@@ -72,8 +76,24 @@ export interface VerifyCapabilityOptions {
   /** Tokens longer than this are refused before parsing; default 16 KiB. */
   maxTokenBytes: number;
   /** Verifies a delegated capability's chain; absent, delegated capabilities are refused. */
-  verifyChain?: (claims: CapabilityClaims, token: string) => Promise<VerifiedChain>;
+  verifyChain?: ChainVerifier;
 }
+
+/** What a chain verifier gets from the capability verifier it serves. */
+export interface ChainContext {
+  readonly audience: string;
+  readonly clock: Clock;
+  readonly clockSkewSec: number;
+  readonly maxLifetimeSec: number;
+  /**
+   * Verifies one link signed by a trusted authority (a root grant or a token exchange):
+   * signature, typ, iss, this guard's aud, times and claims, exactly as for a plain capability.
+   */
+  readonly verifyAuthoritySigned: (token: string) => Promise<CapabilityClaims>;
+}
+
+/** Verifies every link of a delegated capability, offline, and returns what the guard enforces. */
+export type ChainVerifier = (token: string, ctx: ChainContext) => Promise<VerifiedChain>;
 
 export interface VerifiedChain {
   /** Capability ids from the root to this one (inclusive). */
@@ -84,6 +104,8 @@ export interface VerifiedChain {
   readonly expiresAt: number;
   /** Per ancestor capability id, its `maxCalls` per tool. */
   readonly ancestorLimits: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** Every link's verified claims, the root grant first and this capability's own last. */
+  readonly links: readonly CapabilityClaims[];
 }
 
 const DEFAULT_ALGORITHMS = ['EdDSA', 'ES256'];
@@ -131,7 +153,8 @@ function keyResolver(t: TrustedIssuer): IssuerKeys {
   return { issuer: t.issuer, algorithms, getKey: createLocalJWKSet(src) };
 }
 
-function explainJoseError(err: unknown): never {
+/** Turns a jose verification error into a capability denial with an actionable reason. */
+export function explainJoseError(err: unknown): never {
   if (err instanceof joseErrors.JWTExpired) fail('capability_expired', 'the capability has expired; ask the authority for a new grant', err);
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
     if (err.claim === 'nbf') fail('capability_invalid', 'the capability is not valid yet (nbf is in the future)', err);
@@ -154,6 +177,48 @@ function hasProtoKey(value: unknown, depth: number): boolean {
   if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
   for (const v of Object.values(value)) if (hasProtoKey(v, depth + 1)) return true;
   return false;
+}
+
+const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti'];
+
+/** A capability's header and claims, read but not yet trusted. */
+export interface DecodedCapability {
+  readonly header: ReturnType<typeof decodeProtectedHeader>;
+  readonly payload: ReturnType<typeof decodeJwt>;
+}
+
+/** Reads a compact JWS whose typ must be the capability's; nothing in it is trusted yet. */
+export function decodeCapability(token: string): DecodedCapability {
+  if (typeof token !== 'string' || !COMPACT_JWS.test(token)) fail('capability_invalid', 'the capability is not a compact JWS');
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  let payload: ReturnType<typeof decodeJwt>;
+  try {
+    header = decodeProtectedHeader(token);
+    payload = decodeJwt(token);
+  } catch (err) {
+    return fail('capability_invalid', 'the capability is not a well-formed JWT', err);
+  }
+  if (header.typ !== CAPABILITY_TYP) {
+    fail('capability_invalid', `the token's typ is ${JSON.stringify(header.typ ?? null)}, expected "${CAPABILITY_TYP}"`);
+  }
+  return { header, payload };
+}
+
+/** Checks the claims of a signature-verified capability: shape, one audience, iat, lifetime. */
+export function parseCapabilityClaims(payload: unknown, nowMs: number, clockSkewSec: number, maxLifetimeSec: number): CapabilityClaims {
+  // zod drops an own "__proto__" key silently; a token carrying one is refused outright.
+  if (hasProtoKey(payload, 0)) fail('capability_invalid', 'the capability\'s claims use the reserved key "__proto__"');
+  const parsed = capabilityClaimsSchema.safeParse(payload);
+  if (!parsed.success) fail('capability_invalid', `the capability's claims are malformed: ${describeIssues(parsed.error, 'claims')}`);
+  const claims = parsed.data!;
+  if (Array.isArray(claims.aud) && claims.aud.length !== 1) {
+    fail('capability_invalid', 'the capability names several audiences; a capability is for exactly one guard deployment');
+  }
+  if (claims.iat > nowMs / 1000 + clockSkewSec) fail('capability_invalid', 'the capability was issued in the future (iat)');
+  if (claims.exp - claims.iat > maxLifetimeSec) {
+    fail('capability_invalid', `the capability lives longer than this guard accepts (${maxLifetimeSec}s)`);
+  }
+  return claims;
 }
 
 export type CapabilityVerifier = (token: string) => Promise<VerifiedCapability>;
@@ -181,22 +246,11 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
     return hit;
   };
 
-  const verify = async (token: string): Promise<VerifiedCapability> => {
-    if (typeof token !== 'string' || token.length === 0) fail('capability_missing', 'no capability token was presented');
-    if (token.length > options.maxTokenBytes) fail('capability_invalid', `the capability is larger than ${options.maxTokenBytes} bytes`);
-    if (!COMPACT_JWS.test(token)) fail('capability_invalid', 'the capability is not a compact JWS');
+  const checkClaims = (payload: unknown, now: number): CapabilityClaims =>
+    parseCapabilityClaims(payload, now, options.clockSkewSec, options.maxLifetimeSec);
 
-    let header: ReturnType<typeof decodeProtectedHeader>;
-    let unverified: ReturnType<typeof decodeJwt>;
-    try {
-      header = decodeProtectedHeader(token);
-      unverified = decodeJwt(token);
-    } catch (err) {
-      return fail('capability_invalid', 'the capability is not a well-formed JWT', err);
-    }
-    if (header.typ !== CAPABILITY_TYP) {
-      fail('capability_invalid', `the token's typ is ${JSON.stringify(header.typ ?? null)}, expected "${CAPABILITY_TYP}"`);
-    }
+  const verifyAuthoritySigned = async (token: string, decoded = decodeCapability(token)): Promise<CapabilityClaims> => {
+    const { header, payload: unverified } = decoded;
     for (const h of FORBIDDEN_HEADERS) {
       if (h in header) fail('capability_invalid', `the capability's header carries "${h}"; keys are never taken from a token`);
     }
@@ -213,45 +267,75 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
         audience: options.audience,
         clockTolerance: options.clockSkewSec,
         currentDate: new Date(now),
-        requiredClaims: ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti'],
+        requiredClaims: REQUIRED_CLAIMS,
       });
       payload = r.payload as Record<string, unknown>;
     } catch (err) {
       return explainJoseError(err);
     }
+    return checkClaims(payload, now);
+  };
 
-    // zod drops an own "__proto__" key silently; a token carrying one is refused outright.
-    if (hasProtoKey(payload, 0)) fail('capability_invalid', 'the capability\'s claims use the reserved key "__proto__"');
-    const parsed = capabilityClaimsSchema.safeParse(payload);
-    if (!parsed.success) fail('capability_invalid', `the capability's claims are malformed: ${describeIssues(parsed.error, 'claims')}`);
-    const claims = parsed.data!;
-    if (Array.isArray(claims.aud) && claims.aud.length !== 1) {
-      fail('capability_invalid', 'the capability names several audiences; a capability is for exactly one guard deployment');
-    }
-    const nowSec = now / 1000;
-    if (claims.iat > nowSec + options.clockSkewSec) fail('capability_invalid', 'the capability was issued in the future (iat)');
-    if (claims.exp - claims.iat > options.maxLifetimeSec) {
-      fail('capability_invalid', `the capability lives longer than this guard accepts (${options.maxLifetimeSec}s)`);
-    }
+  const chainContext: ChainContext = Object.freeze({
+    audience: options.audience,
+    clock: options.clock,
+    clockSkewSec: options.clockSkewSec,
+    maxLifetimeSec: options.maxLifetimeSec,
+    verifyAuthoritySigned: (token: string) => verifyAuthoritySigned(token),
+  });
 
-    let chain = { ids: [claims.jti] as readonly string[], agents: [claims.sub] as readonly string[], depth: 0 };
-    let chainExpiresAt = claims.exp;
+  const verify = async (token: string): Promise<VerifiedCapability> => {
+    if (typeof token !== 'string' || token.length === 0) fail('capability_missing', 'no capability token was presented');
+    if (token.length > options.maxTokenBytes) fail('capability_invalid', `the capability is larger than ${options.maxTokenBytes} bytes`);
+    const decoded = decodeCapability(token);
+
+    let claims: CapabilityClaims;
+    let chain: VerifiedCapability['chain'];
+    let chainExpiresAt: number;
+    let issuedAt: number;
+    let ancestors: readonly CapabilityClaims[] = [];
     let ancestorLimits: ReadonlyMap<string, ReadonlyMap<string, number>> = new Map();
-    if (claims.prt !== undefined || claims.act !== undefined) {
+    if (!('prt' in decoded.payload) && !('act' in decoded.payload)) {
+      claims = await verifyAuthoritySigned(token, decoded);
+      chain = { ids: [claims.jti], agents: [claims.sub], depth: 0 };
+      chainExpiresAt = claims.exp;
+      issuedAt = claims.iat;
+    } else {
       if (!options.verifyChain) fail('delegation_invalid', 'the capability is delegated and this guard does not accept delegation');
-      const c = await options.verifyChain!(claims, token);
+      const c = await options.verifyChain!(token, chainContext);
+      claims = c.links[c.links.length - 1]!;
+      ancestors = c.links.slice(0, -1);
       chain = { ids: c.ids, agents: c.agents, depth: c.ids.length - 1 };
-      chainExpiresAt = Math.min(chainExpiresAt, c.expiresAt);
+      chainExpiresAt = Math.min(claims.exp, c.expiresAt);
+      // Authority flows from the root grant: revoking an agent or an intent "until now" must
+      // also stop children derived later from a grant made before the revocation.
+      issuedAt = Math.min(...c.links.map((l) => l.iat));
       ancestorLimits = c.ancestorLimits;
     }
 
     const tools = new Map<string, CompiledGrant>();
     for (const [name, grant] of Object.entries(claims.tools)) {
-      const fields = grant.args ? compileFields(grant.args) : undefined;
+      // Narrowing was proven for every link; the ancestors' constraints are checked at each call
+      // too, so a flaw in that proof still cannot let a call through that an ancestor forbids.
+      const checks: ((args: Record<string, unknown>, prefix: string) => string | undefined)[] = [];
+      for (const g of [grant, ...ancestors.map((a) => a.tools[name])]) {
+        if (g?.args !== undefined) checks.push(compileFields(g.args));
+      }
       tools.set(name, {
         name,
         maxCalls: grant.maxCalls,
-        check: fields ? (args) => fields(args, '') : () => undefined,
+        check:
+          checks.length === 0
+            ? () => undefined
+            : checks.length === 1
+              ? (args) => checks[0]!(args, '')
+              : (args) => {
+                  for (const c of checks) {
+                    const why = c(args, '');
+                    if (why !== undefined) return why;
+                  }
+                  return undefined;
+                },
       });
     }
 
@@ -260,7 +344,7 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
       issuer: claims.iss,
       subject: claims.sub,
       audience: typeof claims.aud === 'string' ? [claims.aud] : claims.aud,
-      issuedAt: claims.iat,
+      issuedAt,
       notBefore: claims.nbf,
       expiresAt: claims.exp,
       intent: claims.intent,

@@ -4,6 +4,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { z } from 'zod';
+import { createChainVerifier } from '../capability/delegation-chain.js';
 import { createCapabilityVerifier, type TrustedIssuer } from '../capability/verify.js';
 import { createSignedCredentials } from '../credentials/call-credential.js';
 import { createIdentityBinder } from '../identity/bind.js';
@@ -75,6 +76,7 @@ export function createGuard(options: GuardOptions): Guard {
     clockSkewSec,
     maxLifetimeSec,
     maxTokenBytes: 16 * 1024,
+    verifyChain: createChainVerifier({ maxDepth: options.maxDelegationDepth ?? 3 }),
   });
   const als = new AsyncLocalStorage<CapabilityContext>();
   const currentBinding = (): CapabilityContext | undefined => als.getStore();
