@@ -1,0 +1,201 @@
+/**
+ * OIDC / OAuth 2.0 JWT verification for agent identities issued by an identity provider:
+ * issuer discovery (`/.well-known/openid-configuration`), keys through jose's remote key set
+ * (cached, with a cooldown between refetches), exact `iss`, `aud` containing ours, `exp`
+ * required, bounded skew. The agent's identity is `<iss>#<sub>`, or a configured claim.
+ * A provider that cannot be reached is `identity_unavailable`: calls fail closed.
+ */
+import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { z } from 'zod';
+import { systemClock, type Clock } from '../util/time.js';
+import { describeIssues } from '../util/zod-issues.js';
+import { IdentityError } from './errors.js';
+import type { AgentIdentity, IdentityVerifier } from './types.js';
+
+export interface OidcVerifierOptions {
+  /** The provider's issuer identifier, exactly as it appears in `iss` and in its discovery document. */
+  issuer: string;
+  /** Our audience: the token's `aud` must contain it (e.g. the resource indicator of this guard). */
+  audience: string;
+  /**
+   * The claim that names the agent; default none, and the identity is `<iss>#<sub>`. A configured
+   * claim (e.g. `client_id`) must hold a non-empty string, used as the identity as is.
+   */
+  identityClaim?: string;
+  /** Require this exact `typ` header, e.g. `at+jwt` for RFC 9068 access tokens. Default: not checked. */
+  typ?: string;
+  /** Accepted algorithms; default RS256, PS256, ES256, EdDSA. Symmetric algorithms are refused. */
+  algorithms?: string[];
+  /** How long fetched keys are trusted before a refetch, ms; default 600,000. */
+  jwksCacheMaxAgeMs?: number;
+  /** Least time between two refetches prompted by an unknown `kid`, ms; default 30,000. */
+  jwksCooldownMs?: number;
+  /** Timeout of each request to the provider, ms; default 5000. */
+  timeoutMs?: number;
+  /** Allowed clock skew, seconds; default 30, at most 300. */
+  clockSkewSec?: number;
+  clock?: Clock;
+}
+
+const optionsSchema = z.object({
+  issuer: z.string().url(),
+  audience: z.string().min(1),
+  identityClaim: z.string().min(1).optional(),
+  typ: z.string().min(1).optional(),
+  algorithms: z
+    .array(z.string().regex(/^(RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$/, { message: 'only asymmetric algorithms (RS, PS, ES, EdDSA)' }))
+    .min(1)
+    .optional(),
+  jwksCacheMaxAgeMs: z.number().int().nonnegative().optional(),
+  jwksCooldownMs: z.number().int().nonnegative().optional(),
+  timeoutMs: z.number().int().positive().max(60_000).optional(),
+  clockSkewSec: z.number().nonnegative().max(300).optional(),
+});
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+const FORBIDDEN_HEADERS = ['jku', 'jwk', 'x5u', 'x5c'] as const;
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const MAX_TOKEN_BYTES = 16 * 1024;
+const ATTRIBUTE_CLAIMS = ['client_id', 'azp', 'scope', 'groups', 'roles'] as const;
+
+function secureUrl(value: string, what: string): URL {
+  const url = new URL(value);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
+    throw new TypeError(`${what} must use https`);
+  }
+  return url;
+}
+
+const invalid = (reason: string, cause?: unknown): never => {
+  throw new IdentityError('identity_invalid', reason, cause === undefined ? undefined : { cause });
+};
+
+/** Validation failures are the token's fault; anything else (network, timeout, bad JWKS) is the provider's. */
+function explain(err: unknown): never {
+  if (err instanceof IdentityError) throw err;
+  if (err instanceof joseErrors.JWTExpired) invalid('the identity token has expired', err);
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'aud') invalid("the identity token's audience does not include this service", err);
+    if (err.claim === 'iss') invalid('the identity token was issued by another issuer', err);
+    if (err.claim === 'typ') invalid("the identity token's typ is not the one this verifier requires", err);
+    invalid(`the identity token's "${err.claim}" claim is missing or invalid`, err);
+  }
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) invalid('the identity token is signed with an algorithm this verifier does not accept', err);
+  if (err instanceof joseErrors.JWKSNoMatchingKey) invalid("the identity token's key (kid) is not published by the provider", err);
+  if (err instanceof joseErrors.JWKSMultipleMatchingKeys) invalid("the identity token's kid matches several provider keys", err);
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) invalid("the identity token's signature does not verify", err);
+  if (err instanceof joseErrors.JWTInvalid || err instanceof joseErrors.JWSInvalid) invalid('the identity token is not a well-formed signed JWT', err);
+  throw new IdentityError('identity_unavailable', 'the identity provider could not be reached to verify the token', { cause: err });
+}
+
+/** Builds a verifier of tokens from one OIDC provider; plug it into `createGuard({ identity })`. */
+export function createOidcVerifier(options: OidcVerifierOptions): IdentityVerifier {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) throw new TypeError(describeIssues(parsed.error, 'createOidcVerifier options'));
+  const issuer = options.issuer;
+  secureUrl(issuer, 'issuer');
+  const clock = options.clock ?? systemClock;
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const cooldownMs = options.jwksCooldownMs ?? 30_000;
+  const algorithms = options.algorithms ?? ['RS256', 'PS256', 'ES256', 'EdDSA'];
+  const discoveryUrl = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+
+  let keys: JWTVerifyGetKey | undefined;
+  let discovering: Promise<JWTVerifyGetKey> | undefined;
+  let failedAt = Number.NEGATIVE_INFINITY;
+
+  const unavailable = (cause?: unknown): never => {
+    throw new IdentityError(
+      'identity_unavailable',
+      `the identity provider ${issuer} could not be reached; identity tokens are refused until it answers`,
+      cause === undefined ? undefined : { cause },
+    );
+  };
+
+  const discover = async (): Promise<JWTVerifyGetKey> => {
+    const res = await fetch(discoveryUrl, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
+    if (!res.ok) throw new Error(`discovery answered ${res.status}`);
+    const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
+    // OIDC Discovery 4.3: the document's issuer must be exactly the one we were configured with.
+    if (doc.issuer !== issuer) throw new Error('the discovery document names another issuer');
+    if (typeof doc.jwks_uri !== 'string') throw new Error('the discovery document has no jwks_uri');
+    return createRemoteJWKSet(secureUrl(doc.jwks_uri, 'jwks_uri'), {
+      timeoutDuration: timeoutMs,
+      cooldownDuration: cooldownMs,
+      cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
+    });
+  };
+
+  const keySet = async (): Promise<JWTVerifyGetKey> => {
+    if (keys !== undefined) return keys;
+    if (discovering === undefined) {
+      // After a failed discovery, wait for the cooldown before asking the provider again.
+      if (clock() - failedAt < cooldownMs) unavailable();
+      discovering = discover().then(
+        (k) => (keys = k),
+        (err: unknown) => {
+          failedAt = clock();
+          discovering = undefined;
+          throw err;
+        },
+      );
+    }
+    try {
+      return await discovering;
+    } catch (err) {
+      return unavailable(err);
+    }
+  };
+
+  return {
+    async verify(token: string): Promise<AgentIdentity> {
+      if (typeof token !== 'string' || token.length === 0) invalid('no identity token was presented');
+      if (token.length > MAX_TOKEN_BYTES) invalid(`the identity token is larger than ${MAX_TOKEN_BYTES} bytes`);
+      if (!COMPACT_JWS.test(token)) invalid('the identity token is not a compact JWS');
+      let header: ReturnType<typeof decodeProtectedHeader>;
+      try {
+        header = decodeProtectedHeader(token);
+      } catch (err) {
+        return invalid('the identity token is not a well-formed JWT', err);
+      }
+      for (const h of FORBIDDEN_HEADERS) {
+        if (h in header) invalid(`the identity token's header carries "${h}"; keys are never taken from a token`);
+      }
+      // Our own token kinds are never identity tokens, whoever signed them.
+      if (typeof header.typ === 'string' && header.typ.toLowerCase().startsWith('tessera-')) invalid('a Tessera token is not an identity token');
+      const getKey = await keySet();
+      let payload: Record<string, unknown>;
+      try {
+        const r = await jwtVerify(token, getKey, {
+          issuer,
+          audience: options.audience,
+          algorithms,
+          clockTolerance: options.clockSkewSec ?? 30,
+          currentDate: new Date(clock()),
+          requiredClaims: ['iss', 'sub', 'aud', 'exp'],
+          ...(options.typ === undefined ? {} : { typ: options.typ }),
+        });
+        payload = r.payload as Record<string, unknown>;
+      } catch (err) {
+        return explain(err);
+      }
+      let id: string;
+      if (options.identityClaim === undefined) {
+        id = `${issuer}#${String(payload.sub)}`;
+      } else {
+        const v = payload[options.identityClaim];
+        if (typeof v !== 'string' || v.length === 0) invalid(`the identity token has no "${options.identityClaim}" claim to name the agent`);
+        id = v as string;
+      }
+      const attributes: Record<string, unknown> = Object.create(null);
+      for (const c of ATTRIBUTE_CLAIMS) if (payload[c] !== undefined) attributes[c] = payload[c];
+      return Object.freeze({
+        id,
+        issuer,
+        source: 'oidc' as const,
+        expiresAt: (payload.exp as number) * 1000,
+        attributes: Object.freeze(attributes),
+      });
+    },
+  };
+}
