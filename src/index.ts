@@ -51,8 +51,20 @@ export { IdentityError } from './identity/errors.js';
 // Policy
 export { riskBaseline } from './policy/baseline.js';
 export { HIGH_RISK_TIERS, RISK_TIERS } from './policy/types.js';
+export { createRulesEngine, RULES_DEFAULT_ID, RULES_HIGH_RISK_ID } from './policy/rules.js';
+export type { RulesDocument, RulesEngine, RulesEngineOptions } from './policy/rules.js';
+export { loadRulesFile, parseRules } from './policy/rules-loader.js';
+export type { ParseRulesOptions, RulesFormat } from './policy/rules-loader.js';
+export { InvalidPolicyError } from './policy/errors.js';
+export type { PolicyIssue } from './policy/errors.js';
+export { bindingOf, previewArguments } from './policy/approval.js';
+export { createScriptedApprover } from './policy/scripted-approver.js';
+export type { ScriptedApprover, ScriptedApproverOptions, ScriptedStep } from './policy/scripted-approver.js';
+export { createTerminalApprover, describeApprovalRequest } from './policy/terminal-approver.js';
+export type { TerminalApproverOptions } from './policy/terminal-approver.js';
 export type {
   ApprovalAnswer,
+  ApprovalBinding,
   ApprovalRequest,
   Approver,
   PolicyDecision,

@@ -9,7 +9,7 @@ import type { VerifiedCapability } from '../capability/verify.js';
 import type { Credential, CredentialProvider, CredentialRequest } from '../credentials/types.js';
 import { DENIAL_STANDARDS, type DenialCode, standardsTags, TesseraError, ToolDeniedError } from '../errors.js';
 import type { AgentIdentity } from '../identity/types.js';
-import { askApproval, previewArguments } from '../policy/approval.js';
+import { APPROVAL_MARKER_TTL_MS, askApproval, previewArguments } from '../policy/approval.js';
 import { evaluatePolicies } from '../policy/evaluate.js';
 import type { Approver, PolicyEngine, RiskTier } from '../policy/types.js';
 import { revocationKey, type CallReservation, type TesseraStore } from '../store/types.js';
@@ -261,8 +261,24 @@ export async function runGuardedCall(
         if (answer.approver !== undefined) span.setAttribute(ATTR.APPROVAL_APPROVER, answer.approver);
         deny('approval_denied', `the approver refused: ${answer.reason}`);
       }
+      if (answer.outcome === 'mismatch') {
+        span.setAttribute(ATTR.APPROVAL_DECISION, 'mismatch');
+        if (answer.approver !== undefined) span.setAttribute(ATTR.APPROVAL_APPROVER, answer.approver);
+        deny('approval_denied', 'the approval was given for a different call (tool, arguments or capability differ); an approval covers one exact call');
+      }
+      const approved = answer as Extract<typeof answer, { outcome: 'approved' }>;
+      if (approved.approver !== undefined) span.setAttribute(ATTR.APPROVAL_APPROVER, approved.approver);
+      if (approved.id !== undefined) {
+        // Single use across every process sharing the store: a replayed approval id is refused.
+        stage = 'store';
+        const fresh = await rt.store.consumeOnce(`approval:${approved.id}`, Math.max(capTtlMs, APPROVAL_MARKER_TTL_MS));
+        stage = 'approval';
+        if (!fresh) {
+          span.setAttribute(ATTR.APPROVAL_DECISION, 'replayed');
+          deny('approval_denied', 'this approval was already used for another call; each approval covers one call, ask again');
+        }
+      }
       span.setAttribute(ATTR.APPROVAL_DECISION, 'approved');
-      if (answer.outcome === 'approved' && answer.approver !== undefined) span.setAttribute(ATTR.APPROVAL_APPROVER, answer.approver);
     }
 
     // 9 mint a single-use credential for this one call

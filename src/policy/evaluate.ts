@@ -11,13 +11,26 @@ export type LayeredDecision =
 
 const EFFECTS = new Set(['allow', 'deny', 'require_approval']);
 
+class PolicyTimeoutError extends Error {
+  constructor(engine: string, ms: number) {
+    super(`policy engine "${engine}" did not answer within ${ms} ms`);
+    this.name = 'PolicyTimeoutError';
+  }
+}
+
 function withDeadline<T>(value: T | Promise<T>, ms: number, engine: string): T | Promise<T> {
-  if (!(value instanceof Promise)) return value;
+  // Any thenable gets the deadline, not only native promises: a foreign thenable could hang too.
+  if (value === null || typeof value !== 'object' || typeof (value as { then?: unknown }).then !== 'function') return value;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`policy engine "${engine}" did not answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new PolicyTimeoutError(engine, ms)), ms);
   });
-  return Promise.race([value, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([Promise.resolve(value), deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Only string ids reach spans and errors, whatever an engine returned. */
+function ids(value: unknown): readonly string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string').slice(0, 64) : [];
 }
 
 export async function evaluatePolicies(
@@ -31,7 +44,7 @@ export async function evaluatePolicies(
     try {
       decision = await withDeadline(engine.evaluate(request), timeoutMs, engine.name);
     } catch (error) {
-      const why = error instanceof Error && /did not answer within/.test(error.message) ? error.message : `policy engine "${engine.name}" failed`;
+      const why = error instanceof PolicyTimeoutError ? error.message : `policy engine "${engine.name}" failed`;
       return { effect: 'error', policyIds: [], reason: why, error };
     }
     if (decision === null || typeof decision !== 'object' || !EFFECTS.has(decision.effect)) {
@@ -40,7 +53,7 @@ export async function evaluatePolicies(
     if (decision.effect === 'deny') {
       return {
         effect: 'deny',
-        policyIds: decision.policyIds ?? [],
+        policyIds: ids(decision.policyIds),
         reason: decision.reason ?? `denied by policy engine "${engine.name}"`,
       };
     }
@@ -50,9 +63,9 @@ export async function evaluatePolicies(
   if (approval.length > 0) {
     return {
       effect: 'require_approval',
-      policyIds: approval.flatMap((d) => d.decision.policyIds ?? []),
+      policyIds: approval.flatMap((d) => ids(d.decision.policyIds)),
       reason: approval.map((d) => d.decision.reason ?? `policy engine "${d.engine}" requires approval`).join('; '),
     };
   }
-  return { effect: 'allow', policyIds: decisions.flatMap((d) => d.decision.policyIds ?? []), reason: 'allowed by policy' };
+  return { effect: 'allow', policyIds: decisions.flatMap((d) => ids(d.decision.policyIds)), reason: 'allowed by policy' };
 }

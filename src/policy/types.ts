@@ -57,11 +57,29 @@ export interface ApprovalRequest {
   readonly signal: AbortSignal;
 }
 
+/** The exact call an approval covers. */
+export interface ApprovalBinding {
+  readonly tool: string;
+  readonly argsHash: string;
+  readonly capabilityId: string;
+}
+
 export interface ApprovalAnswer {
   readonly approved: boolean;
   /** Who answered (a person's or system's id), recorded on the span. */
   readonly approver?: string;
   readonly reason?: string;
+  /**
+   * The approval's id in the approval system (a ticket, a message id). An approval with an id
+   * is single use: the guard consumes `approval:<id>` in its store, and an id seen before is
+   * refused, so an approval replayed for another call never counts twice.
+   */
+  readonly id?: string;
+  /**
+   * The call this approval was given for. When present it must equal the call being decided
+   * (tool, argument hash, capability id); an approval for another call is refused.
+   */
+  readonly binding?: ApprovalBinding;
 }
 
 export type Approver = (request: ApprovalRequest) => Promise<ApprovalAnswer> | ApprovalAnswer;
