@@ -37,6 +37,15 @@ export interface RedisStoreOptions {
    * call's denial, whose reason stays generic, because a client message may quote a server URL.
    */
   onError?: (err: unknown) => void;
+  /**
+   * Wait for Redis to confirm each credential revocation before the guarded call returns;
+   * default false. The revocation is always sent before the call returns, on the same
+   * connection as every later operation of this store, so it is ordered before them; waiting
+   * costs a second round trip per call and changes only what a failed revocation reports (the
+   * guard never lets a revocation failure change a call's outcome, and the credential expires
+   * within seconds anyway). Without waiting, a failure goes to `onError`.
+   */
+  awaitCredentialRevocation?: boolean;
 }
 
 /** The Redis store refused or could not answer; the guard denies the call with `store_unavailable`. */
@@ -59,7 +68,7 @@ export interface RedisStore extends TesseraStore {
   revoke(key: string, at: number, ttlMs: number): Promise<void>;
   consumeOnce(key: string, ttlMs: number): Promise<boolean>;
   consumeCredential(id: string): Promise<CredentialState>;
-  revokeCredential(id: string, ttlMs: number): Promise<void>;
+  revokeCredential(id: string, ttlMs: number): Promise<void> | void;
   /** Stops listening to the client; later operations reject. The client stays connected. */
   close(): void;
 }
@@ -71,6 +80,7 @@ const optionsSchema = z.object({
   prefix: z.string().min(1).max(128).default('tessera:'),
   timeoutMs: z.number().int().positive().max(60_000).default(250),
   onError: z.function().optional(),
+  awaitCredentialRevocation: z.boolean().default(false),
 });
 
 const ms = (ttlMs: number): string => String(Math.max(1, Math.ceil(ttlMs)));
@@ -78,16 +88,17 @@ const ms = (ttlMs: number): string => String(Math.max(1, Math.ceil(ttlMs)));
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) throw new TypeError(describeIssues(parsed.error, 'createRedisStore options'));
-  const { client, prefix, timeoutMs } = parsed.data;
+  const { client, prefix, timeoutMs, awaitCredentialRevocation } = parsed.data;
   const onError = options.onError;
   const runScript = scriptRunner(client);
-  const detach = absorbClientErrors(client, (err) => {
+  const report = (err: unknown): void => {
     try {
       onError?.(err);
     } catch {
       // A failing error hook must not turn a Redis outage into a crash.
     }
-  });
+  };
+  const detach = absorbClientErrors(client, report);
   let closed = false;
   const timeoutReason = `the Redis store did not answer within ${timeoutMs} ms; calls are denied until it answers`;
 
@@ -168,8 +179,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       return 'unknown';
     },
 
-    async revokeCredential(id: string, ttlMs: number): Promise<void> {
-      await run(REVOKE_CREDENTIAL, [`${prefix}cred:${id}`], [ms(ttlMs)]);
+    revokeCredential(id: string, ttlMs: number): Promise<void> | void {
+      const sent = run(REVOKE_CREDENTIAL, [`${prefix}cred:${id}`], [ms(ttlMs)]).then(() => undefined);
+      if (awaitCredentialRevocation) return sent;
+      sent.catch(report);
     },
 
     close(): void {

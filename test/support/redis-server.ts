@@ -77,7 +77,16 @@ async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs 
   throw new Error(`timed out waiting for ${what}`);
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
+export interface RedisServerOptions {
+  /**
+   * Append-only file fsynced on every write, so a killed server keeps everything it acknowledged;
+   * default true. The benchmark turns it off: an fsync per write measures the disk, not Redis.
+   */
+  durable?: boolean;
+}
+
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
+  const durable = options.durable ?? true;
   const dir = mkdtempSync(join(tmpdir(), 'tessera-redis-'));
   let port = await freePort();
   let child: ChildProcess | undefined;
@@ -88,7 +97,7 @@ export async function startRedisServer(): Promise<RedisServer> {
       '--bind', '127.0.0.1',
       '--dir', dir,
       '--save', '',
-      '--appendonly', 'yes',
+      '--appendonly', durable ? 'yes' : 'no',
       '--appendfsync', 'always',
       '--enable-debug-command', 'local',
       '--loglevel', 'warning',
