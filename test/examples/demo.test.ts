@@ -16,3 +16,8 @@ test('the demo shows allowed calls, each kind of denial with its code, and the s
   expect(spans).toBe(6);
   expect(lines.join('\n')).toContain('execute_tool email.send');
 });
+
+test('the README quickstart runs: one allowed call, one denied', async () => {
+  const { quickstart } = await import('../../examples/quickstart.js');
+  await expect(quickstart()).resolves.toEqual({ sent: { queued: 'dana@example.com' }, denied: 'arguments_out_of_scope' });
+});
