@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { CapabilityError } from '../errors.js';
 import { type Clock, type Duration, durationSeconds, systemClock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
+import { grantIdentityChecker } from '../identity/grant-identity.js';
+import type { IdentityVerifier } from '../identity/types.js';
 import { createTokenExchange, type DelegationRequest } from './delegation.js';
 import { CAPABILITY_TYP, intentSchema, toolsSchema, type CapabilityClaims, type Intent, type ToolGrant } from './claims.js';
 import { generateSigningKey, importSigningKey, type JWKS, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from './keys.js';
@@ -24,6 +26,10 @@ export interface AuthorityOptions {
   maxDelegationDepth?: number;
   /** ttl when a grant names none; default `"5m"`. */
   defaultTtl?: Duration;
+  /** Verifies `grant({ agentToken })`: the capability's `sub` must be the identity it proves. */
+  identity?: IdentityVerifier;
+  /** Refuse every grant that comes without a valid `agentToken`; default false. */
+  requireAgentToken?: boolean;
   clock?: Clock;
 }
 
@@ -37,6 +43,8 @@ export interface GrantRequest {
   ttl?: Duration;
   /** Bind the capability to the agent's key (proof of possession): its RFC 7638 thumbprint or public JWK. */
   confirmation?: { jkt: string } | { jwk: JWK };
+  /** The agent's identity token (JWT-SVID or OIDC), checked with the authority's `identity` verifier. */
+  agentToken?: string;
 }
 
 export interface Authority {
@@ -70,6 +78,7 @@ const grantSchema = z.strictObject({
   confirmation: z
     .union([z.strictObject({ jkt: z.string().length(43) }), z.strictObject({ jwk: z.record(z.string(), z.unknown()) })])
     .optional(),
+  agentToken: z.string().min(1).max(16 * 1024).optional(),
 });
 
 function isSigningKey(k: unknown): k is SigningKey {
@@ -84,6 +93,7 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
   const maxTtl = durationSeconds(options.maxTtl ?? '1h', 'maxTtl');
   const defaultTtl = durationSeconds(options.defaultTtl ?? '5m', 'defaultTtl');
   if (defaultTtl > maxTtl) throw new RangeError('defaultTtl must not exceed maxTtl');
+  const checkAgentToken = grantIdentityChecker({ verifier: options.identity, require: options.requireAgentToken === true });
 
   const load = async (k: PrivateKeyInput | SigningKey | undefined): Promise<SigningKey> =>
     k === undefined ? generateSigningKey(options.algorithm ?? 'EdDSA') : isSigningKey(k) ? k : importSigningKey(k);
@@ -113,6 +123,7 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
       if (ttl > maxTtl) {
         throw new CapabilityError('grant_invalid', `grant refused: ttl ${ttl}s exceeds the authority's maxTtl of ${maxTtl}s`);
       }
+      await checkAgentToken(r.data.agent, r.data.agentToken);
       let cnf: { jkt: string } | undefined;
       if (request.confirmation) {
         cnf =
