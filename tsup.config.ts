@@ -5,7 +5,9 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     redis: 'src/store/redis.ts',
+    cedar: 'src/policy/cedar.ts',
     testing: 'src/testing/index.ts',
+    'cli/main': 'src/cli/main.ts',
   },
   // Optional peers and test tooling are never bundled: the host installs the versions it runs.
   external: [

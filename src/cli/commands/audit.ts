@@ -1,0 +1,72 @@
+/**
+ * `tessera audit`: reads spans exported as OTLP JSON and answers, per intent and per agent, what
+ * was allowed, denied (by code) and approved; writes the same as a self-contained HTML page.
+ */
+import { resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { flag, parseCommand, renderHelp, str, type CommandSpec } from '../args.js';
+import { readInput } from '../files.js';
+import { CliError, EXIT, type CliIo, type ExitCode } from '../io.js';
+import { OtlpFormatError, parseOtlpJson } from '../audit/otlp-json.js';
+import { renderAuditHtml } from '../audit/render-html.js';
+import { renderAuditText } from '../audit/render-text.js';
+import { deniedByText, summarize, type AuditGroup } from '../audit/summarize.js';
+
+export const auditSpec: CommandSpec = {
+  name: 'audit',
+  summary: 'summarize exported spans: allowed, denied (by code) and approved, per intent and agent',
+  usage: '[--html <file>] [--no-html] [--json] <spans.json|->',
+  positionals: { min: 1, max: 1 },
+  options: {
+    html: { type: 'string', value: '<file>', help: 'Where to write the HTML page; default tessera-audit.html' },
+    'no-html': { type: 'boolean', help: 'Print only; write no HTML page' },
+    json: { type: 'boolean', help: 'Print the summary as JSON' },
+  },
+  notes: 'The spans file is OTLP JSON: one ExportTraceServiceRequest, an array of them, or one per\nline (as the OpenTelemetry Collector\'s file exporter writes).',
+};
+
+const groupJson = (g: AuditGroup) => ({
+  key: g.key,
+  allowed: g.allowed,
+  denied: g.denied,
+  approved: g.approved,
+  errors: g.errors,
+  deniedBy: Object.fromEntries(g.deniedBy),
+  deniedByText: deniedByText(g),
+  tools: [...g.tools].sort(),
+});
+
+export async function audit(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  const p = parseCommand(auditSpec, argv);
+  if (p.help) {
+    io.stdout(renderHelp(auditSpec));
+    return EXIT.ok;
+  }
+  const file = p.positionals[0]!;
+  const text = await readInput(io, file, 'spans file');
+  let spans;
+  try {
+    spans = parseOtlpJson(text);
+  } catch (err) {
+    if (err instanceof OtlpFormatError) throw new CliError(`spans file ${file}: ${err.message}`);
+    throw err;
+  }
+  const summary = summarize(spans);
+  if (flag(p, 'json')) {
+    io.stdout(
+      `${JSON.stringify({ totals: summary.totals, byIntent: summary.byIntent.map(groupJson), byAgent: summary.byAgent.map(groupJson), calls: summary.calls }, null, 2)}\n`,
+    );
+  } else {
+    io.stdout(renderAuditText(summary));
+  }
+  if (!flag(p, 'no-html')) {
+    const out = str(p, 'html') ?? 'tessera-audit.html';
+    try {
+      await writeFile(resolve(io.cwd, out), renderAuditHtml(summary), 'utf8');
+    } catch {
+      throw new CliError(`${out}: cannot be written`);
+    }
+    io.stderr(`Wrote ${out}\n`);
+  }
+  return EXIT.ok;
+}
