@@ -12,6 +12,8 @@ export { CAPABILITY_TYP, CALL_CREDENTIAL_TYP, PROOF_TYP } from './capability/cla
 export type { CapabilityClaims, Intent, ToolGrant, ActorClaim } from './capability/claims.js';
 export type { ArgConstraint } from './capability/constraints.js';
 export type { TrustedIssuer, VerifiedCapability } from './capability/verify.js';
+export { delegate } from './capability/delegation.js';
+export type { DelegateOptions, DelegationKey, DelegationRequest } from './capability/delegation.js';
 
 // Data plane
 export { createGuard } from './guard/create-guard.js';
@@ -47,6 +49,19 @@ export type { CallReservation, CredentialState, ReservationResult, TesseraStore 
 // Identity
 export type { AgentIdentity, IdentitySource, IdentityVerifier } from './identity/types.js';
 export { IdentityError } from './identity/errors.js';
+export type { IdentityErrorCode } from './identity/errors.js';
+export { isSpiffeId, parseSpiffeId, parseTrustDomain, SpiffeIdError } from './identity/spiffe-id.js';
+export type { SpiffeId, SpiffeIdRule } from './identity/spiffe-id.js';
+export { createJwtSvidVerifier, JWT_SVID_ALGORITHMS } from './identity/jwt-svid.js';
+export type { JwtSvidVerifierOptions } from './identity/jwt-svid.js';
+export type { TrustBundleDocument, TrustBundleSource } from './identity/trust-bundle.js';
+export { createOidcVerifier } from './identity/oidc.js';
+export type { OidcVerifierOptions } from './identity/oidc.js';
+export { createAgentKey, importAgentKey } from './identity/agent-key.js';
+export type { AgentKey, AgentKeyOptions, ProofClaims } from './identity/agent-key.js';
+export { createProofBinding } from './identity/proof-binding.js';
+export type { ProofBindingInput } from './identity/proof-binding.js';
+export type { ProofAlgorithm, ProofOptions } from './identity/proof.js';
 
 // Policy
 export { riskBaseline } from './policy/baseline.js';
