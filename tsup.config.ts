@@ -7,7 +7,6 @@ export default defineConfig({
     redis: 'src/store/redis.ts',
     cedar: 'src/policy/cedar.ts',
     testing: 'src/testing/index.ts',
-    'cli/main': 'src/cli/main.ts',
   },
   // Optional peers and test tooling are never bundled: the host installs the versions it runs.
   external: [
