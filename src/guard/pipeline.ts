@@ -12,7 +12,7 @@ import type { AgentIdentity } from '../identity/types.js';
 import { APPROVAL_MARKER_TTL_MS, askApproval, previewArguments } from '../policy/approval.js';
 import { evaluatePolicies } from '../policy/evaluate.js';
 import type { Approver, PolicyEngine, RiskTier } from '../policy/types.js';
-import { revocationKey, type CallReservation, type TesseraStore } from '../store/types.js';
+import { revocationKey, type CallReservation, type RevocationCheck, type TesseraStore } from '../store/types.js';
 import { ATTR, OPERATION_EXECUTE_TOOL } from '../telemetry/attributes.js';
 import type { Recorder } from '../telemetry/recorder.js';
 import { hashArguments, NotJsonError, randomId } from '../util/canonical.js';
@@ -42,6 +42,9 @@ export interface GuardRuntime {
   readonly recorder: Recorder;
   readonly currentBinding: () => CapabilityContext | undefined;
 }
+
+// One shared signal for calls made without one: creating an AbortController per call is costly.
+const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
 /** A tool definition with its defaults filled in, as the pipeline sees it. */
 export interface PreparedTool {
@@ -111,7 +114,7 @@ export async function runGuardedCall(
     });
   };
 
-  const signal = options?.signal ?? new AbortController().signal;
+  const signal = options?.signal ?? NEVER_ABORTED;
   let credential: Credential | undefined;
   let credentialRequest: CredentialRequest | undefined;
   let implStart = 0;
@@ -142,7 +145,8 @@ export async function runGuardedCall(
 
     // 3 bind: the capability's subject is the verified identity running this call
     stage = 'identity';
-    const agent = await rt.bindIdentity(cap, binding!);
+    const bound = rt.bindIdentity(cap, binding!);
+    const agent = bound instanceof Promise ? await bound : bound;
     span.setAttribute(ATTR.IDENTITY_SOURCE, agent.source);
 
     // 5 scope: granted tool, arguments parsed by the tool's schema, then the grant's constraints
@@ -176,7 +180,8 @@ export async function runGuardedCall(
 
     // 3b proof of possession, bound to this exact call
     stage = 'proof';
-    const proof = await rt.checkProof(cap, binding!, { tool: tool.name, callId, rawArgs, proof: options?.proof });
+    const proved = rt.checkProof(cap, binding!, { tool: tool.name, callId, rawArgs, proof: options?.proof });
+    const proof = proved instanceof Promise ? await proved : proved;
 
     // 4 + 6 revocation, call limits, single-use markers, credential registration: one round trip
     stage = 'store';
@@ -185,16 +190,13 @@ export async function runGuardedCall(
     const credentialId = randomId();
     const credentialTtlSec = tool.credentialTtlSec ?? rt.credentialTtlSec;
     const reservation: CallReservation = {
-      revocations: [
-        ...cap.chain.ids.map((id) => ({ key: revocationKey.capability(id), issuedAt: cap!.issuedAt })),
-        ...cap.chain.agents.map((a) => ({ key: revocationKey.agent(a), issuedAt: cap!.issuedAt })),
-        { key: revocationKey.intent(cap.intent.id), issuedAt: cap.issuedAt },
-      ],
+      revocations: revocationChecks(cap),
       counters: grant!.maxCalls === undefined ? [] : [{ key: `calls:${cap.id}:${tool.name}`, limit: grant!.maxCalls, ttlMs: capTtlMs }],
       once: proof ? [{ key: `pop:${proof.jti}`, ttlMs: proof.ttlMs }] : [],
       credentials: [{ id: credentialId, ttlMs: (credentialTtlSec + 60) * 1000 }],
     };
-    const reserved = await rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, capTtlMs));
+    const reserving = rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, capTtlMs));
+    const reserved = reserving instanceof Promise ? await reserving : reserving;
     if (!reserved.ok) {
       if (reserved.reason === 'revoked') {
         deny('capability_revoked', `the capability was revoked (${reserved.key.split(':')[0]} revocation); ask the authority for a new grant`);
@@ -295,7 +297,8 @@ export async function runGuardedCall(
       ttlSec: credentialTtlSec,
       signal,
     };
-    credential = await rt.credentials.mint(credentialRequest);
+    const minting = rt.credentials.mint(credentialRequest);
+    credential = minting instanceof Promise ? await minting : minting;
     if (credential === null || typeof credential !== 'object' || typeof credential.id !== 'string') {
       deny('credential_unavailable', 'the credential provider returned no credential');
     }
@@ -335,7 +338,8 @@ export async function runGuardedCall(
     // 11 revoke the credential whatever happened
     if (credential !== undefined && credentialRequest !== undefined) {
       try {
-        await rt.credentials.revoke(credential, credentialRequest);
+        const revoking = rt.credentials.revoke(credential, credentialRequest);
+        if (revoking instanceof Promise) await revoking;
       } catch (revokeErr) {
         span.setAttribute(ATTR.CREDENTIAL_REVOKE_ERROR, revokeErr instanceof Error ? revokeErr.name : 'NonError');
       }
@@ -392,6 +396,23 @@ function toDenial(
   const denial = new ToolDeniedError(code, STAGE_REASON[stage] ?? 'the call could not be authorized', details);
   Object.defineProperty(denial, 'cause', { value: err, enumerable: false });
   return denial;
+}
+
+// The revocation keys of a capability never change: build them once per verified capability.
+const REVOCATION_CHECKS = new WeakMap<VerifiedCapability, readonly RevocationCheck[]>();
+
+/** Revocation applies to every capability and every agent along the chain, and to the intent. */
+function revocationChecks(cap: VerifiedCapability): readonly RevocationCheck[] {
+  let checks = REVOCATION_CHECKS.get(cap);
+  if (checks === undefined) {
+    checks = Object.freeze([
+      ...cap.chain.ids.map((id) => ({ key: revocationKey.capability(id), issuedAt: cap.issuedAt })),
+      ...cap.chain.agents.map((a) => ({ key: revocationKey.agent(a), issuedAt: cap.issuedAt })),
+      { key: revocationKey.intent(cap.intent.id), issuedAt: cap.issuedAt },
+    ]);
+    REVOCATION_CHECKS.set(cap, checks);
+  }
+  return checks;
 }
 
 /**
