@@ -71,14 +71,16 @@ describe('LangChain.js (createAgent with a fake chat model)', () => {
 
   function refundAgent(threadId: string, callId: string) {
     const hitlConfig = { interruptOn: { 'payments.refund': { allowedDecisions: ['approve', 'reject'] as ('approve' | 'reject')[] } } };
-    const middleware = recordHumanDecisions(humanInTheLoopMiddleware(hitlConfig), hitlConfig, w.approvals);
+    // langchain's types for this config and middleware collapse to `never` under this repo's
+    // exactOptionalPropertyTypes; the values are the ones its documentation shows.
+    const middleware = recordHumanDecisions(humanInTheLoopMiddleware(hitlConfig as never), hitlConfig, w.approvals);
     const model = fakeModel()
       .respondWithTools([{ name: 'payments.refund', args: { orderId: 'o-1', amount: 20 }, id: callId }])
       .respond(new AIMessage('Done.'));
     const agent = createAgent({
       model,
       tools: toLangChainTools([w.tools.refund], { approvals: w.approvals }),
-      middleware: [middleware],
+      middleware: [middleware] as never,
       checkpointer: new MemorySaver(),
     });
     const config = { configurable: { thread_id: threadId } };
