@@ -14,7 +14,12 @@ export interface TestClient {
   close(): Promise<void>;
 }
 
-export async function connectClient(kind: ClientKind, port: number): Promise<TestClient> {
+/**
+ * `listenErrors: false` leaves the client without an `error` listener of its own, as a careless
+ * host would: the store's listener is then all that stands between an outage and a crash.
+ */
+export async function connectClient(kind: ClientKind, port: number, options: { listenErrors?: boolean } = {}): Promise<TestClient> {
+  const listen = options.listenErrors ?? true;
   if (kind === 'ioredis') {
     const c = new IORedis({
       host: '127.0.0.1',
@@ -24,7 +29,7 @@ export async function connectClient(kind: ClientKind, port: number): Promise<Tes
       retryStrategy: () => 50,
       lazyConnect: true,
     });
-    c.on('error', () => {});
+    if (listen) c.on('error', () => {});
     await c.connect();
     return {
       kind,
@@ -39,7 +44,7 @@ export async function connectClient(kind: ClientKind, port: number): Promise<Tes
     socket: { host: '127.0.0.1', port, reconnectStrategy: () => 50 },
     disableOfflineQueue: true,
   });
-  c.on('error', () => {});
+  if (listen) c.on('error', () => {});
   await c.connect();
   return {
     kind,
