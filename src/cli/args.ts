@@ -90,5 +90,5 @@ export function list(p: Parsed, name: string): string[] {
 
 /** A word from the command line safe to repeat in an error: short and plain, else not shown. */
 export function safeWord(word: string): string {
-  return /^[A-Za-z0-9._:-]{1,32}$/.test(word) ? `"${word}"` : '(not shown)';
+  return /^[a-z][a-z-]{0,23}$/.test(word) ? `"${word}"` : '(not shown)';
 }

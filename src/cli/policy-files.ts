@@ -16,7 +16,7 @@ export async function loadPolicyFile(io: CliIo, path: string): Promise<PolicyEng
   try {
     return await loadRulesFile(resolve(io.cwd, path));
   } catch (err) {
-    if (err instanceof InvalidPolicyError) throw new CliError(err.message.replace(resolve(io.cwd, path), path));
+    if (err instanceof InvalidPolicyError) throw new CliError(err.message.split(resolve(io.cwd, path)).join(path));
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new CliError(`policy file ${path}: no such file`);
     if (err instanceof TypeError) throw new CliError(`policy file ${path}: ${err.message}`);
