@@ -139,8 +139,14 @@ export function createRulesEngine(document: RulesDocument | unknown, options: Ru
 }
 
 function explain(what: string, rules: readonly CompiledRule[]): string {
-  const parts = rules.map((r) => (r.reason === undefined ? `rule "${r.id}"` : `rule "${r.id}": ${r.reason}`));
-  return `${what} by ${parts.join('; ')}`;
+  // A reason names the first few rules; every id is in policyIds anyway.
+  let out = `${what} by `;
+  const n = Math.min(rules.length, 3);
+  for (let i = 0; i < n; i++) {
+    const r = rules[i]!;
+    out += `${i > 0 ? '; ' : ''}rule "${r.id}"${r.reason === undefined ? '' : `: ${r.reason}`}`;
+  }
+  return rules.length > n ? `${out}; and ${rules.length - n} more` : out;
 }
 
 function compileRule(
@@ -178,7 +184,10 @@ function compileRule(
   }
   if (r.environment !== undefined) {
     const entries = Object.entries(r.environment);
-    checks.push((req) => entries.every(([k, want]) => Object.hasOwn(req.environment, k) && matchesScalar(req.environment[k], want)));
+    checks.push((req) => {
+      for (const [k, want] of entries) if (!Object.hasOwn(req.environment, k) || !matchesScalar(req.environment[k], want)) return false;
+      return true;
+    });
   }
   if (r.during !== undefined) {
     const inside = compileTimeWindow(r.during);
@@ -198,7 +207,10 @@ function compileRule(
   if (r.args !== undefined) {
     // A rule's argument condition reuses the grant constraint language, so both read the same.
     const fields: [string, CompiledConstraint][] = Object.entries(r.args).map(([k, c]) => [k, compileConstraint(c)]);
-    checks.push((req) => fields.every(([k, check]) => check(Object.hasOwn(req.args, k) ? req.args[k] : undefined, k) === undefined));
+    checks.push((req) => {
+      for (const [k, check] of fields) if (check(Object.hasOwn(req.args, k) ? req.args[k] : undefined, k) !== undefined) return false;
+      return true;
+    });
   }
   return {
     id: r.id,
