@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { CapabilityError } from '../errors.js';
 import { type Clock, type Duration, durationSeconds, systemClock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
+import { createRevoker, type Revoker } from '../store/revocation.js';
+import type { TesseraStore } from '../store/types.js';
 import { grantIdentityChecker } from '../identity/grant-identity.js';
 import type { IdentityVerifier } from '../identity/types.js';
 import { createTokenExchange, type DelegationRequest } from './delegation.js';
@@ -30,6 +32,11 @@ export interface AuthorityOptions {
   identity?: IdentityVerifier;
   /** Refuse every grant that comes without a valid `agentToken`; default false. */
   requireAgentToken?: boolean;
+  /**
+   * The store the guards share (for example `createRedisStore`): enables `revokeCapability`,
+   * `revokeAgent` and `revokeIntent` on the authority, effective on the next call in every guard.
+   */
+  store?: TesseraStore;
   clock?: Clock;
 }
 
@@ -47,7 +54,8 @@ export interface GrantRequest {
   agentToken?: string;
 }
 
-export interface Authority {
+/** The revocation methods need the `store` option; without it they reject with a TypeError. */
+export interface Authority extends Revoker {
   readonly issuer: string;
   /** Signs a capability token (compact JWS, `typ: tessera-cap+jwt`). */
   grant(request: GrantRequest): Promise<string>;
@@ -109,6 +117,7 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
     maxTtlSec: maxTtl,
     ...(options.maxDelegationDepth === undefined ? {} : { maxDepth: options.maxDelegationDepth }),
   });
+  const revocation = authorityRevoker(options.store, clock, maxTtl);
 
   return {
     issuer: options.issuer,
@@ -150,6 +159,9 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
     },
 
     delegate: (parent, request) => exchange(parent, request),
+    revokeCapability: (id) => revocation.revokeCapability(id),
+    revokeAgent: (agentId) => revocation.revokeAgent(agentId),
+    revokeIntent: (intentId) => revocation.revokeIntent(intentId),
 
     jwks(): JWKS {
       const now = clock();
@@ -164,4 +176,20 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
       return { kid: next.kid };
     },
   };
+}
+
+/**
+ * Revocations are kept for the longest lifetime a token of this authority can have, plus the
+ * largest clock skew a guard accepts and a minute, so none expires while its token could verify.
+ */
+function authorityRevoker(store: TesseraStore | undefined, clock: Clock, maxTtlSec: number): Revoker {
+  if (store === undefined) {
+    const missing = (method: string) => (): Promise<void> =>
+      Promise.reject(new TypeError(`authority.${method}() needs the store the guards share: createAuthority({ store })`));
+    return { revokeCapability: missing('revokeCapability'), revokeAgent: missing('revokeAgent'), revokeIntent: missing('revokeIntent') };
+  }
+  if (typeof store !== 'object' || store === null || typeof store.revoke !== 'function') {
+    throw new TypeError('store must be a TesseraStore (createMemoryStore or createRedisStore)');
+  }
+  return createRevoker(store, clock, (maxTtlSec + 300 + 60) * 1000);
 }

@@ -36,8 +36,8 @@ export function createRevoker(store: TesseraStore, clock: Clock, keepMs: number)
   };
   return {
     // One id is revoked whatever its issue time, so the time is "forever".
-    revokeCapability: (id) => revoke(revocationKey.capability(requireId(id, 'capabilityId')), Number.MAX_SAFE_INTEGER),
-    revokeAgent: (agentId) => revoke(revocationKey.agent(requireId(agentId, 'agentId')), nowSec()),
-    revokeIntent: (intentId) => revoke(revocationKey.intent(requireId(intentId, 'intentId')), nowSec()),
+    revokeCapability: async (id) => revoke(revocationKey.capability(requireId(id, 'capabilityId')), Number.MAX_SAFE_INTEGER),
+    revokeAgent: async (agentId) => revoke(revocationKey.agent(requireId(agentId, 'agentId')), nowSec()),
+    revokeIntent: async (intentId) => revoke(revocationKey.intent(requireId(intentId, 'intentId')), nowSec()),
   };
 }
