@@ -3,7 +3,7 @@
  * uses (SPAN_ATTRIBUTES, METRICS, EVENT), so the document dashboards are built from cannot drift
  * from what the code emits. docs/telemetry.md is this function's output; a test compares them.
  */
-import { DENIAL_CODES, standardsTags } from '../errors.js';
+import { DENIAL_CODES, DENIAL_STANDARDS, standardsTags } from '../errors.js';
 import { EVENT, METRICS, OPERATION_EXECUTE_TOOL, SPAN_ATTRIBUTES } from './attributes.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -73,4 +73,15 @@ NIST AI RMF).
 
 ${codes}
 `;
+}
+
+/** The denial codes with the standards each answers, as the README shows them. */
+export function renderDenialTable(): string {
+  return table(
+    ['code', 'OWASP Top 10 for Agentic Applications', 'OWASP agentic threats', 'CSA MAESTRO', 'NIST AI RMF'],
+    DENIAL_CODES.map((c) => {
+      const s = DENIAL_STANDARDS[c];
+      return [`\`${c}\``, s.owaspAgentic, s.owaspThreats.join(', '), s.maestro, s.nist.join(', ')];
+    }),
+  );
 }
