@@ -7,6 +7,11 @@ export default defineConfig({
     redis: 'src/store/redis.ts',
     cedar: 'src/policy/cedar.ts',
     testing: 'src/testing/index.ts',
+    'cli/main': 'src/cli/main.ts',
+    langchain: 'src/adapters/langchain.ts',
+    'ai-sdk': 'src/adapters/ai-sdk.ts',
+    'openai-agents': 'src/adapters/openai-agents.ts',
+    mcp: 'src/adapters/mcp.ts',
   },
   // Optional peers and test tooling are never bundled: the host installs the versions it runs.
   external: [

@@ -1,7 +1,7 @@
 import { AIMessage, HumanMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
 import { Command, MemorySaver } from '@langchain/langgraph';
-import { createAgent, humanInTheLoopMiddleware } from 'langchain';
+import { createAgent, humanInTheLoopMiddleware, type AgentMiddleware } from 'langchain';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { parseDenial } from '../../src/adapters/denial.js';
 import { recordHumanDecisions, toLangChainTool, toLangChainTools } from '../../src/adapters/langchain.js';
@@ -80,7 +80,7 @@ describe('LangChain.js (createAgent with a fake chat model)', () => {
     const agent = createAgent({
       model,
       tools: toLangChainTools([w.tools.refund], { approvals: w.approvals }),
-      middleware: [middleware] as never,
+      middleware: [middleware as unknown as AgentMiddleware],
       checkpointer: new MemorySaver(),
     });
     const config = { configurable: { thread_id: threadId } };
