@@ -57,6 +57,8 @@ export type { JwtSvidVerifierOptions } from './identity/jwt-svid.js';
 export type { TrustBundleDocument, TrustBundleSource } from './identity/trust-bundle.js';
 export { createOidcVerifier } from './identity/oidc.js';
 export type { OidcVerifierOptions } from './identity/oidc.js';
+export { createIdentityRouter } from './identity/router.js';
+export type { IdentityRouterOptions } from './identity/router.js';
 export { createAgentKey, importAgentKey } from './identity/agent-key.js';
 export type { AgentKey, AgentKeyOptions, ProofClaims } from './identity/agent-key.js';
 export { createProofBinding } from './identity/proof-binding.js';
