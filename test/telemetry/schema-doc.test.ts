@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import { DENIAL_CODES } from '../../src/errors.js';
+import { ATTR, EVENT, METRIC, METRICS, SPAN_ATTRIBUTES } from '../../src/telemetry/attributes.js';
+import { renderDenialTable, renderTelemetrySchema } from '../../src/telemetry/schema-doc.js';
+
+const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+
+describe('the telemetry schema document', () => {
+  test('docs/telemetry.md is what the code generates (run "npm run docs:telemetry" when this fails)', () => {
+    expect(read('docs/telemetry.md')).toBe(renderTelemetrySchema());
+  });
+
+  test('every attribute constant is documented once, with a type, a moment and a cardinality', () => {
+    const keys = SPAN_ATTRIBUTES.map((a) => a.key);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(Object.values(ATTR).filter((k) => !keys.includes(k))).toEqual([]);
+    for (const a of SPAN_ATTRIBUTES) {
+      expect(a.when.length).toBeGreaterThan(0);
+      expect(a.description.length).toBeGreaterThan(0);
+      expect(['low', 'medium', 'high']).toContain(a.cardinality);
+    }
+    expect(Object.values(METRIC).filter((m) => !METRICS.some((x) => x.name === m))).toEqual([]);
+  });
+
+  test('the document names every attribute, metric, event and denial code', () => {
+    const doc = renderTelemetrySchema();
+    for (const k of [...Object.values(ATTR), ...Object.values(METRIC), ...Object.values(EVENT), ...DENIAL_CODES]) {
+      expect(doc).toContain(`\`${k}\``);
+    }
+  });
+});
+
+describe('the README', () => {
+  test('its denial code table is the one DENIAL_STANDARDS generates', () => {
+    const table = renderDenialTable();
+    expect(table.split('\n')).toHaveLength(DENIAL_CODES.length + 2);
+    expect(read('README.md')).toContain(table);
+  });
+});
