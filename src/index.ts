@@ -64,6 +64,7 @@ export type { AgentKey, AgentKeyOptions, ProofClaims } from './identity/agent-ke
 export { createProofBinding } from './identity/proof-binding.js';
 export type { ProofBindingInput } from './identity/proof-binding.js';
 export type { ProofAlgorithm, ProofOptions } from './identity/proof.js';
+export type { AgentPresentation } from './identity/agent-context.js';
 
 // Policy
 export { riskBaseline } from './policy/baseline.js';

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { createChainVerifier } from '../capability/delegation-chain.js';
 import { createCapabilityVerifier, type TrustedIssuer } from '../capability/verify.js';
 import { createSignedCredentials } from '../credentials/call-credential.js';
+import { createAgentContext } from '../identity/agent-context.js';
 import { createIdentityBinder } from '../identity/bind.js';
 import { createProofChecker, parseProofOptions } from '../identity/proof.js';
 import { riskBaseline } from '../policy/baseline.js';
@@ -80,6 +81,9 @@ export function createGuard(options: GuardOptions): Guard {
   });
   const als = new AsyncLocalStorage<CapabilityContext>();
   const currentBinding = (): CapabilityContext | undefined => als.getStore();
+  const agents = createAgentContext();
+  const bindIdentity = createIdentityBinder({ verifier: options.identity, requireIdentity: options.requireIdentity === true, clock });
+  const checkProof = createProofChecker({ ...parseProofOptions(options.proof), audience, clock, clockSkewSec });
 
   const runtime: GuardRuntime = {
     audience,
@@ -87,8 +91,8 @@ export function createGuard(options: GuardOptions): Guard {
     store,
     verify: verifier.verify,
     cached: verifier.cached,
-    bindIdentity: createIdentityBinder({ verifier: options.identity, requireIdentity: options.requireIdentity === true, clock }),
-    checkProof: createProofChecker({ ...parseProofOptions(options.proof), audience, clock, clockSkewSec }),
+    bindIdentity: (cap, binding) => bindIdentity(cap, agents.complete(binding)),
+    checkProof: (cap, binding, call) => checkProof(cap, agents.complete(binding), call),
     credentials: options.credentials?.provider ?? signed!,
     credentialTtlSec,
     policy,
@@ -122,6 +126,7 @@ export function createGuard(options: GuardOptions): Guard {
       return als.run(ctx, fn);
     },
     currentBinding,
+    withAgent: agents.run,
     tool<S extends z.ZodType, R>(definition: ToolDefinition<S>, implementation: ToolImplementation<S, R>): GuardedTool<S, R> {
       return wrapTool(guard, runtime, prepareTool(definition), implementation);
     },

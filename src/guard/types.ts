@@ -5,6 +5,7 @@ import type { PrivateKeyInput, JWKS } from '../capability/keys.js';
 import type { TrustedIssuer, VerifiedCapability } from '../capability/verify.js';
 import type { Credential, CredentialProvider } from '../credentials/types.js';
 import type { AgentIdentity, IdentityVerifier } from '../identity/types.js';
+import type { AgentPresentation } from '../identity/agent-context.js';
 import type { ProofOptions } from '../identity/proof.js';
 import type { Approver, PolicyEngine, RiskTier } from '../policy/types.js';
 import type { TesseraStore } from '../store/types.js';
@@ -156,6 +157,11 @@ export interface Guard {
   withCapability<T>(binding: CapabilityBinding, fn: () => T): T;
   /** The binding active in the current async context, if any. */
   currentBinding(): CapabilityContext | undefined;
+  /**
+   * Runs `fn` as one agent: its identity token and prover apply to every guarded call inside,
+   * whichever capability the call runs under (a capability binding's own values win).
+   */
+  withAgent<T>(agent: AgentPresentation, fn: () => T): T;
   /** Wraps a tool; same as `guardTool(guard, definition, implementation)`. */
   tool<S extends z.ZodType, R>(definition: ToolDefinition<S>, implementation: ToolImplementation<S, R>): GuardedTool<S, R>;
   /** Verifies a capability as this guard would (cached), without calling a tool. */
