@@ -20,7 +20,7 @@ const COMMANDS: ReadonlyMap<string, { run: Command; summary: string }> = new Map
   ['grant', { run: grant, summary: 'sign a capability from a JSON or YAML spec' }],
   ['inspect', { run: inspect, summary: 'verify a capability and show what it allows' }],
   ['check', { run: check, summary: 'dry run: would this call be allowed, and if not, why' }],
-  ['policy', { run: policy, summary: 'policy validate: check rules files' }],
+  ['policy', { run: policy, summary: 'policy validate: check rules and Cedar files' }],
   ['revoke', { run: revoke, summary: 'revoke capabilities in a shared Redis store' }],
   ['audit', { run: audit, summary: 'summarize exported spans (OTLP JSON) as text and HTML' }],
   ['schema', { run: schema, summary: 'print the span and metric schema' }],

@@ -161,3 +161,64 @@ describe('--help everywhere', () => {
     expect(await h.run(['eyJhbGciOiJFZERTQSJ9.e30.sig'])).toMatchObject({ code: 2, err: 'tessera: unknown command (not shown)\nRun "tessera --help".\n' });
   });
 });
+
+describe('Cedar policy files', () => {
+  const examples = new URL('../../examples/policies/', import.meta.url).pathname;
+
+  test('policy validate compiles the example Cedar policies against the tools they name', async () => {
+    const r = await h.run([
+      'policy',
+      'validate',
+      `${examples}no-external-email-outside-business-hours.cedar`,
+      `${examples}production-writes-need-approval.cedar`,
+      `${examples}subagents-read-only.cedar`,
+    ]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n').map((l) => l.replace(examples, ''))).toEqual([
+      'ok       no-external-email-outside-business-hours.cedar (1 policy)',
+      'ok       production-writes-need-approval.cedar (2 policies)',
+      'ok       subagents-read-only.cedar (1 policy)',
+      '',
+    ]);
+  });
+
+  test('a Cedar syntax error is placed at its line and column', async () => {
+    writeFileSync(join(h.dir, 'broken.cedar'), '// first line\npermit (principal, action resource);\n');
+    const r = await h.run(['policy', 'validate', 'broken.cedar']);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('invalid  broken.cedar\n');
+    expect(r.err).toBe('Invalid policy in broken.cedar:\nbroken.cedar:2:27: unexpected token `resource`\n');
+  });
+
+  test('a policy that reads arguments the command line cannot type says how to validate it', async () => {
+    writeFileSync(join(h.dir, 'args.cedar'), 'permit (principal, action == Action::"email.send", resource) when { context.args.to == "x" };\n');
+    const r = await h.run(['policy', 'validate', 'args.cedar']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("attribute `args.to` in context for Action::\"email.send\" not found");
+    expect(r.err).toContain("the command line does not know your tools' argument schemas");
+  });
+
+  test('check with a Cedar forbid: external email on a Saturday is denied', async () => {
+    // The test clock stands on Saturday 2026-11-28, 12:00 UTC.
+    const r = await check('--tool', 'email.send', '--risk', 'external', '--args', '{"to":"a@example.com"}', '--policy', `${examples}no-external-email-outside-business-hours.cedar`);
+    expect(r.code).toBe(3);
+    expect(r.out.split('\n')[0]).toBe(
+      'denied (policy_denied): forbidden by Cedar policy "no-external-email-outside-business-hours": external email goes out on weekdays 09:00-17:00 only',
+    );
+  });
+
+  test('check with a Cedar @approval permit in production: needs approval', async () => {
+    const r = await check(
+      '--tool', 'tickets.read', '--risk', 'write', '--args', '{"ticketId":"4711"}',
+      '--environment', '{"name":"production"}', '--policy', `${examples}production-writes-need-approval.cedar`, '--json',
+    );
+    expect(r.code).toBe(4);
+    expect(JSON.parse(r.out)).toEqual({
+      decision: 'require_approval',
+      tool: 'tickets.read',
+      reason: 'approval required by Cedar policy "production-writes-need-approval": writes in production need a human\'s approval',
+      policyIds: ['production-writes-need-approval'],
+    });
+  });
+});

@@ -24,7 +24,7 @@ export const checkSpec: CommandSpec = {
     args: { type: 'string', short: 'a', value: '<json>', help: 'The call\'s arguments as a JSON object; default {}' },
     'args-file': { type: 'string', value: '<file>', help: 'Read the arguments from a JSON file (or - for stdin)' },
     risk: { type: 'string', value: '<tier>', help: `The tool's risk tier: ${RISK_TIERS.join(', ')}; default write` },
-    policy: { type: 'string', short: 'p', value: '<file>', multiple: true, help: 'A rules file (.json, .yaml); default: high-risk tiers need approval' },
+    policy: { type: 'string', short: 'p', value: '<file>', multiple: true, help: 'A rules file (.json, .yaml) or Cedar policy set (.cedar); default: high-risk tiers need approval' },
     environment: { type: 'string', value: '<json>', help: 'Deployment context policies see, e.g. {"name":"production"}' },
     issuer: { type: 'string', value: '<url>', help: 'Require this issuer; default: the token\'s own' },
     audience: { type: 'string', value: '<name>', help: 'The guard\'s audience; default: the token\'s own' },
@@ -69,7 +69,7 @@ export async function check(argv: readonly string[], io: CliIo): Promise<ExitCod
     argsFile !== undefined ? parseJsonObject(await readInput(io, argsFile, 'arguments file'), `arguments file ${argsFile}`) : parseJsonObject(str(p, 'args') ?? '{}', '--args');
   const environment = str(p, 'environment') === undefined ? undefined : parseJsonObject(str(p, 'environment')!, '--environment');
   const policy: PolicyEngine[] = [];
-  for (const file of list(p, 'policy')) policy.push(await loadPolicyFile(io, file));
+  for (const file of list(p, 'policy')) policy.push(await loadPolicyFile(io, file, [{ name: toolName, risk }]));
   const token = await readCapability(io, p.positionals[0]!);
 
   let asked: ApprovalRequest | undefined;
