@@ -16,6 +16,14 @@ export interface Harness {
   time(name: string, fn: () => unknown, options?: { iterations?: number; rounds?: number; warmup?: number }): Promise<number>;
   /** Times `concurrency` calls of `fn` in flight at once; returns operations per second. */
   throughput(name: string, fn: () => Promise<unknown>, options?: { concurrency?: number; total?: number; rounds?: number }): Promise<number>;
+  /**
+   * Times several functions in alternating rounds, so that load from other processes hits them
+   * alike; returns each one's per-round µs/op (use `ratioMedian` to compare them).
+   */
+  interleaved(
+    entries: Record<string, () => unknown>,
+    options?: { iterations?: number; rounds?: number; warmup?: number },
+  ): Promise<Record<string, number[]>>;
   /** Adds a free-form row to the printed table. */
   note(name: string, value: string): void;
   readonly rows: { name: string; value: string }[];
@@ -74,6 +82,33 @@ export function createHarness(): Harness {
       rows.push({ name, value: `${Math.round(ops).toLocaleString('en-US')} ops/s (${concurrency} in flight)` });
       return ops;
     },
+    async interleaved(entries, options = {}) {
+      const iterations = options.iterations ?? 2000;
+      const rounds = options.rounds ?? 9;
+      const warmup = options.warmup ?? Math.min(iterations, 1000);
+      const names = Object.keys(entries);
+      const out: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+      for (const n of names) {
+        const fn = entries[n]!;
+        for (let i = 0; i < warmup; i++) {
+          const r = fn();
+          if (r instanceof Promise) await r;
+        }
+      }
+      for (let r = 0; r < rounds; r++) {
+        for (const n of names) {
+          const fn = entries[n]!;
+          const t0 = performance.now();
+          for (let i = 0; i < iterations; i++) {
+            const v = fn();
+            if (v instanceof Promise) await v;
+          }
+          out[n]!.push(((performance.now() - t0) * 1000) / iterations);
+        }
+      }
+      for (const n of names) rows.push({ name: n, value: `${median(out[n]!).toFixed(2)} µs/op` });
+      return out;
+    },
     note(name, value) {
       rows.push({ name, value });
     },
@@ -94,3 +129,13 @@ export interface Floor {
 }
 
 export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+
+export { median };
+
+/** The median over rounds of f(round values), for ratios measured within each round. */
+export function perRoundMedian(series: Record<string, number[]>, f: (at: (name: string) => number) => number): number {
+  const rounds = Math.min(...Object.values(series).map((s) => s.length));
+  const values: number[] = [];
+  for (let r = 0; r < rounds; r++) values.push(f((name) => series[name]![r]!));
+  return median(values);
+}

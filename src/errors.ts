@@ -111,16 +111,18 @@ export const DENIAL_STANDARDS: Readonly<Record<DenialCode, StandardsTags>> = Obj
 /** All denial codes, in a stable order. */
 export const DENIAL_CODES = Object.freeze(Object.keys(DENIAL_STANDARDS) as DenialCode[]);
 
+const TAGS = new Map<DenialCode, readonly string[]>();
+
 /** Compact tags for spans and logs, e.g. `["ASI02", "T2", "L3", "GOVERN 1.4"]`. */
 export function standardsTags(code: DenialCode): string[] {
-  const s = DENIAL_STANDARDS[code];
-  const id = (label: string): string => label.split(' ')[0] ?? label;
-  return [
-    id(s.owaspAgentic),
-    ...s.owaspThreats.map(id),
-    id(s.maestro),
-    ...s.nist,
-  ];
+  let tags = TAGS.get(code);
+  if (tags === undefined) {
+    const s = DENIAL_STANDARDS[code];
+    const id = (label: string): string => label.split(' ')[0] ?? label;
+    tags = Object.freeze([id(s.owaspAgentic), ...s.owaspThreats.map(id), id(s.maestro), ...s.nist]);
+    TAGS.set(code, tags);
+  }
+  return [...tags];
 }
 
 /** Base class of every error Tessera throws on purpose. `code` narrows in a `switch`. */

@@ -219,7 +219,8 @@ export async function runGuardedCall(
       environment: rt.environment,
       time: nowMs,
     };
-    const decision = await evaluatePolicies(rt.policy, policyRequest, rt.policyTimeoutMs);
+    const evaluating = evaluatePolicies(rt.policy, policyRequest, rt.policyTimeoutMs);
+    const decision = evaluating instanceof Promise ? await evaluating : evaluating;
     policyIds = decision.policyIds;
     span.setAttribute(ATTR.POLICY_EFFECT, decision.effect);
     if (policyIds.length > 0) span.setAttribute(ATTR.POLICY_IDS, [...policyIds]);

@@ -1,5 +1,7 @@
 import { HIGH_RISK_TIERS, type PolicyEngine, type PolicyRequest } from './types.js';
 
+const ALLOW = Object.freeze({ effect: 'allow' as const, policyIds: Object.freeze([]) as readonly string[] });
+
 /**
  * The default policy when none is configured: high-risk tiers (`external`, `production`,
  * `admin`) require a human's approval; everything else the capability allows is allowed.
@@ -14,6 +16,6 @@ export const riskBaseline: PolicyEngine = Object.freeze({
         reason: `"${request.tool.name}" is a ${request.tool.risk} action and needs a human's approval`,
       };
     }
-    return { effect: 'allow' as const, policyIds: [] };
+    return ALLOW;
   },
 });
