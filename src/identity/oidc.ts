@@ -115,7 +115,9 @@ export function createOidcVerifier(options: OidcVerifierOptions): IdentityVerifi
   const discover = async (): Promise<JWTVerifyGetKey> => {
     const res = await fetch(discoveryUrl, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
     if (!res.ok) throw new Error(`discovery answered ${res.status}`);
-    const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
+    const text = await res.text();
+    if (text.length > 256 * 1024) throw new Error('the discovery document is too large');
+    const doc = JSON.parse(text) as { issuer?: unknown; jwks_uri?: unknown };
     // OIDC Discovery 4.3: the document's issuer must be exactly the one we were configured with.
     if (doc.issuer !== issuer) throw new Error('the discovery document names another issuer');
     if (typeof doc.jwks_uri !== 'string') throw new Error('the discovery document has no jwks_uri');
