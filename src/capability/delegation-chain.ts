@@ -8,7 +8,8 @@
  * prefix of a chain verified once is remembered until it expires, so children of an already
  * verified parent cost one signature.
  */
-import { calculateJwkThumbprint, importJWK, jwtVerify, type JWK } from 'jose';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { jwtVerify, type JWK } from 'jose';
 import { CapabilityError } from '../errors.js';
 import type { CapabilityClaims } from './claims.js';
 import { checkLink } from './delegation-rules.js';
@@ -23,9 +24,9 @@ import {
 } from './verify.js';
 
 /** Algorithms an agent may sign a delegation with, and the key type each implies. */
-const AGENT_KEY_TYPES: Readonly<Record<string, { kty: string; crv: string }>> = Object.freeze({
-  EdDSA: { kty: 'OKP', crv: 'Ed25519' },
-  ES256: { kty: 'EC', crv: 'P-256' },
+const AGENT_KEY_TYPES: Readonly<Record<string, { kty: string; crv: string; members: readonly string[] }>> = Object.freeze({
+  EdDSA: { kty: 'OKP', crv: 'Ed25519', members: ['crv', 'kty', 'x'] },
+  ES256: { kty: 'EC', crv: 'P-256', members: ['crv', 'kty', 'x', 'y'] },
 });
 const URL_KEY_HEADERS = ['jku', 'x5u', 'x5c'] as const;
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const;
@@ -76,7 +77,13 @@ function atLink(i: number, err: unknown): never {
 }
 
 /** Verifies a link signed by the delegating agent with the key its parent pins (`cnf.jkt`). */
-async function verifyAgentSigned(link: DecodedLink, parent: CapabilityClaims, i: number, ctx: ChainContext): Promise<CapabilityClaims> {
+async function verifyAgentSigned(
+  link: DecodedLink,
+  parent: CapabilityClaims,
+  i: number,
+  ctx: ChainContext,
+  keys: Map<string, KeyObject>,
+): Promise<CapabilityClaims> {
   const { header } = link;
   const pinned = parent.cnf?.jkt;
   if (pinned === undefined) {
@@ -92,20 +99,32 @@ async function verifyAgentSigned(link: DecodedLink, parent: CapabilityClaims, i:
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return invalid(`link ${i}'s header jwk is not a key`);
   if (PRIVATE_JWK_MEMBERS.some((m) => m in jwk)) invalid(`link ${i}'s header jwk must be a public key`);
   if (jwk.kty !== kind.kty || jwk.crv !== kind.crv) invalid(`link ${i}'s key does not match its algorithm ${alg}`);
-  let thumbprint: string;
-  try {
-    thumbprint = await calculateJwkThumbprint(jwk, 'sha256');
-  } catch (err) {
-    return invalid(`link ${i}'s header jwk is not a valid public key`, err);
+  // RFC 7638: the required members in lexicographic order, no whitespace. Computed here with
+  // node:crypto, synchronously: jose's async digest would cost a thread-pool hop per link.
+  const canonical: Record<string, unknown> = {};
+  for (const m of kind.members) {
+    const v = (jwk as Record<string, unknown>)[m];
+    if (typeof v !== 'string') return invalid(`link ${i}'s header jwk lacks "${m}"`);
+    canonical[m] = v;
   }
+  const thumbprint = createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
   // The embedded key is trusted only because the parent, already verified, pins its thumbprint.
   if (thumbprint !== pinned) {
     invalid(`link ${i} is signed by a key other than the one its parent binds (cnf.jkt); each link's signer must be the previous link's key holder`);
   }
+  let key = keys.get(thumbprint);
+  if (key === undefined) {
+    try {
+      key = createPublicKey({ key: canonical as import('node:crypto').JsonWebKey, format: 'jwk' });
+    } catch (err) {
+      return invalid(`link ${i}'s header jwk is not a valid public key`, err);
+    }
+    if (keys.size >= 1000) keys.clear();
+    keys.set(thumbprint, key);
+  }
   const now = ctx.clock();
   let payload: unknown;
   try {
-    const key = await importJWK(jwk, alg);
     const r = await jwtVerify(link.token, key, {
       algorithms: [alg],
       typ: link.header.typ as string,
@@ -139,6 +158,8 @@ export function createChainVerifier(options: ChainVerifierOptions = {}): ChainVe
   if (!Number.isInteger(maxDepth) || maxDepth < 0 || maxDepth > 16) throw new RangeError('maxDelegationDepth must be an integer from 0 to 16');
   const cacheSize = options.cacheSize ?? 1000;
   const prefixes = new Map<string, VerifiedPrefix>();
+  // An agent signs many children with one key: import it once, keyed by its thumbprint.
+  const agentKeys = new Map<string, KeyObject>();
 
   const remembered = (token: string, ctx: ChainContext): VerifiedPrefix | undefined => {
     const hit = prefixes.get(token);
@@ -179,7 +200,7 @@ export function createChainVerifier(options: ChainVerifierOptions = {}): ChainVe
         if (i === 0) {
           claims = await ctx.verifyAuthoritySigned(link.token);
         } else if ('jwk' in link.header) {
-          claims = await verifyAgentSigned(link, verified[i - 1]!, i, ctx);
+          claims = await verifyAgentSigned(link, verified[i - 1]!, i, ctx, agentKeys);
         } else {
           claims = await ctx.verifyAuthoritySigned(link.token);
         }

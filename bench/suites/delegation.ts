@@ -1,0 +1,57 @@
+/**
+ * Delegation: a call on a cached depth-3 chain (verified once, then only the store and the
+ * ancestors' argument checks), and the first call on a fresh depth-3 chain (four signatures).
+ */
+import { z } from 'zod';
+import { createAgentKey } from '../../src/identity/agent-key.js';
+import { createAuthority, createGuard, delegate } from '../../src/index.js';
+import { round, type Floor, type Harness } from '../harness.js';
+
+const AGENTS = ['planner', 'researcher', 'mailer', 'archiver'].map((a) => `spiffe://example.org/agents/${a}`);
+
+export default async function (h: Harness, floor: Floor): Promise<Record<string, number | string>> {
+  const authority = await createAuthority({ issuer: 'https://authz.example.com' });
+  const guard = createGuard({ audience: 'bench-app', trust: { issuer: authority.issuer, jwks: authority.jwks() } });
+  const send = guard.tool(
+    { name: 'email.send', description: 'Send an email', input: z.object({ to: z.string(), body: z.string() }), risk: 'write' },
+    () => 'ok',
+  );
+  const keys = await Promise.all(AGENTS.map(() => createAgentKey()));
+  const chain = async (): Promise<string> => {
+    let token = await authority.grant({
+      agent: AGENTS[0]!,
+      audience: 'bench-app',
+      intent: { id: 'bench', purpose: 'benchmark' },
+      tools: { 'email.send': { args: { to: { endsWith: '@example.com' } } } },
+      ttl: '1h',
+      confirmation: { jkt: keys[0]!.jkt },
+    });
+    for (let i = 1; i < AGENTS.length; i++) {
+      // The leaf binds no key, so a call needs no proof signature: the figure is delegation's own.
+      const bind = i < AGENTS.length - 1 ? { confirmation: { jkt: keys[i]!.jkt } } : {};
+      token = await delegate(token, { to: AGENTS[i]!, tools: { 'email.send': { args: { to: { eq: 'ops@example.com' } } } }, ...bind }, { key: keys[i - 1]! });
+    }
+    return token;
+  };
+  const args = { to: 'ops@example.com', body: 'x' };
+
+  const cached = await chain();
+  await send(args, { capability: cached });
+  const cachedUs = await h.time('delegation: call on a cached depth-3 chain', () => send(args, { capability: cached }), { iterations: 2000 });
+
+  const iterations = 60;
+  const rounds = 5;
+  const warmup = 20;
+  const fresh: string[] = [];
+  for (let i = 0; i < warmup + iterations * rounds; i++) fresh.push(await chain());
+  let next = 0;
+  const firstUs = await h.time('delegation: first call on a fresh depth-3 chain', () => send(args, { capability: fresh[next++]! }), { iterations, rounds, warmup });
+
+  const ratio = cachedUs / floor.ed25519SignUs;
+  h.note('delegation: cached depth-3 call / Ed25519 sign', `${ratio.toFixed(2)}×`);
+  return {
+    delegated_allow_vs_ed25519_sign: round(ratio),
+    delegated_allow_us: round(cachedUs),
+    delegated_first_call_us: round(firstUs),
+  };
+}
