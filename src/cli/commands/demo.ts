@@ -49,9 +49,9 @@ export async function demo(argv: readonly string[], io: CliIo): Promise<ExitCode
   if (existsSync(runner)) {
     // Under tsx the TypeScript module loads in process; plain Node cannot load it, so fall through.
     try {
-      const mod = (await import(pathToFileURL(runner).href)) as { runDemo?: () => unknown };
+      const mod = (await import(pathToFileURL(runner).href)) as { runDemo?: (out: (line: string) => void) => unknown };
       if (typeof mod.runDemo === 'function') {
-        await mod.runDemo();
+        await mod.runDemo((line) => io.stdout(`${line}\n`));
         return EXIT.ok;
       }
     } catch (err) {
