@@ -43,6 +43,8 @@ export interface GuardRuntime {
   readonly currentBinding: () => CapabilityContext | undefined;
 }
 
+const NONE: readonly never[] = Object.freeze([]);
+
 // One shared signal for calls made without one: creating an AbortController per call is costly.
 const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
@@ -191,8 +193,8 @@ export async function runGuardedCall(
     const credentialTtlSec = tool.credentialTtlSec ?? rt.credentialTtlSec;
     const reservation: CallReservation = {
       revocations: revocationChecks(cap),
-      counters: grant!.maxCalls === undefined ? [] : [{ key: `calls:${cap.id}:${tool.name}`, limit: grant!.maxCalls, ttlMs: capTtlMs }],
-      once: proof ? [{ key: `pop:${proof.jti}`, ttlMs: proof.ttlMs }] : [],
+      counters: grant!.maxCalls === undefined ? NONE : [{ key: `calls:${cap.id}:${tool.name}`, limit: grant!.maxCalls, ttlMs: capTtlMs }],
+      once: proof ? [{ key: `pop:${proof.jti}`, ttlMs: proof.ttlMs }] : NONE,
       credentials: [{ id: credentialId, ttlMs: (credentialTtlSec + 60) * 1000 }],
     };
     const reserving = rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, capTtlMs));
@@ -361,7 +363,7 @@ function finishCall(
 ): void {
   const total = performance.now() - t0;
   const overheadUs = (total - (implEnd - implStart)) * 1000;
-  rt.recorder.finish(call, { ...outcome, tool, overheadUs });
+  rt.recorder.finish(call, outcome.decision, tool, overheadUs, outcome.code, outcome.errorType);
 }
 
 function recordDenial(span: Span, denial: ToolDeniedError): void {

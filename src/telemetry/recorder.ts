@@ -25,9 +25,14 @@ export interface Recorder {
   /** Starts (or, in enrich mode, adopts) the span for one call. */
   start(tool: string, attributes: Attributes): { span: Span; owned: boolean; ctx: Context };
   sideEffect(span: Span, kind: string, attributes: Record<string, string | number | boolean> | undefined): void;
+  /** Positional rather than an options object: this runs once per call. */
   finish(
     call: { span: Span; owned: boolean },
-    outcome: { decision: 'allow' | 'deny' | 'error'; code?: string; errorType?: string; tool: string; overheadUs: number },
+    decision: 'allow' | 'deny' | 'error',
+    tool: string,
+    overheadUs: number,
+    code: string | undefined,
+    errorType: string | undefined,
   ): void;
 }
 
@@ -43,6 +48,20 @@ export function createRecorder(options: TelemetryOptions = {}): Recorder {
     unit: 's',
   });
   const enrich = options.spanMode === 'enrich';
+
+  // Metric attributes are low-cardinality by design (decision x tool x code): build each set once.
+  const attributeSets = new Map<string, { overhead: Attributes; decision: Attributes }>();
+  const metricAttributes = (decision: string, tool: string, code: string | undefined) => {
+    const key = `${decision}\u0000${tool}\u0000${code ?? ''}`;
+    let sets = attributeSets.get(key);
+    if (sets === undefined) {
+      const overheadAttrs = Object.freeze({ [ATTR.DECISION]: decision, [ATTR.TOOL_NAME]: tool });
+      const decisionAttrs = Object.freeze(code === undefined ? { ...overheadAttrs } : { ...overheadAttrs, [ATTR.DENIAL_CODE]: code });
+      sets = { overhead: overheadAttrs, decision: decisionAttrs };
+      if (attributeSets.size < 10_000) attributeSets.set(key, sets);
+    }
+    return sets;
+  };
 
   return {
     recordArguments: options.recordArguments === true,
@@ -66,19 +85,19 @@ export function createRecorder(options: TelemetryOptions = {}): Recorder {
       span.addEvent(EVENT.SIDE_EFFECT, attrs);
     },
 
-    finish(call, outcome) {
+    finish(call, decision, tool, overheadUs, code, errorType) {
       const { span } = call;
-      span.setAttribute(ATTR.DECISION, outcome.decision);
-      span.setAttribute(ATTR.GUARD_OVERHEAD_US, outcome.overheadUs);
-      if (outcome.decision !== 'allow') {
-        span.setAttribute(ATTR.ERROR_TYPE, outcome.code ?? outcome.errorType ?? 'error');
-        span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.code ?? outcome.errorType ?? 'error' });
+      span.setAttribute(ATTR.DECISION, decision);
+      span.setAttribute(ATTR.GUARD_OVERHEAD_US, overheadUs);
+      if (decision !== 'allow') {
+        const type = code ?? errorType ?? 'error';
+        span.setAttribute(ATTR.ERROR_TYPE, type);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: type });
       }
       if (call.owned) span.end();
-      const metricAttrs: Attributes = { [ATTR.DECISION]: outcome.decision, [ATTR.TOOL_NAME]: outcome.tool };
-      overhead.record(outcome.overheadUs / 1e6, metricAttrs);
-      if (outcome.code !== undefined) metricAttrs[ATTR.DENIAL_CODE] = outcome.code;
-      decisions.add(1, metricAttrs);
+      const attrs = metricAttributes(decision, tool, code);
+      overhead.record(overheadUs / 1e6, attrs.overhead);
+      decisions.add(1, attrs.decision);
     },
   };
 }
