@@ -118,6 +118,5 @@ interface TesseraMatchers<R = unknown> {
 }
 
 declare module 'vitest' {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any, @typescript-eslint/no-empty-object-type
   interface Matchers<T = any> extends TesseraMatchers<T> {}
 }
