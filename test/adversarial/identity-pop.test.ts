@@ -7,7 +7,9 @@ import { describe, expect, test } from 'vitest';
 import { ToolDeniedError } from '../../src/errors.js';
 import { createAgentKey } from '../../src/identity/agent-key.js';
 import { createProofBinding } from '../../src/identity/proof-binding.js';
-import { AUDIENCE, setup } from '../support/fixtures.js';
+import { createMemoryStore } from '../../src/store/memory.js';
+import type { TesseraStore } from '../../src/store/types.js';
+import { AUDIENCE, manualClock, setup } from '../support/fixtures.js';
 
 async function bound() {
   const s = await setup();
@@ -246,6 +248,44 @@ describe('proof of possession', () => {
     const err = await denial(s.guard.withCapability({ capability: cap, prover: key }, () => s.readTicket(ARGS)));
     expect(err.code).toBe('proof_invalid');
     expect(s.ran).toEqual([]);
+  });
+
+  test('a proof replayed at another guard sharing the store: replay_detected', async () => {
+    const clock = manualClock();
+    const store = createMemoryStore({ clock });
+    const a = await setup({ store });
+    const key = await createAgentKey('EdDSA', { clock: a.clock });
+    const cap = await a.grant({ confirmation: { jkt: key.jkt } });
+    const b = await setup({ store, trust: { issuer: a.authority.issuer, jwks: () => a.authority.jwks() } });
+    const proof = key.prove(createProofBinding({ capability: cap, tool: 'tickets.read', callId: 'c1', args: ARGS, audience: AUDIENCE }));
+    await a.readTicket(ARGS, { capability: cap, callId: 'c1', proof });
+    const err = await denial(b.readTicket(ARGS, { capability: cap, callId: 'c1', proof }));
+    expect(err.code).toBe('replay_detected');
+    expect(b.ran).toEqual([]);
+  });
+
+  test('the store cannot record the proof as used: store_unavailable, the tool never runs', async () => {
+    const inner = createMemoryStore();
+    const store: TesseraStore = {
+      reserve: () => Promise.reject(new Error('connection refused')),
+      revoke: (k, at, ttl) => inner.revoke(k, at, ttl),
+      consumeOnce: (k, ttl) => inner.consumeOnce(k, ttl),
+      consumeCredential: (id) => inner.consumeCredential(id),
+      revokeCredential: (id, ttl) => inner.revokeCredential(id, ttl),
+    };
+    const s = await setup({ store });
+    const key = await createAgentKey('EdDSA', { clock: s.clock });
+    const cap = await s.grant({ confirmation: { jkt: key.jkt } });
+    const err = await denial(s.guard.withCapability({ capability: cap, prover: key }, () => s.readTicket(ARGS)));
+    expect(err.code).toBe('store_unavailable');
+    expect(s.ran).toEqual([]);
+  });
+
+  test('a capability without cnf ignores a proof given with it (nothing to bind)', async () => {
+    const s = await setup();
+    const cap = await s.grant();
+    await s.readTicket(ARGS, { capability: cap, proof: 'not-a-proof' });
+    expect(s.ran).toEqual(['tickets.read:4711']);
   });
 
   test('bad proof options are refused at construction, naming the option', async () => {
