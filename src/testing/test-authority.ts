@@ -3,6 +3,8 @@
  * capture on the real OpenTelemetry SDK, all wired so a CI test starts with one line.
  */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeEach } from 'vitest';
+import { z } from 'zod';
 import { createAuthority, type Authority, type GrantRequest } from '../capability/authority.js';
 import type { Intent, ToolGrant } from '../capability/claims.js';
 import { createGuard } from '../guard/create-guard.js';
@@ -25,7 +27,22 @@ export interface TestAuthorityOptions {
   now?: number | Date;
   /** Any other guard option (policy, approver, store, identity, ...). `clock` and `telemetry.tracer` are wired for you. */
   guard?: Omit<Partial<GuardOptions>, 'audience' | 'trust' | 'clock'>;
+  /**
+   * Registers `beforeEach(reset)` and `afterAll(close)` with vitest. Only where hooks may be
+   * registered: at the top of a test file or inside `describe`, not inside a test.
+   */
+  hooks?: boolean;
 }
+
+const optionsSchema = z.strictObject({
+  issuer: z.string().min(1).optional(),
+  audience: z.string().min(1).optional(),
+  agent: z.string().min(1).optional(),
+  intent: z.strictObject({ id: z.string().min(1), purpose: z.string().min(1) }).optional(),
+  now: z.union([z.number().finite(), z.date()]).optional(),
+  guard: z.record(z.string(), z.unknown()).optional(),
+  hooks: z.boolean().optional(),
+});
 
 /** A grant with test defaults: only `tools` is required. */
 export type TestGrant = Partial<Omit<GrantRequest, 'tools'>> & { tools: Record<string, ToolGrant> };
@@ -51,6 +68,11 @@ export interface TestAuthority {
 const DEFAULT_TTL: Duration = '5m';
 
 export async function createTestAuthority(options: TestAuthorityOptions = {}): Promise<TestAuthority> {
+  const checked = optionsSchema.safeParse(options, { reportInput: false });
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    throw new TypeError(`createTestAuthority: ${issue.path.map(String).join('.') || 'options'}: ${issue.message}`);
+  }
   const issuer = options.issuer ?? 'https://authority.test';
   const audience = options.audience ?? 'test-app';
   const agent = options.agent ?? 'spiffe://test.example/agents/test';
@@ -67,7 +89,7 @@ export async function createTestAuthority(options: TestAuthorityOptions = {}): P
     telemetry: { ...extra.telemetry, tracer: spans.tracer },
   });
 
-  return {
+  const t: TestAuthority = {
     issuer,
     audience,
     agent,
@@ -93,4 +115,9 @@ export async function createTestAuthority(options: TestAuthorityOptions = {}): P
       await guard.store.close?.();
     },
   };
+  if (options.hooks === true) {
+    beforeEach(() => t.reset());
+    afterAll(() => t.close());
+  }
+  return t;
 }

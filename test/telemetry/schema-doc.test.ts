@@ -38,3 +38,18 @@ describe('the README', () => {
     expect(read('README.md')).toContain(table);
   });
 });
+
+describe('tessera schema', () => {
+  test('prints the same document, or the schema as JSON', async () => {
+    const { cliHarness } = await import('../cli/support.js');
+    const h = cliHarness();
+    try {
+      expect(await h.run(['schema'])).toEqual({ code: 0, out: renderTelemetrySchema(), err: '' });
+      const json = JSON.parse((await h.run(['schema', '--json'])).out) as { spanAttributes: { key: string }[]; metrics: { name: string }[] };
+      expect(json.spanAttributes.map((a) => a.key)).toEqual(SPAN_ATTRIBUTES.map((a) => a.key));
+      expect(json.metrics.map((m) => m.name)).toEqual(METRICS.map((m) => m.name));
+    } finally {
+      h.cleanup();
+    }
+  });
+});

@@ -109,3 +109,27 @@ describe('createManualClock', () => {
     expect(() => createManualClock(Number.POSITIVE_INFINITY)).toThrow(RangeError);
   });
 });
+
+describe('createTestAuthority options', () => {
+  test('are checked once, naming the bad option', async () => {
+    await expect(createTestAuthority({ audience: '' })).rejects.toThrow('createTestAuthority: audience: ');
+    await expect(createTestAuthority({ intent: { id: 'x' } as never })).rejects.toThrow(/^createTestAuthority: intent\.purpose: /);
+    await expect(createTestAuthority({ colour: 'blue' } as never)).rejects.toThrow(TypeError);
+  });
+});
+
+describe('hooks: true', async () => {
+  const hooked = await createTestAuthority({ hooks: true, audience: 'hooked-app' });
+  const tool = hooked.guard.tool({ name: 'noop', description: 'n', input: z.object({}), risk: 'read' }, () => 'ok');
+
+  test('first test records a span and moves the clock', async () => {
+    await tool({}, { capability: await hooked.grant({ tools: { noop: {} } }) });
+    hooked.clock.advance('1h');
+    expect(hooked.spans.toolSpans('noop')).toHaveLength(1);
+  });
+
+  test('the next test starts clean: no spans, clock at its start', () => {
+    expect(hooked.spans.spans()).toHaveLength(0);
+    expect(hooked.clock()).toBe(hooked.clock.start);
+  });
+});
