@@ -37,26 +37,34 @@ export function isRedisClient(client: unknown): client is RedisClientLike {
 }
 
 export function scriptRunner(client: RedisClientLike): ScriptRunner {
+  // Promise chains rather than async functions: this runs once per guarded call, and every
+  // saved microtask shows next to a loopback round trip.
   if (typeof (client as Partial<IoredisLike>).evalsha === 'function') {
     const io = client as IoredisLike;
-    return async (sha, source, keys, args) => {
-      try {
-        return await io.evalsha(sha, keys.length, ...keys, ...args);
-      } catch (err) {
+    return (sha, source, keys, args) =>
+      io.evalsha(sha, keys.length, ...keys, ...args).catch((err: unknown) => {
         if (!isNoScript(err)) throw err;
         return io.eval(source, keys.length, ...keys, ...args);
-      }
-    };
+      });
   }
   const nr = client as NodeRedisLike;
-  return async (sha, source, keys, args) => {
-    try {
-      return await nr.evalSha(sha, { keys, arguments: args });
-    } catch (err) {
+  return (sha, source, keys, args) => {
+    const options = { keys, arguments: args };
+    return nr.evalSha(sha, options).catch((err: unknown) => {
       if (!isNoScript(err)) throw err;
-      return nr.eval(source, { keys, arguments: args });
-    }
+      return nr.eval(source, options);
+    });
   };
+}
+
+/** Sends the whole script (EVAL): never NOSCRIPT, so never resent behind later commands. */
+export function scriptSender(client: RedisClientLike): ScriptRunner {
+  if (typeof (client as Partial<IoredisLike>).evalsha === 'function') {
+    const io = client as IoredisLike;
+    return (_sha, source, keys, args) => io.eval(source, keys.length, ...keys, ...args);
+  }
+  const nr = client as NodeRedisLike;
+  return (_sha, source, keys, args) => nr.eval(source, { keys, arguments: args });
 }
 
 /**

@@ -16,46 +16,71 @@ export interface Script {
 
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 
+// A spent credential stays spent; a live one becomes revoked; an unknown one is kept revoked.
+const REVOKE_CREDENTIAL_BODY = `
+  local v = redis.call('GET', key)
+  if v == '1' then
+    redis.call('SET', key, '3', 'KEEPTTL')
+  elseif not v then
+    redis.call('SET', key, '3', 'PX', ttl)
+  end`;
+
 /**
- * KEYS: revocation keys, once keys, counter keys, credential keys (in that order).
- * ARGV: the four counts, then per revocation its issuedAt, per once its ttl, per counter its
- * limit and ttl, per credential its ttl.
+ * KEYS: revocation keys, once keys, counter keys, credential keys, then credentials to revoke.
+ * ARGV: the five counts, then per revocation its issuedAt, per once its ttl, per counter its
+ * limit and ttl, per credential its ttl, per credential to revoke its ttl.
+ * Credentials whose calls have ended ride along with the next reservation, so that revoking
+ * them costs no round trip of its own; they are revoked whatever the reservation's outcome.
  * Returns {0} when reserved, or {reason, index into KEYS}: 1 revoked, 2 limit, 3 replay.
+ *
+ * All checks come before any write, because Redis does not roll a script back when it fails
+ * halfway. Reads are batched (one MGET, one EXISTS): each redis.call costs about a microsecond
+ * of server time, which is visible next to a loopback round trip.
  */
 export const RESERVE = script(`
-local nr, no, nc, nk = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local a = 5
+local nr, no, nc, nk, nx = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local c0 = nr + no
+for i = 1, nx do
+  local key, ttl = KEYS[c0 + nc + nk + i], ARGV[5 + c0 + 2 * nc + nk + i]
+  ${REVOKE_CREDENTIAL_BODY}
+end
+local read = {}
+for k = 1, nr do read[k] = KEYS[k] end
+for i = 1, nc do read[nr + i] = KEYS[c0 + i] end
+local vals = {}
+if nr + nc > 0 then vals = redis.call('MGET', unpack(read)) end
 for k = 1, nr do
-  local v = redis.call('GET', KEYS[k])
-  if v and tonumber(v) >= tonumber(ARGV[a]) then return {1, k} end
-  a = a + 1
+  local v = vals[k]
+  if v then
+    local at = tonumber(v)
+    if not at then return redis.error_reply('ERR tessera: revocation entry is not a number') end
+    if at >= tonumber(ARGV[5 + k]) then return {1, k} end
+  end
 end
-local onceArg = a
-for k = nr + 1, nr + no do
-  if redis.call('EXISTS', KEYS[k]) == 1 then return {3, k} end
-  a = a + 1
+if no > 0 and redis.call('EXISTS', unpack(KEYS, nr + 1, c0)) > 0 then
+  for k = nr + 1, c0 do
+    if redis.call('EXISTS', KEYS[k]) == 1 then return {3, k} end
+  end
 end
-local counterArg = a
-for k = nr + no + 1, nr + no + nc do
-  local v = tonumber(redis.call('GET', KEYS[k]) or '0')
-  if v + 1 > tonumber(ARGV[a]) then return {2, k} end
-  a = a + 2
+local a = 5 + c0
+for i = 1, nc do
+  local v = vals[nr + i]
+  local count = 0
+  if v then
+    count = tonumber(v)
+    if not count then return redis.error_reply('ERR tessera: counter entry is not a number') end
+  end
+  if count + 1 > tonumber(ARGV[a + 2 * i - 1]) then return {2, c0 + i} end
 end
-local credArg = a
-a = counterArg
-for k = nr + no + 1, nr + no + nc do
-  if redis.call('INCR', KEYS[k]) == 1 then redis.call('PEXPIRE', KEYS[k], ARGV[a + 1]) end
-  a = a + 2
+for i = 1, nc do
+  if redis.call('INCR', KEYS[c0 + i]) == 1 then redis.call('PEXPIRE', KEYS[c0 + i], ARGV[a + 2 * i]) end
 end
-a = onceArg
-for k = nr + 1, nr + no do
-  redis.call('SET', KEYS[k], '1', 'PX', ARGV[a])
-  a = a + 1
+for k = nr + 1, c0 do
+  redis.call('SET', KEYS[k], '1', 'PX', ARGV[5 + k])
 end
-a = credArg
-for k = nr + no + nc + 1, nr + no + nc + nk do
-  redis.call('SET', KEYS[k], '1', 'PX', ARGV[a])
-  a = a + 1
+a = 5 + c0 + 2 * nc
+for i = 1, nk do
+  redis.call('SET', KEYS[c0 + nc + i], '1', 'PX', ARGV[a + i])
 end
 return {0}
 `);
@@ -98,13 +123,11 @@ if v == '2' then return 2 end
 return 3
 `);
 
-/** KEYS[1] credential; ARGV[1] ttl (ms). A spent credential stays spent; an unknown one is kept revoked. */
-export const REVOKE_CREDENTIAL = script(`
-local v = redis.call('GET', KEYS[1])
-if v == '1' then
-  redis.call('SET', KEYS[1], '3', 'KEEPTTL')
-elseif not v then
-  redis.call('SET', KEYS[1], '3', 'PX', ARGV[1])
+/** KEYS: credentials; ARGV: the ttl (ms) of each. */
+export const REVOKE_CREDENTIALS = script(`
+for i = 1, #KEYS do
+  local key, ttl = KEYS[i], ARGV[i]
+  ${REVOKE_CREDENTIAL_BODY}
 end
 return 0
 `);

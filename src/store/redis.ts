@@ -11,8 +11,8 @@
 import { z } from 'zod';
 import { TesseraError } from '../errors.js';
 import { describeIssues } from '../util/zod-issues.js';
-import { absorbClientErrors, isRedisClient, scriptRunner, type RedisClientLike } from './redis-client.js';
-import { CONSUME_CREDENTIAL, CONSUME_ONCE, RESERVE, REVOKE, REVOKE_CREDENTIAL, type Script } from './redis-scripts.js';
+import { absorbClientErrors, isRedisClient, scriptRunner, scriptSender, type RedisClientLike, type ScriptRunner } from './redis-client.js';
+import { CONSUME_CREDENTIAL, CONSUME_ONCE, RESERVE, REVOKE, REVOKE_CREDENTIALS, type Script } from './redis-scripts.js';
 import type { CallReservation, CredentialState, ReservationResult, TesseraStore } from './types.js';
 
 export type { IoredisLike, NodeRedisLike, RedisClientLike } from './redis-client.js';
@@ -39,11 +39,12 @@ export interface RedisStoreOptions {
   onError?: (err: unknown) => void;
   /**
    * Wait for Redis to confirm each credential revocation before the guarded call returns;
-   * default false. The revocation is always sent before the call returns, on the same
-   * connection as every later operation of this store, so it is ordered before them; waiting
-   * costs a second round trip per call and changes only what a failed revocation reports (the
-   * guard never lets a revocation failure change a call's outcome, and the credential expires
-   * within seconds anyway). Without waiting, a failure goes to `onError`.
+   * default false. By default a revocation is queued and sent with the next operation of this
+   * store, or on its own at the end of the current event-loop turn, whichever comes first: it
+   * costs no round trip of its own, and it always reaches Redis before any later operation of
+   * this store. Waiting costs a second round trip per call and changes only what a failed
+   * revocation reports (the guard never lets a revocation failure change a call's outcome, and
+   * the credential expires within seconds anyway). Without waiting, a failure goes to `onError`.
    */
   awaitCredentialRevocation?: boolean;
 }
@@ -90,7 +91,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   if (!parsed.success) throw new TypeError(describeIssues(parsed.error, 'createRedisStore options'));
   const { client, prefix, timeoutMs, awaitCredentialRevocation } = parsed.data;
   const onError = options.onError;
-  const runScript = scriptRunner(client);
+  const cached = scriptRunner(client);
+  const whole = scriptSender(client);
   const report = (err: unknown): void => {
     try {
       onError?.(err);
@@ -100,9 +102,13 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   };
   const detach = absorbClientErrors(client, report);
   let closed = false;
+  // Credentials whose calls have ended, not yet sent: keys and ttls.
+  let pendingKeys: string[] = [];
+  let pendingTtls: string[] = [];
+  let flushScheduled = false;
   const timeoutReason = `the Redis store did not answer within ${timeoutMs} ms; calls are denied until it answers`;
 
-  const run = (script: Script, keys: string[], args: string[]): Promise<unknown> => {
+  const run = (script: Script, keys: string[], args: string[], runScript: ScriptRunner = cached): Promise<unknown> => {
     if (closed) return Promise.reject(new RedisStoreError('the Redis store is closed'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new RedisStoreError(timeoutReason)), timeoutMs);
@@ -120,6 +126,17 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     });
   };
 
+  // Whole script (EVAL), never NOSCRIPT: a resent EVALSHA would land behind later commands.
+  const flush = (): void => {
+    flushScheduled = false;
+    if (pendingKeys.length === 0 || closed) return;
+    const keys = pendingKeys;
+    const ttls = pendingTtls;
+    pendingKeys = [];
+    pendingTtls = [];
+    run(REVOKE_CREDENTIALS, keys, ttls, whole).catch(report);
+  };
+
   const asInt = (reply: unknown): number => {
     const n = typeof reply === 'number' ? reply : typeof reply === 'string' ? Number(reply) : Number.NaN;
     if (!Number.isInteger(n)) throw new RedisStoreError('the Redis store sent an unexpected reply');
@@ -131,7 +148,17 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     async reserve(r: CallReservation): Promise<ReservationResult> {
       const keys: string[] = [];
-      const args: string[] = [String(r.revocations.length), String(r.once.length), String(r.counters.length), String(r.credentials.length)];
+      const revoking = pendingKeys;
+      const revokingTtls = pendingTtls;
+      pendingKeys = [];
+      pendingTtls = [];
+      const args: string[] = [
+        String(r.revocations.length),
+        String(r.once.length),
+        String(r.counters.length),
+        String(r.credentials.length),
+        String(revoking.length),
+      ];
       for (const c of r.revocations) {
         keys.push(prefix + c.key);
         args.push(String(c.issuedAt));
@@ -147,6 +174,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       for (const c of r.credentials) {
         keys.push(`${prefix}cred:${c.id}`);
         args.push(ms(c.ttlMs));
+      }
+      if (revoking.length > 0) {
+        keys.push(...revoking);
+        args.push(...revokingTtls);
       }
       const reply = await run(RESERVE, keys, args);
       if (!Array.isArray(reply) || reply.length === 0) throw new RedisStoreError('the Redis store sent an unexpected reply');
@@ -164,14 +195,17 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     async revoke(key: string, at: number, ttlMs: number): Promise<void> {
       if (!Number.isSafeInteger(at)) throw new RangeError('revoke: at must be a safe integer (seconds)');
+      flush();
       await run(REVOKE, [prefix + key], [String(at), ms(ttlMs)]);
     },
 
     async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
+      flush();
       return asInt(await run(CONSUME_ONCE, [prefix + key], [ms(ttlMs)])) === 1;
     },
 
     async consumeCredential(id: string): Promise<CredentialState> {
+      flush();
       const state = asInt(await run(CONSUME_CREDENTIAL, [`${prefix}cred:${id}`], []));
       if (state === 1) return 'ok';
       if (state === 2) return 'spent';
@@ -180,13 +214,26 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     },
 
     revokeCredential(id: string, ttlMs: number): Promise<void> | void {
-      const sent = run(REVOKE_CREDENTIAL, [`${prefix}cred:${id}`], [ms(ttlMs)]).then(() => undefined);
-      if (awaitCredentialRevocation) return sent;
-      sent.catch(report);
+      const key = `${prefix}cred:${id}`;
+      if (awaitCredentialRevocation) {
+        flush();
+        return run(REVOKE_CREDENTIALS, [key], [ms(ttlMs)]).then(() => undefined);
+      }
+      if (closed) {
+        report(new RedisStoreError('the Redis store is closed'));
+        return;
+      }
+      pendingKeys.push(key);
+      pendingTtls.push(ms(ttlMs));
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
     },
 
     close(): void {
       if (closed) return;
+      flush();
       closed = true;
       detach();
     },

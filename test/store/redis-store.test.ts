@@ -143,6 +143,25 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
       expect(errors[0]).toBeInstanceOf(RedisStoreError);
     });
 
+    test('an unconfirmed credential revocation rides along with the next reservation', async () => {
+      const s = freshStore();
+      await s.reserve({ ...empty, credentials: [{ id: 'c1', ttlMs: TTL }] });
+      expect(s.revokeCredential('c1', TTL)).toBeUndefined();
+      await s.reserve(empty);
+      // Read over another connection: the revocation is on the server once the reservation is.
+      expect(await admin.command('GET', `${prefix}cred:c1`)).toBe('3');
+    });
+
+    test('an unconfirmed credential revocation with no operation after it is sent within one event-loop turn', async () => {
+      const s = freshStore();
+      await s.reserve({ ...empty, credentials: [{ id: 'c2', ttlMs: TTL }] });
+      s.revokeCredential('c2', TTL);
+      await new Promise((r) => setImmediate(r));
+      // The revocation is on the wire; a PING over its connection returns after it.
+      await c.command('PING');
+      expect(await admin.command('GET', `${prefix}cred:c2`)).toBe('3');
+    });
+
     test('a confirmed credential revocation waits for the server', async () => {
       prefix = `t:${kind}:${++n}:`;
       const s = createRedisStore({ client: c.client, prefix, awaitCredentialRevocation: true });
