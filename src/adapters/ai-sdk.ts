@@ -38,7 +38,7 @@ const optionsSchema = z.object({
 });
 
 /** The approval response the host gave for this tool call, as the AI SDK recorded it. */
-export function approvalFromMessages(messages: readonly ModelMessage[], toolCallId: string): { approved: boolean; reason?: string } | undefined {
+export function approvalFromMessages(messages: readonly ModelMessage[], toolCallId: string): { approved: boolean; approvalId: string; reason?: string } | undefined {
   const approvalIds = new Set<string>();
   for (const m of messages) {
     if (m.role !== 'assistant' || typeof m.content === 'string') continue;
@@ -47,12 +47,12 @@ export function approvalFromMessages(messages: readonly ModelMessage[], toolCall
     }
   }
   if (approvalIds.size === 0) return undefined;
-  let answer: { approved: boolean; reason?: string } | undefined;
+  let answer: { approved: boolean; approvalId: string; reason?: string } | undefined;
   for (const m of messages) {
     if (m.role !== 'tool') continue;
     for (const part of m.content) {
       if (part.type === 'tool-approval-response' && approvalIds.has(part.approvalId)) {
-        answer = { approved: part.approved === true, ...(typeof part.reason === 'string' ? { reason: part.reason } : {}) };
+        answer = { approved: part.approved === true, approvalId: part.approvalId, ...(typeof part.reason === 'string' ? { reason: part.reason } : {}) };
       }
     }
   }
@@ -75,7 +75,14 @@ export function toAISDKTool<I, R>(guarded: GuardedTool<z.ZodType<unknown, I>, R>
       const decision: FrameworkDecision | undefined =
         answer === undefined
           ? undefined
-          : { tool: def.name, callId: toolCallId, approved: answer.approved, approver: 'ai-sdk tool approval', ...(answer.reason === undefined ? {} : { reason: answer.reason }) };
+          : {
+              tool: def.name,
+              callId: toolCallId,
+              approved: answer.approved,
+              approver: 'ai-sdk tool approval',
+              id: `ai-sdk:${answer.approvalId}`,
+              ...(answer.reason === undefined ? {} : { reason: answer.reason }),
+            };
       return await approvals.run(decision, call);
     } catch (err) {
       const denial = asDenial(err);

@@ -24,6 +24,11 @@ export interface FrameworkDecision {
   /** Who decided, recorded on the span. Default `"<framework> approval"`. */
   readonly approver?: string;
   readonly reason?: string;
+  /**
+   * The approval's id in the framework (e.g. the AI SDK's approval id). Passed on as the
+   * answer's `id`, so the guard accepts each approval once across every process sharing its store.
+   */
+  readonly id?: string;
 }
 
 export interface FrameworkApprovals {
@@ -80,6 +85,7 @@ export function createFrameworkApprovals(options: FrameworkApprovalsOptions = {}
         approved: d.approved,
         approver: d.approver ?? 'framework approval',
         ...(d.reason === undefined ? {} : { reason: d.reason }),
+        ...(d.approved && d.id !== undefined ? { id: d.id } : {}),
       };
     }
     if (fallback !== undefined) return fallback(request);

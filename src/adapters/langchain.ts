@@ -136,7 +136,7 @@ export function recordHumanDecisions<M extends object>(middleware: M, config: Hu
       const id = call.id!;
       const decision: FrameworkDecision = rejected.has(id)
         ? { tool: call.name, callId: id, approved: false, approver: 'langchain human-in-the-loop', reason: 'rejected by a human' }
-        : { tool: call.name, callId: id, approved: true, approver: 'langchain human-in-the-loop' };
+        : { tool: call.name, callId: id, approved: true, approver: 'langchain human-in-the-loop', id: `langchain:${id}` };
       if (rejected.has(id) || kept.has(id)) approvals.record(decisionKey(call.name, id), decision);
     }
     return result;

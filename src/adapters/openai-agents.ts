@@ -72,7 +72,7 @@ export function toOpenAIAgentsTool<I, R>(guarded: GuardedTool<z.ZodType<unknown,
         if (approvals === undefined || callId === undefined || runContext === undefined) return serialize(await call());
         const approved = runContext.isToolApproved({ toolName: frameworkName, callId });
         const decision: FrameworkDecision | undefined =
-          approved === undefined ? undefined : { tool: def.name, callId, approved, approver: 'openai-agents approval' };
+          approved === undefined ? undefined : { tool: def.name, callId, approved, approver: 'openai-agents approval', id: `openai-agents:${callId}` };
         return serialize(await approvals.run(decision, call));
       } catch (err) {
         const denial = asDenial(err);

@@ -37,6 +37,15 @@ describe('createFrameworkApprovals', () => {
     expect(ran).toEqual(['o-1']);
   });
 
+  test('a framework approval id approves one call only, even when replayed for the same call id', async () => {
+    const once = { ...approved('c1'), id: 'ai-sdk:approval-1' };
+    await expect(approvals.run(once, () => refund({ orderId: 'o-1' }, { capability, callId: 'c1' }))).resolves.toBe('ok');
+    await expect(approvals.run(once, () => refund({ orderId: 'o-1' }, { capability, callId: 'c1' }))).rejects.toMatchObject({
+      code: 'approval_denied',
+    });
+    expect(ran).toEqual(['o-1']);
+  });
+
   test('a decision for another call id does not approve this call', async () => {
     await expect(approvals.run(approved('c1'), () => refund({ orderId: 'o-1' }, { capability, callId: 'c2' }))).rejects.toMatchObject({
       code: 'approval_denied',
