@@ -145,6 +145,18 @@ describe('Vercel AI SDK (generateText with MockLanguageModelV3)', () => {
     expect(span.attributes['tessera.approval.decision']).toBe('denied');
   });
 
+  test("the AI SDK's abort signal reaches the guard: an aborted call is denied and the body never runs", async () => {
+    const readTicket = toAISDKTool(w.tools.readTicket);
+    const controller = new AbortController();
+    controller.abort();
+    // Called the way generateText calls a tool's execute.
+    const output = await w.guard.withCapability(w.capability, () =>
+      readTicket.execute!({ ticketId: '4711' }, { toolCallId: 'call-aborted', messages: [], abortSignal: controller.signal }),
+    );
+    expect(output).toMatchObject({ denied: true, code: 'capability_missing', callId: 'call-aborted' });
+    expect(w.ran).toEqual([]);
+  });
+
   test('options are checked when the tool is adapted', () => {
     expect(() => toAISDKTool(w.tools.readTicket, { onDenial: 'ignore' as never })).toThrow(TypeError);
   });
