@@ -55,7 +55,9 @@ export const capabilityClaimsSchema = z.object({
   iat: z.number().int(),
   nbf: z.number().int(),
   exp: z.number().int(),
-  jti: z.string().min(16).max(128),
+  // Store keys embed the id (`cap:<jti>`, `calls:<jti>:<tool>`): a separator-free alphabet keeps
+  // them unambiguous even for ids a delegating agent chooses.
+  jti: z.string().min(16).max(128).regex(/^[A-Za-z0-9_-]+$/, { message: 'jti uses only letters, digits, "_" and "-"' }),
   intent: intentSchema,
   tools: toolsSchema,
   /** RFC 7800 confirmation: the RFC 7638 thumbprint of the key that must prove possession. */

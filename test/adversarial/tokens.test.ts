@@ -262,3 +262,11 @@ describe('trust configuration', () => {
     );
   });
 });
+
+describe('ids that end up in store keys', () => {
+  test('a jti with a separator is refused, so store keys stay unambiguous', async () => {
+    const t = await sign(claims({ jti: 'aaaaaaaaaaaaaaaa:tickets.read' }));
+    expect(await denial(t)).toMatchObject({ code: 'capability_invalid', reason: expect.stringMatching(/jti/) });
+    expect(ran).toBe(0);
+  });
+});
