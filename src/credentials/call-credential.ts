@@ -13,6 +13,12 @@ import type { Clock } from '../util/time.js';
 import { createCompactSigner } from './jws.js';
 import type { Credential, CredentialProvider, CredentialRequest } from './types.js';
 
+/**
+ * How long a credential's single-use marker outlives the credential's own expiry, in seconds.
+ * A verifier must accept at most this much clock skew (verifyCallCredential defaults to 5 s).
+ */
+export const CREDENTIAL_MARGIN_SEC = 30;
+
 /** The claims of a call credential, as a downstream service sees them after verification. */
 export interface CallCredentialClaims {
   iss: string;
@@ -88,7 +94,7 @@ export function createSignedCredentials(options: SignedCredentialsOptions): Sign
       return { id: req.credentialId, token: sign(claims), expiresAt: exp * 1000, type: CALL_CREDENTIAL_TYP };
     },
     revoke(credential: Credential, req: CredentialRequest) {
-      return store.revokeCredential(credential.id, (req.ttlSec + 60) * 1000);
+      return store.revokeCredential(credential.id, (req.ttlSec + CREDENTIAL_MARGIN_SEC) * 1000);
     },
   };
 }

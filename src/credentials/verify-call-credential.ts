@@ -7,7 +7,7 @@ import type { JWKS } from '../capability/keys.js';
 import { CredentialRejectedError } from '../errors.js';
 import type { TesseraStore } from '../store/types.js';
 import { type Clock, systemClock } from '../util/time.js';
-import type { CallCredentialClaims } from './call-credential.js';
+import { CREDENTIAL_MARGIN_SEC, type CallCredentialClaims } from './call-credential.js';
 
 export interface VerifyCallCredentialOptions {
   /** The guard's credential keys (`guard.credentialJwks()`). */
@@ -23,7 +23,7 @@ export interface VerifyCallCredentialOptions {
   /** Require the credential to be bound to these arguments (base64url SHA-256 of canonical JSON). */
   argsHash?: string;
   clock?: Clock;
-  /** Allowed clock skew in seconds; default 5. */
+  /** Allowed clock skew in seconds; default 5, at most 30 (the store keeps spent markers 30 s past expiry). */
   clockSkewSec?: number;
 }
 
@@ -51,6 +51,8 @@ export async function verifyCallCredential(token: string, options: VerifyCallCre
   }
   if (typ !== CALL_CREDENTIAL_TYP) reject('credential_invalid', `typ is ${JSON.stringify(typ ?? null)}, expected "${CALL_CREDENTIAL_TYP}"`);
   const clock = options.clock ?? systemClock;
+  const skew = options.clockSkewSec ?? 5;
+  if (!(skew >= 0 && skew <= CREDENTIAL_MARGIN_SEC)) throw new RangeError(`clockSkewSec must be between 0 and ${CREDENTIAL_MARGIN_SEC}`);
   let claims: CallCredentialClaims;
   try {
     const r = await jwtVerify(token, createLocalJWKSet(options.jwks), {
@@ -58,7 +60,7 @@ export async function verifyCallCredential(token: string, options: VerifyCallCre
       issuer: options.issuer,
       audience: options.audience,
       currentDate: new Date(clock()),
-      clockTolerance: options.clockSkewSec ?? 5,
+      clockTolerance: skew,
       requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti'],
     });
     claims = r.payload as unknown as CallCredentialClaims;

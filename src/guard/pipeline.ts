@@ -6,6 +6,7 @@
 import { context, type Span } from '@opentelemetry/api';
 import type { z } from 'zod';
 import type { VerifiedCapability } from '../capability/verify.js';
+import { CREDENTIAL_MARGIN_SEC } from '../credentials/call-credential.js';
 import type { Credential, CredentialProvider, CredentialRequest } from '../credentials/types.js';
 import { DENIAL_STANDARDS, type DenialCode, standardsTags, TesseraError, ToolDeniedError } from '../errors.js';
 import type { AgentIdentity } from '../identity/types.js';
@@ -195,7 +196,8 @@ export async function runGuardedCall(
       revocations: revocationChecks(cap),
       counters: grant!.maxCalls === undefined ? NONE : [{ key: `calls:${cap.id}:${tool.name}`, limit: grant!.maxCalls, ttlMs: capTtlMs }],
       once: proof ? [{ key: `pop:${proof.jti}`, ttlMs: proof.ttlMs }] : NONE,
-      credentials: [{ id: credentialId, ttlMs: (credentialTtlSec + 60) * 1000 }],
+      // The credential stops verifying at its exp; its marker outlives that by a margin for clock skew.
+      credentials: [{ id: credentialId, ttlMs: (credentialTtlSec + CREDENTIAL_MARGIN_SEC) * 1000 }],
     };
     const reserving = rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, capTtlMs));
     const reserved = reserving instanceof Promise ? await reserving : reserving;

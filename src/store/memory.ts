@@ -46,44 +46,63 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const maxEntries = options.maxEntries ?? 1_000_000;
   if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
   const clock = options.clock ?? systemClock;
-  const entries = new Map<string, Entry>();
+  // Counters and revocations are few and carry a value; markers and credentials are many, one or
+  // two per call, so they are packed into plain numbers (no object per entry for the GC to trace):
+  // a marker holds its expiry, a credential `expiry * 4 + state`.
+  const records = new Map<string, Entry>();
+  const markers = new Map<string, number>();
+  const credentials = new Map<string, number>();
+  const size = (): number => records.size + markers.size + credentials.size;
 
   const live = (key: string, now: number): Entry | undefined => {
-    const e = entries.get(key);
+    const e = records.get(key);
     if (e === undefined) return undefined;
     if (e.expiresAt <= now) {
-      entries.delete(key);
+      records.delete(key);
       return undefined;
     }
     return e;
   };
-
-  const put = (key: string, value: number, expiresAt: number): void => {
-    const existing = entries.get(key);
-    if (existing !== undefined) {
-      existing.value = value;
-      existing.expiresAt = Math.max(existing.expiresAt, expiresAt);
-      return;
+  const marked = (key: string, now: number): boolean => {
+    const expiresAt = markers.get(key);
+    if (expiresAt === undefined) return false;
+    if (expiresAt <= now) {
+      markers.delete(key);
+      return false;
     }
-    entries.set(key, { value, expiresAt });
+    return true;
+  };
+  const credentialState = (id: string, now: number): number | undefined => {
+    const packed = credentials.get(id);
+    if (packed === undefined) return undefined;
+    if (Math.floor(packed / 4) <= now) {
+      credentials.delete(id);
+      return undefined;
+    }
+    return packed % 4;
+  };
+  const setCredential = (id: string, state: number, expiresAt: number): void => {
+    credentials.set(id, Math.ceil(expiresAt) * 4 + state);
   };
 
   const sweep = (): void => {
     const now = clock();
-    for (const [k, e] of entries) if (e.expiresAt <= now) entries.delete(k);
+    for (const [k, e] of records) if (e.expiresAt <= now) records.delete(k);
+    for (const [k, expiresAt] of markers) if (expiresAt <= now) markers.delete(k);
+    for (const [k, packed] of credentials) if (Math.floor(packed / 4) <= now) credentials.delete(k);
   };
   const timer = setInterval(sweep, options.sweepIntervalMs ?? 30_000);
   timer.unref();
 
   const ensureRoom = (n: number): void => {
-    if (entries.size + n <= maxEntries) return;
+    if (size() + n <= maxEntries) return;
     sweep();
-    if (entries.size + n > maxEntries) throw new StoreFullError();
+    if (size() + n > maxEntries) throw new StoreFullError();
   };
 
   return {
     get size() {
-      return entries.size;
+      return size();
     },
 
     reserve(r: CallReservation): ReservationResult {
@@ -93,7 +112,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         if (e !== undefined && e.value >= check.issuedAt) return { ok: false, reason: 'revoked', key: check.key };
       }
       for (const m of r.once) {
-        if (live(m.key, now) !== undefined) return { ok: false, reason: 'replay', key: m.key };
+        if (marked(m.key, now)) return { ok: false, reason: 'replay', key: m.key };
       }
       for (const c of r.counters) {
         const e = live(c.key, now);
@@ -102,49 +121,55 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       ensureRoom(r.counters.length + r.once.length + r.credentials.length);
       for (const c of r.counters) {
         const e = live(c.key, now);
-        if (e === undefined) entries.set(c.key, { value: 1, expiresAt: now + c.ttlMs });
+        if (e === undefined) records.set(c.key, { value: 1, expiresAt: now + c.ttlMs });
         else e.value += 1;
       }
-      for (const m of r.once) entries.set(m.key, { value: 1, expiresAt: now + m.ttlMs });
-      for (const c of r.credentials) entries.set(`cred:${c.id}`, { value: LIVE, expiresAt: now + c.ttlMs });
-      return { ok: true };
+      for (const m of r.once) markers.set(m.key, now + m.ttlMs);
+      for (const c of r.credentials) setCredential(c.id, LIVE, now + c.ttlMs);
+      return OK;
     },
 
     revoke(key: string, at: number, ttlMs: number): void {
       const now = clock();
       const e = live(key, now);
-      ensureRoom(e === undefined ? 1 : 0);
-      put(key, Math.max(e?.value ?? 0, at), now + ttlMs);
+      if (e === undefined) {
+        ensureRoom(1);
+        records.set(key, { value: at, expiresAt: now + ttlMs });
+        return;
+      }
+      e.value = Math.max(e.value, at);
+      e.expiresAt = Math.max(e.expiresAt, now + ttlMs);
     },
 
     consumeOnce(key: string, ttlMs: number): boolean {
       const now = clock();
-      if (live(key, now) !== undefined) return false;
+      if (marked(key, now)) return false;
       ensureRoom(1);
-      entries.set(key, { value: 1, expiresAt: now + ttlMs });
+      markers.set(key, now + ttlMs);
       return true;
     },
 
     consumeCredential(id: string): CredentialState {
-      const e = live(`cred:${id}`, clock());
-      if (e === undefined) return 'unknown';
-      if (e.value === LIVE) {
-        e.value = SPENT;
+      const now = clock();
+      const state = credentialState(id, now);
+      if (state === undefined) return 'unknown';
+      if (state === LIVE) {
+        setCredential(id, SPENT, Math.floor(credentials.get(id)! / 4));
         return 'ok';
       }
-      return e.value === SPENT ? 'spent' : 'revoked';
+      return state === SPENT ? 'spent' : 'revoked';
     },
 
     revokeCredential(id: string, ttlMs: number): void {
       const now = clock();
-      const e = live(`cred:${id}`, now);
-      if (e !== undefined) {
+      const state = credentialState(id, now);
+      if (state !== undefined) {
         // A spent credential stays spent: both refuse a later use, and "spent" says more.
-        if (e.value === LIVE) e.value = REVOKED;
+        if (state === LIVE) setCredential(id, REVOKED, Math.floor(credentials.get(id)! / 4));
         return;
       }
       ensureRoom(1);
-      entries.set(`cred:${id}`, { value: REVOKED, expiresAt: now + ttlMs });
+      setCredential(id, REVOKED, now + ttlMs);
     },
 
     close(): void {
@@ -152,3 +177,5 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     },
   };
 }
+
+const OK: ReservationResult = Object.freeze({ ok: true });
