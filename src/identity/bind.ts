@@ -20,10 +20,26 @@ export function createIdentityBinder(options: IdentityBindingOptions) {
   const max = options.cacheSize ?? 10_000;
   const asserted = new WeakMap<VerifiedCapability, AgentIdentity>();
 
-  const verified = async (token: string): Promise<AgentIdentity> => {
+  // A verified identity is answered synchronously from the cache: no await on the common path.
+  const cachedIdentity = (token: string): AgentIdentity | undefined => {
     const hit = cache.get(token);
-    if (hit !== undefined && (hit.expiresAt === undefined || hit.expiresAt > options.clock())) return hit;
-    if (hit !== undefined) cache.delete(token);
+    if (hit === undefined) return undefined;
+    if (hit.expiresAt === undefined || hit.expiresAt > options.clock()) return hit;
+    cache.delete(token);
+    return undefined;
+  };
+
+  const matches = (cap: VerifiedCapability, identity: AgentIdentity): AgentIdentity => {
+    if (identity.id !== cap.subject) {
+      throw new IdentityError(
+        'identity_mismatch',
+        `the capability was granted to "${cap.subject}" but the call runs as "${identity.id}"`,
+      );
+    }
+    return identity;
+  };
+
+  const verified = async (token: string): Promise<AgentIdentity> => {
     if (options.verifier === undefined) {
       throw new IdentityError('identity_invalid', 'an identity token was presented but this guard has no identity verifier configured');
     }
@@ -54,14 +70,8 @@ export function createIdentityBinder(options: IdentityBindingOptions) {
       }
       return a;
     }
-    return verified(binding.identity).then((identity) => {
-      if (identity.id !== cap.subject) {
-        throw new IdentityError(
-          'identity_mismatch',
-          `the capability was granted to "${cap.subject}" but the call runs as "${identity.id}"`,
-        );
-      }
-      return identity;
-    });
+    const hit = cachedIdentity(binding.identity);
+    if (hit !== undefined) return matches(cap, hit);
+    return verified(binding.identity).then((identity) => matches(cap, identity));
   };
 }
