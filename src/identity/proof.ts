@@ -24,12 +24,6 @@ export type ProofChecker = (
   call: { tool: string; callId: string; rawArgs: unknown; proof: string | undefined },
 ) => undefined | { jti: string; ttlMs: number } | Promise<undefined | { jti: string; ttlMs: number }>;
 
-/** Refuses every capability bound to a key: used until a proof verifier is configured. */
-export const refuseBoundCapabilities: ProofChecker = (cap) => {
-  if (cap.confirmationJkt === undefined) return undefined;
-  throw new IdentityError('proof_invalid', 'the capability is bound to a key (cnf) and no valid proof of possession was presented');
-};
-
 export type ProofAlgorithm = 'EdDSA' | 'ES256';
 
 export interface ProofOptions {
