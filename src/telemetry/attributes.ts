@@ -86,7 +86,7 @@ export const SPAN_ATTRIBUTES: readonly AttributeSpec[] = [
   { key: ATTR.IDENTITY_SOURCE, type: 'string', when: 'once the identity is bound', cardinality: 'low', description: 'How the identity was proven: `jwt-svid`, `oidc` or `asserted`.' },
   { key: ATTR.POLICY_IDS, type: 'string[]', when: 'when a policy engine decided', cardinality: 'medium', description: 'Ids of the policies that decided.' },
   { key: ATTR.POLICY_EFFECT, type: 'string', when: 'when policy engines ran', cardinality: 'low', description: '`allow`, `deny` or `require_approval`.' },
-  { key: ATTR.APPROVAL_DECISION, type: 'string', when: 'when approval was asked', cardinality: 'low', description: '`approved`, `denied` or `timeout`.' },
+  { key: ATTR.APPROVAL_DECISION, type: 'string', when: 'when approval was asked', cardinality: 'low', description: '`approved`, `denied`, `timeout`, `error` (the approver failed), `mismatch` (the approval named another call) or `replayed` (the approval id was already used).' },
   { key: ATTR.APPROVAL_APPROVER, type: 'string', when: 'when an approver answered', cardinality: 'medium', description: 'Who answered.' },
   { key: ATTR.APPROVAL_WAIT_MS, type: 'double', when: 'when approval was asked', cardinality: 'high', description: 'How long the call waited for the answer.' },
   { key: ATTR.DELEGATION_DEPTH, type: 'int', when: 'once the capability verified', cardinality: 'low', description: '0 for a capability granted by the authority, n for the nth delegation.' },
