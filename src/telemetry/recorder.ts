@@ -38,15 +38,22 @@ export interface Recorder {
 
 export function createRecorder(options: TelemetryOptions = {}): Recorder {
   const tracer: Tracer = options.tracer ?? trace.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
-  const meter = options.meter ?? metrics.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
-  const decisions: Counter = meter.createCounter(METRIC.DECISIONS, {
-    description: 'Guarded calls by outcome and denial code.',
-    unit: '{call}',
-  });
-  const overhead: Histogram = meter.createHistogram(METRIC.OVERHEAD, {
-    description: "Time the guard added to a call, excluding the tool's own run.",
-    unit: 's',
-  });
+  // The metrics API has no proxy meter: instruments are made at the first call rather than when
+  // the guard is created, so a host that starts its SDK after creating the guard still gets them.
+  let instruments: { decisions: Counter; overhead: Histogram } | undefined;
+  const instrumentsNow = () => {
+    if (instruments === undefined) {
+      const meter = options.meter ?? metrics.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
+      instruments = {
+        decisions: meter.createCounter(METRIC.DECISIONS, { description: 'Guarded calls by outcome and denial code.', unit: '{call}' }),
+        overhead: meter.createHistogram(METRIC.OVERHEAD, {
+          description: "Time the guard added to a call, excluding the tool's own run.",
+          unit: 's',
+        }),
+      };
+    }
+    return instruments;
+  };
   const enrich = options.spanMode === 'enrich';
 
   // Metric attributes are low-cardinality by design (decision x tool x code): build each set once.
@@ -96,6 +103,7 @@ export function createRecorder(options: TelemetryOptions = {}): Recorder {
       }
       if (call.owned) span.end();
       const attrs = metricAttributes(decision, tool, code);
+      const { overhead, decisions } = instrumentsNow();
       overhead.record(overheadUs / 1e6, attrs.overhead);
       decisions.add(1, attrs.decision);
     },
