@@ -123,6 +123,8 @@ export async function runGuardedCall(
   let implStart = 0;
   let implEnd = 0;
   let outcome: { decision: 'allow' | 'deny' | 'error'; code?: string; errorType?: string } = { decision: 'allow' };
+  // Set once the call has awaited something after its arguments were checked.
+  let yielded = false;
 
   try {
     // 1 resolve: from the call options or the async context; never from the model's arguments.
@@ -184,6 +186,7 @@ export async function runGuardedCall(
     // 3b proof of possession, bound to this exact call
     stage = 'proof';
     const proved = rt.checkProof(cap, binding!, { tool: tool.name, callId, rawArgs, proof: options?.proof });
+    if (proved instanceof Promise) yielded = true;
     const proof = proved instanceof Promise ? await proved : proved;
 
     // 4 + 6 revocation, call limits, single-use markers, credential registration: one round trip
@@ -200,6 +203,7 @@ export async function runGuardedCall(
       credentials: [{ id: credentialId, ttlMs: (credentialTtlSec + CREDENTIAL_MARGIN_SEC) * 1000 }],
     };
     const reserving = rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, capTtlMs));
+    if (reserving instanceof Promise) yielded = true;
     const reserved = reserving instanceof Promise ? await reserving : reserving;
     if (!reserved.ok) {
       if (reserved.reason === 'revoked') {
@@ -224,6 +228,7 @@ export async function runGuardedCall(
       time: nowMs,
     };
     const evaluating = evaluatePolicies(rt.policy, policyRequest, rt.policyTimeoutMs);
+    if (evaluating instanceof Promise) yielded = true;
     const decision = evaluating instanceof Promise ? await evaluating : evaluating;
     policyIds = decision.policyIds;
     span.setAttribute(ATTR.POLICY_EFFECT, decision.effect);
@@ -237,6 +242,7 @@ export async function runGuardedCall(
       if (rt.approver === undefined) {
         deny('approval_denied', `${decision.reason}; this guard has no approver configured, so the call is denied`);
       }
+      yielded = true;
       const answer = await askApproval(
         rt.approver!,
         {
@@ -303,12 +309,19 @@ export async function runGuardedCall(
       signal,
     };
     const minting = rt.credentials.mint(credentialRequest);
+    if (minting instanceof Promise) yielded = true;
     credential = minting instanceof Promise ? await minting : minting;
     if (credential === null || typeof credential !== 'object' || typeof credential.id !== 'string') {
       deny('credential_unavailable', 'the credential provider returned no credential');
     }
     span.setAttributes({ [ATTR.CREDENTIAL_ID]: credential!.id, [ATTR.CREDENTIAL_TYPE]: credential!.type });
     if (signal.aborted) deny('capability_missing', 'the call was aborted before the tool ran');
+    // Parsed arguments may share nested objects with the caller (z.unknown, z.any). If the call
+    // waited on anything since they were checked, they are hashed again: what runs is what was
+    // checked, approved and bound into the credential, or nothing runs.
+    if (yielded && hashArguments(args) !== argsHash!) {
+      deny('arguments_invalid', 'the arguments changed while the call was being authorized; nothing ran');
+    }
     stage = 'execute';
 
     // 10 execute with exactly the parsed, checked arguments

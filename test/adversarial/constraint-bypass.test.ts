@@ -96,3 +96,34 @@ describe('prototype keys in arguments', () => {
     expect(() => guard.tool({ name: 'constructor', description: 'x', input: z.object({}) }, () => 1)).toThrow(TypeError);
   });
 });
+
+describe('arguments changed while the call waits (time of check, time of use)', () => {
+  test('a nested object mutated during approval is caught: arguments_invalid, nothing runs', async () => {
+    const s = await setup({
+      approver: async () => {
+        shared.to = 'attacker@evil.example';
+        return { approved: true, approver: 'alice' };
+      },
+    });
+    const shared: { to: string } = { to: 'dana@example.com' };
+    const bodies: unknown[] = [];
+    const send = s.guard.tool(
+      { name: 'email.send', description: 'Send', input: z.object({ message: z.unknown() }), risk: 'external' },
+      (args) => {
+        bodies.push(args);
+      },
+    );
+    const capability = await s.authority.grant({
+      agent: AGENT,
+      audience: 'support-app',
+      intent: { id: 'i', purpose: 'p' },
+      tools: { 'email.send': { args: { message: { fields: { to: { endsWith: '@example.com' } } } } } },
+    });
+    const code = await send({ message: shared }, { capability }).then(
+      () => 'allowed',
+      (e: { code: string }) => e.code,
+    );
+    expect(code).toBe('arguments_invalid');
+    expect(bodies).toEqual([]);
+  });
+});
