@@ -47,12 +47,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
   const clock = options.clock ?? systemClock;
   // Counters and revocations are few and carry a value; markers and credentials are many, one or
-  // two per call, so they are packed into plain numbers (no object per entry for the GC to trace):
-  // a marker holds its expiry, a credential `expiry * 4 + state`.
+  // two per call, so they are packed into small integers: whole seconds since the store started
+  // (rounded up, so nothing expires early), times 4 plus a credential's state. Small integers are
+  // stored unboxed, so a million entries allocate nothing per entry beyond the key.
   const records = new Map<string, Entry>();
   const markers = new Map<string, number>();
   const credentials = new Map<string, number>();
   const size = (): number => records.size + markers.size + credentials.size;
+  const base = clock();
+  const tick = (ms: number): number => Math.ceil((ms - base) / 1000);
+  const expired = (t: number, now: number): boolean => base + t * 1000 <= now;
 
   const live = (key: string, now: number): Entry | undefined => {
     const e = records.get(key);
@@ -64,9 +68,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     return e;
   };
   const marked = (key: string, now: number): boolean => {
-    const expiresAt = markers.get(key);
-    if (expiresAt === undefined) return false;
-    if (expiresAt <= now) {
+    const t = markers.get(key);
+    if (t === undefined) return false;
+    if (expired(t, now)) {
       markers.delete(key);
       return false;
     }
@@ -75,21 +79,24 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const credentialState = (id: string, now: number): number | undefined => {
     const packed = credentials.get(id);
     if (packed === undefined) return undefined;
-    if (Math.floor(packed / 4) <= now) {
+    if (expired(packed >> 2, now)) {
       credentials.delete(id);
       return undefined;
     }
-    return packed % 4;
+    return packed & 3;
   };
-  const setCredential = (id: string, state: number, expiresAt: number): void => {
-    credentials.set(id, Math.ceil(expiresAt) * 4 + state);
+  const setCredentialState = (id: string, state: number): void => {
+    credentials.set(id, (credentials.get(id)! & ~3) | state);
+  };
+  const addCredential = (id: string, state: number, expiresAt: number): void => {
+    credentials.set(id, (tick(expiresAt) << 2) | state);
   };
 
   const sweep = (): void => {
     const now = clock();
     for (const [k, e] of records) if (e.expiresAt <= now) records.delete(k);
-    for (const [k, expiresAt] of markers) if (expiresAt <= now) markers.delete(k);
-    for (const [k, packed] of credentials) if (Math.floor(packed / 4) <= now) credentials.delete(k);
+    for (const [k, t] of markers) if (expired(t, now)) markers.delete(k);
+    for (const [k, packed] of credentials) if (expired(packed >> 2, now)) credentials.delete(k);
   };
   const timer = setInterval(sweep, options.sweepIntervalMs ?? 30_000);
   timer.unref();
@@ -124,8 +131,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         if (e === undefined) records.set(c.key, { value: 1, expiresAt: now + c.ttlMs });
         else e.value += 1;
       }
-      for (const m of r.once) markers.set(m.key, now + m.ttlMs);
-      for (const c of r.credentials) setCredential(c.id, LIVE, now + c.ttlMs);
+      for (const m of r.once) markers.set(m.key, tick(now + m.ttlMs));
+      for (const c of r.credentials) addCredential(c.id, LIVE, now + c.ttlMs);
       return OK;
     },
 
@@ -145,7 +152,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       const now = clock();
       if (marked(key, now)) return false;
       ensureRoom(1);
-      markers.set(key, now + ttlMs);
+      markers.set(key, tick(now + ttlMs));
       return true;
     },
 
@@ -154,7 +161,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       const state = credentialState(id, now);
       if (state === undefined) return 'unknown';
       if (state === LIVE) {
-        setCredential(id, SPENT, Math.floor(credentials.get(id)! / 4));
+        setCredentialState(id, SPENT);
         return 'ok';
       }
       return state === SPENT ? 'spent' : 'revoked';
@@ -165,11 +172,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       const state = credentialState(id, now);
       if (state !== undefined) {
         // A spent credential stays spent: both refuse a later use, and "spent" says more.
-        if (state === LIVE) setCredential(id, REVOKED, Math.floor(credentials.get(id)! / 4));
+        if (state === LIVE) setCredentialState(id, REVOKED);
         return;
       }
       ensureRoom(1);
-      setCredential(id, REVOKED, now + ttlMs);
+      addCredential(id, REVOKED, now + ttlMs);
     },
 
     close(): void {
