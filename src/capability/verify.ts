@@ -62,6 +62,11 @@ export interface VerifiedCapability {
   readonly chainExpiresAt: number;
   /** Per ancestor capability id, its `maxCalls` per tool: a child's calls count against them too. */
   readonly ancestorLimits: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /**
+   * Per ancestor capability id, its `exp`, seconds: a counter of an ancestor's budget must last
+   * as long as that ancestor, whichever descendant's call creates it.
+   */
+  readonly ancestorExpiresAt: ReadonlyMap<string, number>;
   readonly claims: CapabilityClaims;
 }
 
@@ -295,6 +300,7 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
     let issuedAt: number;
     let ancestors: readonly CapabilityClaims[] = [];
     let ancestorLimits: ReadonlyMap<string, ReadonlyMap<string, number>> = new Map();
+    const ancestorExpiresAt = new Map<string, number>();
     if (!('prt' in decoded.payload) && !('act' in decoded.payload)) {
       claims = await verifyAuthoritySigned(token, decoded);
       chain = { ids: [claims.jti], agents: [claims.sub], depth: 0 };
@@ -311,6 +317,7 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
       // also stop children derived later from a grant made before the revocation.
       issuedAt = Math.min(...c.links.map((l) => l.iat));
       ancestorLimits = c.ancestorLimits;
+      for (const a of ancestors) ancestorExpiresAt.set(a.jti, a.exp);
     }
 
     const tools = new Map<string, CompiledGrant>();
@@ -353,6 +360,7 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
       chain,
       chainExpiresAt,
       ancestorLimits,
+      ancestorExpiresAt,
       claims,
     });
     if (cache.size >= cacheSize) {

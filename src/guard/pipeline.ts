@@ -202,7 +202,7 @@ export async function runGuardedCall(
       // The credential stops verifying at its exp; its marker outlives that by a margin for clock skew.
       credentials: [{ id: credentialId, ttlMs: (credentialTtlSec + CREDENTIAL_MARGIN_SEC) * 1000 }],
     };
-    const reserving = rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, capTtlMs));
+    const reserving = rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, nowMs));
     if (reserving instanceof Promise) yielded = true;
     const reserved = reserving instanceof Promise ? await reserving : reserving;
     if (!reserved.ok) {
@@ -435,15 +435,20 @@ function revocationChecks(cap: VerifiedCapability): readonly RevocationCheck[] {
 
 /**
  * A delegated child's calls count against every ancestor's budget for the same tool too, so
- * delegation can never multiply a budget. Ancestor limits come from the verified chain.
+ * delegation can never multiply a budget. Ancestor limits come from the verified chain. An
+ * ancestor's counter lives as long as the ancestor itself: created by a shorter-lived child, it
+ * would otherwise vanish with the child and hand the ancestor a fresh budget.
  */
-function withAncestorCounters(r: CallReservation, cap: VerifiedCapability, tool: string, ttlMs: number): CallReservation {
+function withAncestorCounters(r: CallReservation, cap: VerifiedCapability, tool: string, nowMs: number): CallReservation {
   const limits = cap.ancestorLimits;
   if (limits.size === 0) return r;
   const counters = [...r.counters];
   for (const [ancestorId, perTool] of limits) {
     const limit = perTool.get(tool);
-    if (limit !== undefined) counters.push({ key: `calls:${ancestorId}:${tool}`, limit, ttlMs });
+    if (limit === undefined) continue;
+    const expiresAt = cap.ancestorExpiresAt.get(ancestorId) ?? cap.chainExpiresAt;
+    const ttlMs = Math.max(1000, expiresAt * 1000 - nowMs + 60_000);
+    counters.push({ key: `calls:${ancestorId}:${tool}`, limit, ttlMs });
   }
   return { ...r, counters };
 }
