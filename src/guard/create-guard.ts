@@ -88,6 +88,7 @@ export function createGuard(options: GuardOptions): Guard {
   const runtime: GuardRuntime = {
     audience,
     clock,
+    clockSkewSec,
     store,
     verify: verifier.verify,
     cached: verifier.cached,

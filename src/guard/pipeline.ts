@@ -24,6 +24,8 @@ import type { CallOptions, CapabilityContext, ToolContext, ToolDefinition, ToolT
 export interface GuardRuntime {
   readonly audience: string;
   readonly clock: Clock;
+  /** Seconds a token stays accepted past its `exp`; its call counters must outlive that. */
+  readonly clockSkewSec: number;
   readonly store: TesseraStore;
   readonly verify: (token: string) => Promise<VerifiedCapability>;
   readonly cached: (token: string) => VerifiedCapability | undefined;
@@ -192,7 +194,9 @@ export async function runGuardedCall(
     // 4 + 6 revocation, call limits, single-use markers, credential registration: one round trip
     stage = 'store';
     const nowMs = rt.clock();
-    const capTtlMs = Math.max(1000, cap.chainExpiresAt * 1000 - nowMs + 60_000);
+    // The capability is accepted until its exp plus the clock skew: its counters outlive both.
+    const counterMarginMs = (rt.clockSkewSec + 60) * 1000;
+    const capTtlMs = Math.max(1000, cap.chainExpiresAt * 1000 - nowMs + counterMarginMs);
     const credentialId = randomId();
     const credentialTtlSec = tool.credentialTtlSec ?? rt.credentialTtlSec;
     const reservation: CallReservation = {
@@ -202,7 +206,7 @@ export async function runGuardedCall(
       // The credential stops verifying at its exp; its marker outlives that by a margin for clock skew.
       credentials: [{ id: credentialId, ttlMs: (credentialTtlSec + CREDENTIAL_MARGIN_SEC) * 1000 }],
     };
-    const reserving = rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, nowMs));
+    const reserving = rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, nowMs, counterMarginMs));
     if (reserving instanceof Promise) yielded = true;
     const reserved = reserving instanceof Promise ? await reserving : reserving;
     if (!reserved.ok) {
@@ -439,7 +443,7 @@ function revocationChecks(cap: VerifiedCapability): readonly RevocationCheck[] {
  * ancestor's counter lives as long as the ancestor itself: created by a shorter-lived child, it
  * would otherwise vanish with the child and hand the ancestor a fresh budget.
  */
-function withAncestorCounters(r: CallReservation, cap: VerifiedCapability, tool: string, nowMs: number): CallReservation {
+function withAncestorCounters(r: CallReservation, cap: VerifiedCapability, tool: string, nowMs: number, marginMs: number): CallReservation {
   const limits = cap.ancestorLimits;
   if (limits.size === 0) return r;
   const counters = [...r.counters];
@@ -447,7 +451,7 @@ function withAncestorCounters(r: CallReservation, cap: VerifiedCapability, tool:
     const limit = perTool.get(tool);
     if (limit === undefined) continue;
     const expiresAt = cap.ancestorExpiresAt.get(ancestorId) ?? cap.chainExpiresAt;
-    const ttlMs = Math.max(1000, expiresAt * 1000 - nowMs + 60_000);
+    const ttlMs = Math.max(1000, expiresAt * 1000 - nowMs + marginMs);
     counters.push({ key: `calls:${ancestorId}:${tool}`, limit, ttlMs });
   }
   return { ...r, counters };

@@ -25,4 +25,23 @@ describe('delegation review', () => {
     expect(outcome).toBeInstanceOf(ToolDeniedError);
     expect(outcome).toMatchObject({ code: 'call_limit_exceeded' });
   });
+  test('a call budget is still spent while the clock skew the guard allows keeps an expired child usable', async () => {
+    const s = await setupChain({ clockSkewSec: 300 });
+    const root = await s.root();
+    const child = await s.child(root, s.keys.planner, {
+      to: RESEARCHER,
+      tools: { 'email.send': { args: { to: { eq: 'ops@example.com' } }, maxCalls: 1 } },
+      ttl: '1m',
+    });
+    await s.guard.withCapability(child, () => s.sendEmail({ to: 'ops@example.com', body: 'x' }));
+    s.ran.length = 0;
+    // Past exp + 60 s, still within the 300 s of skew this guard tolerates.
+    s.clock.advance(60_000 + 120_000);
+    const outcome = await s.guard
+      .withCapability(child, () => s.sendEmail({ to: 'ops@example.com', body: 'x' }))
+      .then(() => 'ALLOWED' as const, (e: unknown) => e);
+    expect(s.ran).toEqual([]);
+    expect(outcome).toBeInstanceOf(ToolDeniedError);
+    expect(outcome).toMatchObject({ code: 'call_limit_exceeded' });
+  });
 });
