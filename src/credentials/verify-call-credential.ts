@@ -81,5 +81,7 @@ export async function verifyCallCredential(token: string, options: VerifyCallCre
   if (state === 'spent') reject('replay_detected', 'this call credential was already used (single use)');
   if (state === 'revoked') reject('replay_detected', 'this call credential was revoked when its call ended');
   if (state === 'unknown') reject('credential_invalid', 'this call credential was never registered or has expired');
+  // Only 'ok' lets the downstream act; any other answer from a store is refused.
+  if (state !== 'ok') reject('store_unavailable', 'the credential store gave an answer it does not define');
   return claims;
 }
