@@ -123,6 +123,7 @@ export function createJwtSvidVerifier(options: JwtSvidVerifierOptions): Identity
       if (key === undefined) invalid(`the JWT-SVID's key (kid) is not in the bundle of "${id.trustDomain}"`);
       if (key!.alg !== undefined && key!.alg !== header.alg) invalid("the JWT-SVID's alg does not match its key's alg");
       let exp: number;
+      let iat: number | undefined;
       try {
         const r = await jwtVerify(token, key!.key, {
           algorithms: [...JWT_SVID_ALGORITHMS],
@@ -132,9 +133,12 @@ export function createJwtSvidVerifier(options: JwtSvidVerifierOptions): Identity
           requiredClaims: ['sub', 'aud', 'exp'],
         });
         exp = r.payload.exp!;
+        iat = r.payload.iat;
       } catch (err) {
         return explain(err);
       }
+      // RFC 8725: a token issued in the future (beyond the skew) is refused, whatever its exp.
+      if (iat !== undefined && iat > clock() / 1000 + clockSkewSec) invalid('the JWT-SVID was issued in the future (iat)');
       return Object.freeze({ id: id.id, trustDomain: id.trustDomain, source: 'jwt-svid' as const, expiresAt: exp * 1000 });
     },
   };

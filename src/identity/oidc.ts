@@ -181,6 +181,13 @@ export function createOidcVerifier(options: OidcVerifierOptions): IdentityVerifi
       } catch (err) {
         return explain(err);
       }
+      // RFC 8725: a token issued in the future (beyond the skew) is refused, whatever its exp.
+      if (typeof payload.iat === 'number' && payload.iat > clock() / 1000 + (options.clockSkewSec ?? 30)) {
+        invalid('the identity token was issued in the future (iat)');
+      }
+      if (options.identityClaim === undefined && (typeof payload.sub !== 'string' || payload.sub.length === 0)) {
+        invalid('the identity token has no string sub');
+      }
       let id: string;
       if (options.identityClaim === undefined) {
         id = `${issuer}#${String(payload.sub)}`;

@@ -118,6 +118,13 @@ describe('JWT-SVID binding', () => {
     expect(err.reason).toContain('no exp');
   });
 
+  test('an SVID issued in the future (iat beyond the skew): identity_invalid', async () => {
+    const future = Math.floor(s.clock() / 1000) + 3600;
+    const err = await deniedWith(await td.svid(AGENT, { claims: { iat: future, exp: future + 300 } }));
+    expect(err.code).toBe('identity_invalid');
+    expect(err.reason).toContain('issued in the future');
+  });
+
   test('an expired SVID: identity_invalid', async () => {
     const svid = await td.svid(AGENT, { ttl: 60 });
     s.clock.advance(91_000);
