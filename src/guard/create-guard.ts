@@ -133,8 +133,10 @@ export function createGuard(options: GuardOptions): Guard {
     },
     inspect: (token: string) => verifier.verify(token),
     revokeCapability: (id: string) => revoke(revocationKey.capability(id), Number.MAX_SAFE_INTEGER),
-    revokeAgent: (agentId: string) => revoke(revocationKey.agent(agentId), nowSec()),
-    revokeIntent: (intentId: string) => revoke(revocationKey.intent(intentId), nowSec()),
+    // The authority's clock may run ahead of ours: a stop also covers tokens issued up to the
+    // allowed skew after it, so that nothing granted before the stop slips through.
+    revokeAgent: (agentId: string) => revoke(revocationKey.agent(agentId), nowSec() + clockSkewSec),
+    revokeIntent: (intentId: string) => revoke(revocationKey.intent(intentId), nowSec() + clockSkewSec),
   };
   return guard;
 }

@@ -296,6 +296,20 @@ export async function runGuardedCall(
         }
       }
       span.setAttribute(ATTR.APPROVAL_DECISION, 'approved');
+
+      // An approval may take minutes. Before minting, revocation is checked again (a stop pressed
+      // while the human was deciding still wins) and the credential's registration is renewed
+      // so that it lives as long as the credential minted now.
+      stage = 'store';
+      const renewed = await rt.store.reserve({
+        revocations: revocationChecks(cap),
+        counters: NONE,
+        once: NONE,
+        credentials: [{ id: credentialId, ttlMs: (credentialTtlSec + CREDENTIAL_MARGIN_SEC) * 1000 }],
+      });
+      if (!renewed.ok) {
+        deny('capability_revoked', 'the capability was revoked while the call waited for approval; ask the authority for a new grant');
+      }
     }
 
     // 9 mint a single-use credential for this one call

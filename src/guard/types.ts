@@ -168,8 +168,8 @@ export interface Guard {
   inspect(token: string): Promise<VerifiedCapability>;
   /** Revokes a capability by id: every process sharing the store refuses it from the next call. */
   revokeCapability(capabilityId: string): Promise<void>;
-  /** Revokes every capability granted to this agent identity until now (emergency stop). */
+  /** Revokes every capability granted to this agent identity until now, plus the clock skew (emergency stop). */
   revokeAgent(agentId: string): Promise<void>;
-  /** Revokes every capability granted for this intent until now. */
+  /** Revokes every capability granted for this intent until now, plus the clock skew. */
   revokeIntent(intentId: string): Promise<void>;
 }

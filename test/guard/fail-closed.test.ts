@@ -159,3 +159,45 @@ describe('fail closed', () => {
     expect(ran).toEqual(['tickets.read:4711']);
   });
 });
+
+describe('long approvals', () => {
+  test('a revocation made while the human decides wins: capability_revoked, nothing runs', async () => {
+    const { decodeJwt } = await import('jose');
+    let cap = '';
+    const s = await setup({
+      approver: async () => {
+        await s.guard.revokeCapability(decodeJwt(cap).jti!);
+        return { approved: true, approver: 'alice' };
+      },
+    });
+    const wire = s.guard.tool(
+      { name: 'email.send', description: 'Send', input: z.object({ to: z.string() }), risk: 'external' },
+      async () => { s.ran.push('sent'); },
+    );
+    cap = await s.grant();
+    await expect(s.guard.withCapability(cap, () => wire({ to: 'a@example.com' }))).rejects.toMatchObject({ code: 'capability_revoked' });
+    expect(s.ran).toEqual([]);
+  });
+
+  test('after a 70 s approval the credential is still accepted downstream, once', async () => {
+    const { verifyCallCredential } = await import('../../src/index.js');
+    const s = await setup({
+      approver: async () => {
+        s.clock.advance(70_000);
+        return { approved: true, approver: 'alice' };
+      },
+    });
+    const results: string[] = [];
+    const wire = s.guard.tool(
+      { name: 'email.send', description: 'Send', input: z.object({ to: z.string() }), risk: 'external' },
+      async (_a, ctx) => {
+        const opts = { jwks: s.guard.credentialJwks(), issuer: s.guard.credentialIssuer, audience: 'email.send', store: s.guard.store, clock: s.clock };
+        await verifyCallCredential(ctx.credential.token, opts);
+        results.push('accepted');
+        results.push(await verifyCallCredential(ctx.credential.token, opts).then(() => 'accepted', (e: { code: string }) => e.code));
+      },
+    );
+    await s.guard.withCapability(await s.grant(), () => wire({ to: 'a@example.com' }));
+    expect(results).toEqual(['accepted', 'replay_detected']);
+  });
+});
