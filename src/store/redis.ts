@@ -84,6 +84,10 @@ const optionsSchema = z.object({
   awaitCredentialRevocation: z.boolean().default(false),
 });
 
+// Credential revocations waiting for Redis during an outage; beyond this they are dropped (the
+// credentials still expire on their own within seconds).
+const MAX_PENDING_REVOCATIONS = 10_000;
+
 const ms = (ttlMs: number): string => String(Math.max(1, Math.ceil(ttlMs)));
 
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
@@ -179,7 +183,19 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         keys.push(...revoking);
         args.push(...revokingTtls);
       }
-      const reply = await run(RESERVE, keys, args);
+      let reply: unknown;
+      try {
+        reply = await run(RESERVE, keys, args);
+      } catch (err) {
+        // The credentials that rode along were not revoked: queue them again (bounded, since an
+        // outage would otherwise grow the queue) and tell the host.
+        if (revoking.length > 0 && pendingKeys.length < MAX_PENDING_REVOCATIONS) {
+          pendingKeys.push(...revoking);
+          pendingTtls.push(...revokingTtls);
+        }
+        report(err);
+        throw err;
+      }
       if (!Array.isArray(reply) || reply.length === 0) throw new RedisStoreError('the Redis store sent an unexpected reply');
       const outcome = asInt(reply[0]);
       if (outcome === 0) return { ok: true };
