@@ -18,6 +18,7 @@ export function createCompactSigner(key: SigningKey, typ: string): CompactSigner
   const digest = key.alg === 'EdDSA' ? null : 'sha256';
   return (payload) => {
     const input = `${header}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-    return `${input}.${sign(digest, Buffer.from(input), sigOptions).toString('base64url')}`;
+    // The signing input is base64url text, so latin1 encodes it byte for byte without a UTF-8 pass.
+    return `${input}.${sign(digest, Buffer.from(input, 'latin1'), sigOptions).toString('base64url')}`;
   };
 }
