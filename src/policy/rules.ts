@@ -37,7 +37,8 @@ interface CompiledRule {
   readonly effect: Rule['effect'];
   readonly reason: string | undefined;
   readonly appliesToTool: (tool: string) => boolean;
-  readonly checks: readonly Check[];
+  /** Indices into the engine's shared conditions (see `intern`). */
+  readonly checks: readonly number[];
   /** Counts the call and reports whether the rate is exceeded; runs only after every other check matched. */
   readonly rate: ((req: PolicyRequest) => boolean) | undefined;
   readonly requireApproval: boolean | undefined;
@@ -65,7 +66,23 @@ export function createRulesEngine(document: RulesDocument | unknown, options: Ru
   const roleMatchers = new Map<string, ((agent: PolicyRequest['agent']) => boolean)[]>();
   for (const [role, matchers] of Object.entries(doc.roles ?? {})) roleMatchers.set(role, matchers.map(compileIdentityMatcher));
 
-  const rules = doc.rules.map((r) => compileRule(r, roleMatchers, maxTracked));
+  // Rules often repeat a condition (the same environment, risk tiers or depth bound): identical
+  // conditions are compiled once and evaluated at most once per request.
+  const conditions: Check[] = [];
+  const conditionIndex = new Map<string, number>();
+  const intern = (key: string, make: () => Check): number => {
+    let i = conditionIndex.get(key);
+    if (i === undefined) {
+      i = conditions.push(make()) - 1;
+      conditionIndex.set(key, i);
+    }
+    return i;
+  };
+  const rules = doc.rules.map((r) => compileRule(r, roleMatchers, maxTracked, intern));
+  // Per-request memo: memo[i] holds 2*generation + result once condition i ran for this request.
+  // Evaluation is synchronous, so one memo serves every call.
+  const memo = new Float64Array(conditions.length);
+  let generation = 0;
   const byTool = new Map<string, readonly CompiledRule[]>();
   const rulesFor = (tool: string): readonly CompiledRule[] => {
     let list = byTool.get(tool);
@@ -79,6 +96,8 @@ export function createRulesEngine(document: RulesDocument | unknown, options: Ru
   const defaultAllow = doc.default === 'allow';
 
   const evaluate = (req: PolicyRequest): PolicyDecision => {
+    generation += 1;
+    const stamp = generation * 2;
     let roles: ReadonlySet<string> | undefined;
     const rolesOf = (): ReadonlySet<string> => {
       if (roles === undefined) {
@@ -93,8 +112,13 @@ export function createRulesEngine(document: RulesDocument | unknown, options: Ru
     let permit: CompiledRule[] | undefined;
     for (const rule of rulesFor(req.tool.name)) {
       let ok = true;
-      for (const check of rule.checks) {
-        if (!check(req, rolesOf)) {
+      for (const i of rule.checks) {
+        let m = memo[i]!;
+        if (m < stamp) {
+          m = stamp + (conditions[i]!(req, rolesOf) ? 1 : 0);
+          memo[i] = m;
+        }
+        if (m === stamp) {
           ok = false;
           break;
         }
@@ -153,27 +177,35 @@ function compileRule(
   r: Rule,
   roleMatchers: ReadonlyMap<string, unknown>,
   maxTracked: number,
+  intern: (key: string, make: () => Check) => number,
 ): CompiledRule {
-  const checks: Check[] = [];
+  const checks: number[] = [];
+  // Each condition is keyed by its kind and its definition: equal keys are the same condition.
+  const add = (kind: string, definition: unknown, make: () => Check): void => {
+    checks.push(intern(`${kind}:${JSON.stringify(definition)}`, make));
+  };
   if (r.risk !== undefined) {
     const tiers = new Set<string>(r.risk);
-    checks.push((req) => tiers.has(req.tool.risk));
+    add('risk', r.risk, () => (req) => tiers.has(req.tool.risk));
   }
   if (r.roles !== undefined) {
     const wanted = r.roles.filter((role) => roleMatchers.has(role));
-    checks.push((_req, roles) => {
+    add('roles', wanted, () => (_req, roles) => {
       const has = roles();
       return wanted.some((role) => has.has(role));
     });
   }
   if (r.agents !== undefined) {
-    const m = compileGlobs(r.agents);
-    checks.push((req) => m(req.agent.id));
+    const globs = r.agents;
+    add('agents', globs, () => {
+      const m = compileGlobs(globs);
+      return (req) => m(req.agent.id);
+    });
   }
   if (r.intent !== undefined) {
     const ids = r.intent.id === undefined ? undefined : compileGlobs(r.intent.id);
     const words = r.intent.purposeIncludes?.map((w) => w.toLowerCase());
-    checks.push((req) => {
+    add('intent', r.intent, () => (req) => {
       if (ids !== undefined && !ids(req.intent.id)) return false;
       if (words !== undefined) {
         const purpose = req.intent.purpose.toLowerCase();
@@ -184,22 +216,22 @@ function compileRule(
   }
   if (r.environment !== undefined) {
     const entries = Object.entries(r.environment);
-    checks.push((req) => {
+    add('environment', entries, () => (req) => {
       for (const [k, want] of entries) if (!Object.hasOwn(req.environment, k) || !matchesScalar(req.environment[k], want)) return false;
       return true;
     });
   }
   if (r.during !== undefined) {
     const inside = compileTimeWindow(r.during);
-    checks.push((req) => inside(req.time));
+    add('during', r.during, () => (req) => inside(req.time));
   }
   if (r.outside !== undefined) {
     const inside = compileTimeWindow(r.outside);
-    checks.push((req) => !inside(req.time));
+    add('outside', r.outside, () => (req) => !inside(req.time));
   }
   if (r.delegationDepth !== undefined) {
     const t = r.delegationDepth;
-    checks.push((req) => {
+    add('depth', t, () => (req) => {
       const d = req.delegation.depth;
       return (t.eq === undefined || d === t.eq) && (t.lt === undefined || d < t.lt) && (t.lte === undefined || d <= t.lte) && (t.gt === undefined || d > t.gt) && (t.gte === undefined || d >= t.gte);
     });
@@ -207,7 +239,7 @@ function compileRule(
   if (r.args !== undefined) {
     // A rule's argument condition reuses the grant constraint language, so both read the same.
     const fields: [string, CompiledConstraint][] = Object.entries(r.args).map(([k, c]) => [k, compileConstraint(c)]);
-    checks.push((req) => {
+    add('args', r.args, () => (req) => {
       for (const [k, check] of fields) if (check(Object.hasOwn(req.args, k) ? req.args[k] : undefined, k) !== undefined) return false;
       return true;
     });

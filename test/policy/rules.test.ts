@@ -206,3 +206,31 @@ describe('roles from identity', () => {
     expect(engine.evaluate(request(agent('spiffe://example.org.evil/agents/a')))).toMatchObject({ effect: 'deny' });
   });
 });
+
+describe('shared conditions', () => {
+  const request = (environment: string, to: string): PolicyRequest => ({
+    agent: { id: AGENT, source: 'asserted' },
+    intent: { id: 'i', purpose: 'p' },
+    tool: { name: 'email.send', risk: 'write', description: 'd' },
+    args: { to },
+    capabilityId: 'c',
+    delegation: { depth: 0, chain: [AGENT] },
+    environment: { name: environment },
+    time: Date.UTC(2026, 10, 30, 10),
+  });
+
+  test('a condition shared by several rules is decided per request, never carried over', () => {
+    const engine = createRulesEngine({
+      version: 1,
+      rules: [
+        { id: 'prod-internal', effect: 'permit', environment: { name: 'production' }, args: { to: { endsWith: '@example.com' } } },
+        { id: 'prod-block', effect: 'forbid', environment: { name: 'production' }, args: { to: { endsWith: '@evil.example' } } },
+        { id: 'staging', effect: 'permit', environment: { name: 'staging' } },
+      ],
+    });
+    expect(engine.evaluate(request('production', 'a@example.com'))).toMatchObject({ effect: 'allow', policyIds: ['prod-internal'] });
+    expect(engine.evaluate(request('production', 'x@evil.example'))).toMatchObject({ effect: 'deny', policyIds: ['prod-block'] });
+    expect(engine.evaluate(request('staging', 'x@evil.example'))).toMatchObject({ effect: 'allow', policyIds: ['staging'] });
+    expect(engine.evaluate(request('qa', 'a@example.com'))).toMatchObject({ effect: 'deny', policyIds: [RULES_DEFAULT_ID] });
+  });
+});
