@@ -130,7 +130,8 @@ export function createCedarEngine(options: CedarEngineOptions): CedarEngine {
   const risks = new Map(defs.map((d) => [d.name, d.risk ?? 'write']));
   const { schema, args } = generateCedarSchema(defs);
   const { parts, text } = splitPolicies(options.policies, source);
-  const staticPolicies: Record<string, string> = {};
+  // No prototype: a policy with @id("__proto__") must be an own key, not silently dropped.
+  const staticPolicies: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const p of parts) staticPolicies[p.id] = p.text;
   const offsetOf = (id: string | undefined): number => parts.find((p) => p.id === id)?.offset ?? 0;
 

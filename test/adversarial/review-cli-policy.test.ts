@@ -1,0 +1,32 @@
+import { describe, expect, test } from 'vitest';
+import { z } from 'zod';
+import { createCedarEngine } from '../../src/policy/cedar.js';
+import type { PolicyRequest } from '../../src/policy/types.js';
+
+const TOOLS = [{ name: 'tickets.read', input: z.object({ ticketId: z.string() }), risk: 'read' as const }];
+const request: PolicyRequest = {
+  agent: { id: 'spiffe://example.org/agents/support', source: 'spiffe', trustDomain: 'example.org', attributes: {} } as unknown as PolicyRequest['agent'],
+  intent: { id: 'ticket-1', purpose: 'Answer ticket 1' } as PolicyRequest['intent'],
+  tool: { name: 'tickets.read', risk: 'read', description: 'Read a ticket' },
+  args: { ticketId: '1' },
+  capabilityId: 'cap-1',
+  delegation: { depth: 0, chain: [] },
+  environment: {},
+  time: Date.UTC(2026, 10, 30, 10, 0, 0),
+};
+
+describe('Cedar policy ids that are prototype keys', () => {
+  test('a forbid named @id("__proto__") still forbids', () => {
+    const engine = createCedarEngine({
+      policies: '@id("all") permit (principal, action, resource);\n@id("__proto__") forbid (principal, action, resource);\n',
+      tools: TOOLS,
+    });
+    expect(engine.evaluate(request)).toMatchObject({ effect: 'deny', policyIds: ['__proto__'] });
+  });
+
+  test('a forbid keyed "__proto__" in the policies object still forbids', () => {
+    const policies = JSON.parse('{"all":"permit (principal, action, resource);","__proto__":"forbid (principal, action, resource);"}') as Record<string, string>;
+    const engine = createCedarEngine({ policies, tools: TOOLS });
+    expect(engine.evaluate(request)).toMatchObject({ effect: 'deny', policyIds: ['__proto__'] });
+  });
+});
