@@ -134,7 +134,11 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
   const rows: ScenarioRow[] = [];
   for (const [i, c] of cases.entries()) {
     const tool = tools.get(c.tool)!;
-    const outcome = await settleCall(() => tool(c.args as never, { capability: s.capability }));
+    let outcome = await settleCall(() => tool(c.args as never, { capability: s.capability }));
+    // A denial of another tool was thrown by this tool's body: this call was allowed and ran.
+    if (outcome.kind === 'denied' && outcome.tool !== c.tool) {
+      outcome = { kind: 'failed', error: new Error(`the tool ran and threw a denial of "${outcome.tool}" (${outcome.code}): ${outcome.reason}`) };
+    }
     const actual = actualOf(outcome);
     const ok = actual === c.expect;
     rows.push({
