@@ -25,15 +25,20 @@ function osUser(): string {
   }
 }
 
+// Control characters, line and paragraph separators and bidi controls: a model-supplied argument
+// could otherwise move the cursor, erase lines or start a fake line of the question.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const printable = (v: unknown): string => String(v).replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 /** Renders the question a person sees; exported so that other approvers can show the same. */
 export function describeApprovalRequest(request: Omit<ApprovalRequest, 'signal'>): string {
-  const args = Object.entries(request.argsPreview).map(([k, v]) => `    ${k}: ${v}`);
+  const args = Object.entries(request.argsPreview).map(([k, v]) => `    ${printable(k)}: ${printable(v)}`);
   return [
     '',
-    `Approval needed: ${request.tool} (${request.risk})`,
-    `  agent:   ${request.agent}`,
-    `  intent:  ${request.intent.purpose} [${request.intent.id}]`,
-    `  why:     ${request.why}`,
+    `Approval needed: ${printable(request.tool)} (${printable(request.risk)})`,
+    `  agent:   ${printable(request.agent)}`,
+    `  intent:  ${printable(request.intent.purpose)} [${printable(request.intent.id)}]`,
+    `  why:     ${printable(request.why)}`,
     '  arguments:',
     ...(args.length > 0 ? args : ['    (none)']),
     '',
