@@ -94,6 +94,10 @@ function splitPolicies(policies: string | Readonly<Record<string, string>>, sour
     const id = given ?? annotations.id ?? `policy${i}`;
     if (seen.has(id)) throw new InvalidPolicyError(source, [{ path: id, message: `duplicate policy id "${id}"`, ...lineColumn(text, offset) }]);
     seen.add(id);
+    // A misspelt or empty @approval would otherwise be ignored and the permit would allow outright.
+    if (annotations.approval !== undefined && annotations.approval !== 'required') {
+      throw new InvalidPolicyError(source, [{ path: id, message: `@approval must be "required", got ${JSON.stringify(annotations.approval)}`, ...lineColumn(text, offset) }]);
+    }
     parts.push({ id, text: p, offset, approval: json.json.effect === 'permit' && annotations.approval === 'required', reason: annotations.reason });
   });
   return { parts, text };

@@ -78,3 +78,13 @@ describe('terminal approval prompt and model-supplied arguments', () => {
     expect(text.split('\n').filter((l) => l.startsWith('  why:'))).toEqual(['  why:     external email needs a human']);
   });
 });
+
+describe('Cedar @approval annotation', () => {
+  test('a permit marked @approval without "required" is refused when the engine is created, not read as a plain allow', async () => {
+    const { InvalidPolicyError } = await import('../../src/policy/errors.js');
+    expect(() => createCedarEngine({ policies: '@id("ask") @approval permit (principal, action, resource);\n', tools: TOOLS })).toThrow(InvalidPolicyError);
+    expect(() => createCedarEngine({ policies: '@id("ask") @approval("Required") permit (principal, action, resource);\n', tools: TOOLS })).toThrow(InvalidPolicyError);
+    const ok = createCedarEngine({ policies: '@id("ask") @approval("required") permit (principal, action, resource);\n', tools: TOOLS });
+    expect(ok.evaluate(request)).toMatchObject({ effect: 'require_approval', policyIds: ['ask'] });
+  });
+});
