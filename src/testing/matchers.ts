@@ -57,8 +57,17 @@ function assertKnownCode(code: unknown): void {
   }
 }
 
+/** Any other value was never a call: it would settle as "allowed" and the matcher could not fail. */
+function assertCall(matcher: string, received: unknown): void {
+  const thenable = received !== null && typeof received === 'object' && typeof (received as { then?: unknown }).then === 'function';
+  if (!thenable && typeof received !== 'function') {
+    throw new TypeError(`${matcher}: expected a promise or a function that makes the call, got ${received === null ? 'null' : typeof received}`);
+  }
+}
+
 async function toBeDenied(this: MatcherState, received: unknown, code?: DenialCode) {
   assertKnownCode(code);
+  assertCall('toBeDenied', received);
   const outcome = await settleCall(received);
   const pass = outcome.kind === 'denied' && (code === undefined || outcome.code === code);
   const wanted = code === undefined ? 'denied' : `denied with ${code}`;
@@ -72,6 +81,7 @@ async function toBeDenied(this: MatcherState, received: unknown, code?: DenialCo
 }
 
 async function toBeAllowed(this: MatcherState, received: unknown) {
+  assertCall('toBeAllowed', received);
   const outcome = await settleCall(received);
   return {
     pass: outcome.kind === 'allowed',
