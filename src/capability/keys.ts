@@ -20,38 +20,56 @@ export interface SigningKey {
 }
 
 /** CryptoKey is a global only on newer Node versions; test for it without assuming it. */
-export function isCryptoKey(k: unknown): boolean {
+function isCryptoKey(k: unknown): boolean {
   const C = (globalThis as { CryptoKey?: abstract new () => unknown }).CryptoKey;
   return typeof C === 'function' && k instanceof C;
 }
 
-function toKeyObject(input: PrivateKeyInput): KeyObject {
+function toKeyObject(input: PrivateKeyInput, option: string): KeyObject {
   if (input instanceof KeyObject) return input;
   if (isCryptoKey(input)) return KeyObject.from(input as unknown as webcrypto.CryptoKey);
   const jwk = input as JWK;
   if (typeof jwk !== 'object' || jwk === null || typeof jwk.d !== 'string') {
-    throw new TypeError('signingKey must be a private KeyObject, CryptoKey or a private JWK (with "d")');
+    throw new TypeError(`${option} must be a private KeyObject, CryptoKey or a private JWK (with "d")`);
   }
   return createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
 }
 
-function algorithmOf(key: KeyObject): SigningAlgorithm {
+function algorithmOf(key: KeyObject, option: string): SigningAlgorithm {
   if (key.asymmetricKeyType === 'ed25519') return 'EdDSA';
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
   throw new TypeError(
-    `signingKey must be an Ed25519 (EdDSA) or P-256 (ES256) private key, got ${key.asymmetricKeyType ?? 'a symmetric key'}`,
+    `${option} must be an Ed25519 (EdDSA) or P-256 (ES256) private key, got ${key.asymmetricKeyType ?? 'a symmetric key'}`,
   );
+}
+
+interface PreparedKey {
+  privateKey: KeyObject;
+  alg: SigningAlgorithm;
+  exported: JWK;
+}
+
+function prepare(input: PrivateKeyInput, option: string): PreparedKey {
+  const privateKey = toKeyObject(input, option);
+  if (privateKey.type !== 'private') throw new TypeError(`${option} must be a private key`);
+  const alg = algorithmOf(privateKey, option);
+  return { privateKey, alg, exported: createPublicKey(privateKey).export({ format: 'jwk' }) as JWK };
+}
+
+function assemble({ privateKey, alg, exported }: PreparedKey, kid: string): SigningKey {
+  const publicJwk: JWK = { ...exported, kid, alg, use: 'sig' };
+  return Object.freeze({ kid, alg, privateKey, publicJwk: Object.freeze(publicJwk) });
 }
 
 /** Imports a private key once; `kid` defaults to its RFC 7638 thumbprint. */
 export async function importSigningKey(input: PrivateKeyInput, options: { kid?: string } = {}): Promise<SigningKey> {
-  const privateKey = toKeyObject(input);
-  if (privateKey.type !== 'private') throw new TypeError('signingKey must be a private key');
-  const alg = algorithmOf(privateKey);
-  const exported = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
-  const kid = options.kid ?? (await calculateJwkThumbprint(exported, 'sha256'));
-  const publicJwk: JWK = { ...exported, kid, alg, use: 'sig' };
-  return Object.freeze({ kid, alg, privateKey, publicJwk: Object.freeze(publicJwk) });
+  const prepared = prepare(input, 'signingKey');
+  return assemble(prepared, options.kid ?? (await calculateJwkThumbprint(prepared.exported, 'sha256')));
+}
+
+/** Imports a private key synchronously under a given `kid`; `option` names it in errors. */
+export function importSigningKeySync(input: PrivateKeyInput, kid: string, option: string): SigningKey {
+  return assemble(prepare(input, option), kid);
 }
 
 /** Generates a fresh key pair (Ed25519 by default) and imports it. */

@@ -3,10 +3,9 @@
  * valid for seconds, bound to one tool, one call id and the SHA-256 of the call's arguments,
  * registered live in the store when the call is reserved and revoked when the call ends.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, webcrypto } from 'node:crypto';
-import type { JWK } from 'jose';
+import { generateKeyPairSync } from 'node:crypto';
 import { CALL_CREDENTIAL_TYP } from '../capability/claims.js';
-import { isCryptoKey, type JWKS, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from '../capability/keys.js';
+import { importSigningKeySync, type JWKS, type PrivateKeyInput } from '../capability/keys.js';
 import type { TesseraStore } from '../store/types.js';
 import { randomId } from '../util/canonical.js';
 import type { Clock } from '../util/time.js';
@@ -50,25 +49,12 @@ export interface SignedCredentialProvider extends CredentialProvider {
   jwks(): JWKS;
 }
 
-function toSigningKey(input: PrivateKeyInput | undefined, kid: string): SigningKey {
-  const privateKey =
-    input === undefined
-      ? generateKeyPairSync('ed25519').privateKey
-      : input instanceof KeyObject
-        ? input
-        : isCryptoKey(input)
-          ? KeyObject.from(input as unknown as webcrypto.CryptoKey)
-          : createPrivateKey({ key: input as import('node:crypto').JsonWebKey, format: 'jwk' });
-  let alg: SigningAlgorithm;
-  if (privateKey.asymmetricKeyType === 'ed25519') alg = 'EdDSA';
-  else if (privateKey.asymmetricKeyType === 'ec' && privateKey.asymmetricKeyDetails?.namedCurve === 'prime256v1') alg = 'ES256';
-  else throw new TypeError('credentials.signingKey must be an Ed25519 or P-256 private key');
-  const publicJwk = { ...(createPublicKey(privateKey).export({ format: 'jwk' }) as JWK), kid, alg, use: 'sig' };
-  return { kid, alg, privateKey, publicJwk };
-}
-
 export function createSignedCredentials(options: SignedCredentialsOptions): SignedCredentialProvider {
-  const key = toSigningKey(options.signingKey, options.kid ?? randomId());
+  const key = importSigningKeySync(
+    options.signingKey ?? generateKeyPairSync('ed25519').privateKey,
+    options.kid ?? randomId(),
+    'credentials.signingKey',
+  );
   const sign = createCompactSigner(key, CALL_CREDENTIAL_TYP);
   const { issuer, store, clock } = options;
   return {
