@@ -18,6 +18,7 @@ import { describeIssues } from '../util/zod-issues.js';
 import { CAPABILITY_TYP, capabilityClaimsSchema, type CapabilityClaims, type Intent } from './claims.js';
 import { compileFields } from './constraints.js';
 import type { JWKS } from './keys.js';
+import { COMPACT_JWS } from '../util/compact-jws.js';
 
 /** One trusted authority: its exact `iss` and its public keys. */
 export interface TrustedIssuer {
@@ -115,7 +116,6 @@ export interface VerifiedChain {
 
 const DEFAULT_ALGORITHMS = ['EdDSA', 'ES256'];
 const FORBIDDEN_HEADERS = ['jku', 'jwk', 'x5u', 'x5c'] as const;
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 const fail = (code: DenialCode, reason: string, cause?: unknown): never => {
   throw new CapabilityError(code, reason, cause === undefined ? undefined : { cause });

@@ -5,8 +5,8 @@ import type { Guard, GuardOptions } from '../guard/types.js';
 import { readInput } from './files.js';
 import { CliError, EXIT, type CliIo } from './io.js';
 import { loadJwks } from './keys-file.js';
+import { COMPACT_JWS } from '../util/compact-jws.js';
 
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /** A token given inline, `-` for standard input, or a file holding it. */
 export async function readCapability(io: CliIo, arg: string): Promise<string> {

@@ -8,6 +8,7 @@ import { CredentialRejectedError } from '../errors.js';
 import type { TesseraStore } from '../store/types.js';
 import { type Clock, systemClock } from '../util/time.js';
 import { CREDENTIAL_MARGIN_SEC, type CallCredentialClaims } from './call-credential.js';
+import { COMPACT_JWS } from '../util/compact-jws.js';
 
 export interface VerifyCallCredentialOptions {
   /** The guard's credential keys (`guard.credentialJwks()`). */
@@ -40,7 +41,7 @@ const reject = (code: CredentialRejectedError['code'], reason: string, cause?: u
  * Not checked: anything about the caller's network identity; pair it with mTLS if you need that.
  */
 export async function verifyCallCredential(token: string, options: VerifyCallCredentialOptions): Promise<CallCredentialClaims> {
-  if (typeof token !== 'string' || token.length === 0 || token.length > 8192 || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) {
+  if (typeof token !== 'string' || token.length === 0 || token.length > 8192 || !COMPACT_JWS.test(token)) {
     reject('credential_invalid', 'not a compact JWS call credential');
   }
   let typ: unknown;

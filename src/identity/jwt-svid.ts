@@ -12,6 +12,7 @@ import { IdentityError } from './errors.js';
 import { parseSpiffeId, parseTrustDomain, SpiffeIdError, type SpiffeId } from './spiffe-id.js';
 import { createTrustBundle, type TrustBundle, type TrustBundleSource } from './trust-bundle.js';
 import type { AgentIdentity, IdentityVerifier } from './types.js';
+import { COMPACT_JWS } from '../util/compact-jws.js';
 
 export const JWT_SVID_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512'] as const;
 
@@ -42,7 +43,6 @@ const optionsSchema = z.object({
 
 const ALLOWED = new Set<string>(JWT_SVID_ALGORITHMS);
 const HEADER_MEMBERS = new Set(['alg', 'kid', 'typ']);
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const MAX_TOKEN_BYTES = 16 * 1024;
 
 const invalid = (reason: string, cause?: unknown): never => {

@@ -11,6 +11,7 @@ import { systemClock, type Clock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
 import { IdentityError } from './errors.js';
 import type { AgentIdentity, IdentityVerifier } from './types.js';
+import { COMPACT_JWS } from '../util/compact-jws.js';
 
 export interface OidcVerifierOptions {
   /** The provider's issuer identifier, exactly as it appears in `iss` and in its discovery document. */
@@ -54,7 +55,6 @@ const optionsSchema = z.object({
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const FORBIDDEN_HEADERS = ['jku', 'jwk', 'x5u', 'x5c'] as const;
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const MAX_TOKEN_BYTES = 16 * 1024;
 const ATTRIBUTE_CLAIMS = ['client_id', 'azp', 'scope', 'groups', 'roles'] as const;
 

@@ -17,6 +17,7 @@ import { hashArguments } from '../util/canonical.js';
 import type { Clock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
 import { IdentityError } from './errors.js';
+import { COMPACT_JWS } from '../util/compact-jws.js';
 
 export type ProofChecker = (
   cap: VerifiedCapability,
@@ -44,7 +45,6 @@ export interface ProofCheckerOptions extends ProofOptions {
   clockSkewSec: number;
 }
 
-const COMPACT_JWS = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
 const MAX_PROOF_BYTES = 4096;
 const HEADER_MEMBERS = new Set(['alg', 'typ', 'jwk']);
 const CURVE_OF: Record<ProofAlgorithm, { kty: string; crv: string; members: readonly string[] }> = {
