@@ -16,13 +16,9 @@ import { toLangChainTool } from '../../src/adapters/langchain.js';
 import { registerGuardedTool } from '../../src/adapters/mcp.js';
 import { toOpenAIAgentsTool } from '../../src/adapters/openai-agents.js';
 import { createAuthority, createGuard } from '../../src/index.js';
-import { round, type BenchSuite, type Harness } from '../harness.js';
+import { median, round, type BenchSuite, type Harness } from '../harness.js';
 
 const pct = (guarded: number, bare: number): number => round(((guarded - bare) / bare) * 100, 1);
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-};
 
 /**
  * Bare and guarded alternate round by round after a shared warm-up, so that JIT warm-up and

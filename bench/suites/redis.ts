@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { createAuthority, createGuard, createMemoryStore, type TesseraStore } from '../../src/index.js';
 import { createRedisStore } from '../../src/store/redis.js';
 import { hasRedisServer, startRedisServer } from '../../test/support/redis-server.js';
-import { round, type Floor, type Harness } from '../harness.js';
+import { median, round, type Floor, type Harness } from '../harness.js';
 
 const ISSUER = 'https://authz.example.com';
 const AUDIENCE = 'bench-app';
@@ -33,11 +33,6 @@ async function guardedCall(store: TesseraStore | undefined) {
   return () => read(args, { capability });
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /**
  * Times the functions in turns, call by call, so that all of them see the same load; each round

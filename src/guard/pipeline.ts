@@ -199,12 +199,13 @@ export async function runGuardedCall(
     const capTtlMs = Math.max(1000, cap.chainExpiresAt * 1000 - nowMs + counterMarginMs);
     const credentialId = randomId();
     const credentialTtlSec = tool.credentialTtlSec ?? rt.credentialTtlSec;
+    // The credential stops verifying at its exp; its marker outlives that by a margin for clock skew.
+    const credentialRegistration = [{ id: credentialId, ttlMs: (credentialTtlSec + CREDENTIAL_MARGIN_SEC) * 1000 }];
     const reservation: CallReservation = {
       revocations: revocationChecks(cap),
       counters: grant!.maxCalls === undefined ? NONE : [{ key: `calls:${cap.id}:${tool.name}`, limit: grant!.maxCalls, ttlMs: capTtlMs }],
       once: proof ? [{ key: `pop:${proof.jti}`, ttlMs: proof.ttlMs }] : NONE,
-      // The credential stops verifying at its exp; its marker outlives that by a margin for clock skew.
-      credentials: [{ id: credentialId, ttlMs: (credentialTtlSec + CREDENTIAL_MARGIN_SEC) * 1000 }],
+      credentials: credentialRegistration,
     };
     const reserving = rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, nowMs, counterMarginMs));
     if (reserving instanceof Promise) yielded = true;
@@ -305,7 +306,7 @@ export async function runGuardedCall(
         revocations: revocationChecks(cap),
         counters: NONE,
         once: NONE,
-        credentials: [{ id: credentialId, ttlMs: (credentialTtlSec + CREDENTIAL_MARGIN_SEC) * 1000 }],
+        credentials: credentialRegistration,
       });
       if (!renewed.ok) {
         deny('capability_revoked', 'the capability was revoked while the call waited for approval; ask the authority for a new grant');
