@@ -2,7 +2,7 @@
  * A CI suite for a support agent, as your project would write it: it proves what one intent's
  * capability lets the agent do, and above all what it does not.
  *
- * In your project: import { createTestAuthority, runScenario, allow, deny } from 'tessera/testing'.
+ * In your project: import { createTestAuthority, runScenario, allow, deny } from 'tessera-guard/testing'.
  * Importing the kit registers the matchers (toBeDenied, toBeAllowed, toHaveRecordedSideEffect).
  */
 import { afterAll, beforeEach, describe, expect, test } from 'vitest';

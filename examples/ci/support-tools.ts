@@ -2,7 +2,7 @@
  * The application code under test: a support agent's tools, guarded. In a real project this is
  * your own module; the CI test next to it proves what the agent can and cannot do with them.
  *
- * In your project, import from 'tessera' instead of the relative path.
+ * In your project, import from 'tessera-guard' instead of the relative path.
  */
 import { z } from 'zod';
 import type { Guard } from '../../src/index.js';

@@ -1,5 +1,5 @@
 /**
- * Vercel AI SDK adapter (`tessera/ai-sdk`): a guarded tool becomes an AI SDK `Tool`.
+ * Vercel AI SDK adapter (`tessera-guard/ai-sdk`): a guarded tool becomes an AI SDK `Tool`.
  *
  * The result is the plain tool object that `tool()` from `ai` returns (`description`,
  * `inputSchema`, `execute`, `needsApproval`), so it works with `generateText`/`streamText` in

@@ -1,5 +1,5 @@
 /**
- * LangChain.js adapter (`tessera/langchain`): a guarded tool becomes a LangChain tool
+ * LangChain.js adapter (`tessera-guard/langchain`): a guarded tool becomes a LangChain tool
  * (`tool()` from `@langchain/core/tools`), usable in `createAgent`, LangGraph's `ToolNode` or a
  * plain `bindTools` loop.
  *

@@ -1,5 +1,5 @@
 /**
- * MCP adapter (`tessera/mcp`): registers guarded tools on an `McpServer`
+ * MCP adapter (`tessera-guard/mcp`): registers guarded tools on an `McpServer`
  * (`@modelcontextprotocol/sdk` v1).
  *
  * The capability for a call comes, in order, from the `capability` option (a token for a

@@ -1,5 +1,5 @@
 /**
- * OpenAI Agents SDK adapter (`tessera/openai-agents`): a guarded tool becomes a `FunctionTool`.
+ * OpenAI Agents SDK adapter (`tessera-guard/openai-agents`): a guarded tool becomes a `FunctionTool`.
  *
  * The SDK's tool-call id (`details.toolCall.callId`) becomes the guard's call id (span
  * `gen_ai.tool.call.id`) and `details.signal` cancels the call.

@@ -1,5 +1,5 @@
 /**
- * `tessera/cedar`: a policy engine on Cedar (`@cedar-policy/cedar-wasm`, an optional peer).
+ * `tessera-guard/cedar`: a policy engine on Cedar (`@cedar-policy/cedar-wasm`, an optional peer).
  *
  * The schema is generated from the tools the engine is given; the policies are validated against
  * it when the engine is created, and an invalid policy throws `InvalidPolicyError` carrying

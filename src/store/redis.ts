@@ -1,5 +1,5 @@
 /**
- * `tessera/redis`: the guard store on Redis, for many processes that must agree on single use,
+ * `tessera-guard/redis`: the guard store on Redis, for many processes that must agree on single use,
  * call limits and revocation.
  *
  * One guarded call costs one round trip: `reserve` is one Lua script (EVALSHA, with EVAL when the

@@ -1,5 +1,5 @@
 /**
- * `tessera/testing`: a test authority, span capture, a controllable clock, vitest matchers and a
+ * `tessera-guard/testing`: a test authority, span capture, a controllable clock, vitest matchers and a
  * scenario runner for CI suites that must prove what an agent can and cannot do.
  *
  * Importing this entry registers the matchers with vitest's `expect`.

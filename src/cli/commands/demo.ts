@@ -24,7 +24,7 @@ export function findDemoRoot(start: string): string | undefined {
     const pkg = join(dir, 'package.json');
     if (existsSync(pkg) && existsSync(join(dir, 'examples', 'demo.ts'))) {
       try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'tessera') return dir;
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'tessera-guard') return dir;
       } catch {
         // an unreadable package.json is simply not ours
       }
