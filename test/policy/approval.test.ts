@@ -195,3 +195,26 @@ test('previewArguments masks nested secrets and token-looking values', () => {
   expect(p.note).toBe('[redacted]');
   expect(p.long).toHaveLength(120);
 });
+
+describe('terminal approval prompt and model-supplied arguments', () => {
+  test('control characters in an argument cannot rewrite the question a person sees', async () => {
+    const { describeApprovalRequest } = await import('../../src/policy/terminal-approver.js');
+    const { previewArguments } = await import('../../src/policy/approval.js');
+    // ESC sequences move the cursor up and erase lines; a newline starts a fake field.
+    const to = 'attacker@evil.test\x1b[1A\x1b[2K\x1b[1A\x1b[2K\n  why:     routine read-only lookup\r';
+    const text = describeApprovalRequest({
+      agent: 'spiffe://example.org/agents/support',
+      intent: { id: 'ticket-1', purpose: 'Answer ticket 1' } as never,
+      tool: 'email.send',
+      risk: 'external',
+      argsPreview: previewArguments({ to }),
+      argsHash: 'h',
+      capabilityId: 'c',
+      callId: 'k',
+      why: 'external email needs a human',
+      policyIds: [],
+    });
+    expect(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(text)).toBe(false);
+    expect(text.split('\n').filter((l) => l.startsWith('  why:'))).toEqual(['  why:     external email needs a human']);
+  });
+});

@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { CEDAR_NO_PERMIT_ID, CEDAR_UNKNOWN_TOOL_ID, createCedarEngine, type CedarEngineOptions } from '../../src/policy/cedar.js';
 import { createRulesEngine, createScriptedApprover, InvalidPolicyError, type GuardOptions, type PolicyEngine } from '../../src/index.js';
+import type { PolicyRequest } from '../../src/policy/types.js';
 import { setup } from '../support/fixtures.js';
 
 const example = (name: string): string => readFileSync(new URL(`../../examples/policies/${name}`, import.meta.url), 'utf8');
@@ -163,5 +164,43 @@ describe('invalid Cedar policies stop the engine from starting', () => {
 
   test('duplicate policy ids are refused', () => {
     expect(() => cedarEngine('@id("a") permit (principal, action, resource);\n@id("a") forbid (principal, action, resource);')).toThrow(/duplicate policy id "a"/);
+  });
+});
+
+const ONE_TOOL = [{ name: 'tickets.read', input: z.object({ ticketId: z.string() }), risk: 'read' as const }];
+const oneRequest: PolicyRequest = {
+  agent: { id: 'spiffe://example.org/agents/support', source: 'spiffe', trustDomain: 'example.org', attributes: {} } as unknown as PolicyRequest['agent'],
+  intent: { id: 'ticket-1', purpose: 'Answer ticket 1' } as PolicyRequest['intent'],
+  tool: { name: 'tickets.read', risk: 'read', description: 'Read a ticket' },
+  args: { ticketId: '1' },
+  capabilityId: 'cap-1',
+  delegation: { depth: 0, chain: [] },
+  environment: {},
+  time: Date.UTC(2026, 10, 30, 10, 0, 0),
+};
+
+describe('Cedar policy ids that are prototype keys', () => {
+  test('a forbid named @id("__proto__") still forbids', () => {
+    const engine = createCedarEngine({
+      policies: '@id("all") permit (principal, action, resource);\n@id("__proto__") forbid (principal, action, resource);\n',
+      tools: ONE_TOOL,
+    });
+    expect(engine.evaluate(oneRequest)).toMatchObject({ effect: 'deny', policyIds: ['__proto__'] });
+  });
+
+  test('a forbid keyed "__proto__" in the policies object still forbids', () => {
+    const policies = JSON.parse('{"all":"permit (principal, action, resource);","__proto__":"forbid (principal, action, resource);"}') as Record<string, string>;
+    const engine = createCedarEngine({ policies, tools: ONE_TOOL });
+    expect(engine.evaluate(oneRequest)).toMatchObject({ effect: 'deny', policyIds: ['__proto__'] });
+  });
+});
+
+describe('Cedar @approval annotation', () => {
+  test('a permit marked @approval without "required" is refused when the engine is created, not read as a plain allow', async () => {
+    const { InvalidPolicyError } = await import('../../src/policy/errors.js');
+    expect(() => createCedarEngine({ policies: '@id("ask") @approval permit (principal, action, resource);\n', tools: ONE_TOOL })).toThrow(InvalidPolicyError);
+    expect(() => createCedarEngine({ policies: '@id("ask") @approval("Required") permit (principal, action, resource);\n', tools: ONE_TOOL })).toThrow(InvalidPolicyError);
+    const ok = createCedarEngine({ policies: '@id("ask") @approval("required") permit (principal, action, resource);\n', tools: ONE_TOOL });
+    expect(ok.evaluate(oneRequest)).toMatchObject({ effect: 'require_approval', policyIds: ['ask'] });
   });
 });

@@ -124,3 +124,12 @@ describe('settleCall and isDenial', () => {
     expect(failed.kind).toBe('failed');
   });
 });
+
+describe('toBeAllowed needs a call to judge', () => {
+  test('a value that is neither a promise nor a function does not pass as an allowed call', async () => {
+    await import('../../src/testing/index.js');
+    // e.g. a framework result object that carries a denial as data
+    const result = { error: 'Tool "email.send" denied (tool_not_granted)' };
+    await expect(expect(result).toBeAllowed()).rejects.toThrow(TypeError);
+  });
+});
