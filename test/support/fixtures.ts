@@ -1,23 +1,13 @@
 import { z } from 'zod';
 import { createAuthority, createGuard, type Authority, type Guard, type GuardOptions } from '../../src/index.js';
+import { createManualClock } from '../../src/testing/clock.js';
 
 export const ISSUER = 'https://authz.example.com';
 export const AUDIENCE = 'support-app';
 export const AGENT = 'spiffe://example.org/agents/support';
 
-/** A controllable clock: starts at a fixed instant, moves only when told. */
-export function manualClock(start = Date.UTC(2026, 10, 28, 12, 0, 0)) {
-  let now = start;
-  const clock = () => now;
-  return Object.assign(clock, {
-    advance(ms: number) {
-      now += ms;
-    },
-    set(ms: number) {
-      now = ms;
-    },
-  });
-}
+/** The testing kit's manual clock: one clock implementation for every test. */
+export const manualClock = createManualClock;
 
 export async function setup(overrides: Partial<GuardOptions> = {}) {
   const clock = manualClock();
