@@ -78,8 +78,9 @@ export type CapabilityClaims = z.infer<typeof capabilityClaimsSchema>;
 
 /**
  * When a token was issued, in ms, for revocation. A token without `iat_ms` counts as issued at the
- * last millisecond of its `iat` second: a revocation made within that second refuses it.
+ * first millisecond of its `iat` second (fail closed): a revocation made anywhere within that
+ * second refuses it.
  */
 export function issuedAtMs(claims: Pick<CapabilityClaims, 'iat' | 'iat_ms'>): number {
-  return claims.iat_ms ?? claims.iat * 1000 + 999;
+  return claims.iat_ms ?? claims.iat * 1000;
 }
