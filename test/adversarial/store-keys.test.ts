@@ -20,7 +20,7 @@ const VICTIM = 'spiffe://example.org/agents/victim';
 /** Signs a child of `parent` exactly as delegate() would, with a jti of the attacker's choosing. */
 async function childWithJti(parent: string, key: AgentKey, jti: string, tools: Record<string, unknown> = { 'email.send': { args: { to: { endsWith: '@example.com' } }, maxCalls: 1 } }): Promise<string> {
   const p = unpack(parent).payload;
-  return new SignJWT({
+  const claims: Record<string, unknown> = {
     iss: p.sub,
     sub: MAILER,
     aud: p.aud,
@@ -33,7 +33,8 @@ async function childWithJti(parent: string, key: AgentKey, jti: string, tools: R
     tools,
     act: { sub: p.sub },
     prt: parent,
-  })
+  };
+  return new SignJWT(claims)
     .setProtectedHeader({ alg: key.signingKey.alg, typ: 'tessera-cap+jwt', jwk: key.publicJwk })
     .sign(key.signingKey.privateKey);
 }
