@@ -7,8 +7,8 @@ import { z } from 'zod';
 import { CapabilityError } from '../errors.js';
 import { type Clock, type Duration, durationSeconds, systemClock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
-import { createRevoker, type Revoker } from '../store/revocation.js';
-import type { TesseraStore } from '../store/types.js';
+import { createRevoker, issueTimeAfterRevocations, type Revoker } from '../store/revocation.js';
+import { revocationKey, type TesseraStore } from '../store/types.js';
 import { grantIdentityChecker } from '../identity/grant-identity.js';
 import type { IdentityVerifier } from '../identity/types.js';
 import { createTokenExchange, type DelegationRequest } from './delegation.js';
@@ -140,8 +140,17 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
             ? { jkt: request.confirmation.jkt }
             : { jkt: await calculateJwkThumbprint(request.confirmation.jwk, 'sha256') };
       }
-      const now = Math.floor(clock() / 1000);
+      const nowMs = Math.floor(clock());
+      const now = Math.floor(nowMs / 1000);
+      // Stamped after any revocation of this agent or intent the shared store already holds:
+      // a guard's stop reaches past its clock into the skew window, and a grant made after it
+      // must still work at once.
+      const issuedAtMs =
+        options.store === undefined
+          ? nowMs
+          : await issueTimeAfterRevocations(options.store, [revocationKey.agent(r.data.agent), revocationKey.intent(r.data.intent.id)], nowMs);
       const claims: Omit<CapabilityClaims, 'iss' | 'sub' | 'aud' | 'iat' | 'nbf' | 'exp' | 'jti'> = {
+        iat_ms: issuedAtMs,
         intent: r.data.intent,
         tools: r.data.tools,
         ...(cnf ? { cnf } : {}),
@@ -191,5 +200,6 @@ function authorityRevoker(store: TesseraStore | undefined, clock: Clock, maxTtlS
   if (typeof store !== 'object' || store === null || typeof store.revoke !== 'function') {
     throw new TypeError('store must be a TesseraStore (createMemoryStore or createRedisStore)');
   }
-  return createRevoker(store, clock, (maxTtlSec + 300 + 60) * 1000);
+  // Its own grants carry its own clock's issue times: "until now" needs no allowance for skew.
+  return createRevoker(store, clock, { keepMs: (maxTtlSec + 300 + 60) * 1000 });
 }

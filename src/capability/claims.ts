@@ -53,10 +53,17 @@ export const capabilityClaimsSchema = z.object({
   sub: z.string().min(1).max(2048),
   aud: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   iat: z.number().int(),
+  /**
+   * When the token was issued, in ms since the epoch (the authority's and `delegate()`'s own
+   * clock; see `issuedAtMs`). Revocation by agent or intent compares against it, so "until now"
+   * means until this millisecond, not until the end of the second.
+   */
+  iat_ms: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
   nbf: z.number().int(),
   exp: z.number().int(),
-  // Store keys embed the id (`cap:<jti>`, `calls:<jti>:<tool>`): a separator-free alphabet keeps
-  // them unambiguous even for ids a delegating agent chooses.
+  // The root's jti is its capability id in store keys; a delegated link's id is derived (see
+  // `capabilityIds`), so a jti a delegating agent chooses never names a store key. The alphabet
+  // has no "." so that no jti can equal a derived id.
   jti: z.string().min(16).max(128).regex(/^[A-Za-z0-9_-]+$/, { message: 'jti uses only letters, digits, "_" and "-"' }),
   intent: intentSchema,
   tools: toolsSchema,
@@ -68,3 +75,12 @@ export const capabilityClaimsSchema = z.object({
   prt: z.string().optional(),
 });
 export type CapabilityClaims = z.infer<typeof capabilityClaimsSchema>;
+
+/**
+ * When a token was issued, in ms, for revocation. A token without `iat_ms` counts as issued at the
+ * first millisecond of its `iat` second (fail closed): a revocation made anywhere within that
+ * second refuses it.
+ */
+export function issuedAtMs(claims: Pick<CapabilityClaims, 'iat' | 'iat_ms'>): number {
+  return claims.iat_ms ?? claims.iat * 1000;
+}

@@ -35,6 +35,20 @@ export interface DecodedLink extends DecodedCapability {
   readonly token: string;
 }
 
+/**
+ * The capability id of a delegated link, as store keys, spans, errors and `revokeCapability` use
+ * it: the root's id (its `jti`, chosen by the authority), ".", and 22 base64url characters (132
+ * bits) of the SHA-256 of the link's signed header and claims. Those claims embed the parent
+ * token, so the digest commits to the whole chain; the signature is left out, so re-encoding a
+ * signature cannot mint a fresh id (and a fresh budget) for the same link. The link's own `jti`,
+ * which a delegating agent chooses, plays no part: no holder can pick an id that another
+ * capability's keys use. A root's `jti` never contains ".", so a derived id never equals one.
+ */
+export function delegatedCapabilityId(rootId: string, token: string): string {
+  const signingInput = token.slice(0, token.lastIndexOf('.'));
+  return `${rootId}.${createHash('sha256').update(signingInput, 'latin1').digest('base64url').slice(0, 22)}`;
+}
+
 const invalid = (reason: string, cause?: unknown): never => {
   throw new CapabilityError('delegation_invalid', reason, cause === undefined ? undefined : { cause });
 };
@@ -222,14 +236,16 @@ export function createChainVerifier(options: ChainVerifierOptions = {}): ChainVe
       if (i < links.length - 1) remember(link.token, { links: [...verified], expiresAt });
     }
 
+    const rootId = verified[0]!.jti;
+    const ids = links.map((l, i) => (i === 0 ? rootId : delegatedCapabilityId(rootId, l.token)));
     const ancestorLimits = new Map<string, ReadonlyMap<string, number>>();
-    for (const a of verified.slice(0, -1)) {
+    for (let i = 0; i < verified.length - 1; i++) {
       const perTool = new Map<string, number>();
-      for (const [tool, grant] of Object.entries(a.tools)) if (grant.maxCalls !== undefined) perTool.set(tool, grant.maxCalls);
-      if (perTool.size > 0) ancestorLimits.set(a.jti, perTool);
+      for (const [tool, grant] of Object.entries(verified[i]!.tools)) if (grant.maxCalls !== undefined) perTool.set(tool, grant.maxCalls);
+      if (perTool.size > 0) ancestorLimits.set(ids[i]!, perTool);
     }
     return {
-      ids: verified.map((l) => l.jti),
+      ids,
       agents: verified.map((l) => l.sub),
       expiresAt,
       ancestorLimits,

@@ -82,13 +82,13 @@ function parseRequest(request: DelegationRequest): ParsedRequest {
 interface ChildPlan {
   parentToken: string;
   parent: CapabilityClaims;
-  /** Subjects and ids of every link from the root to the parent. */
+  /** Subjects and `jti`s of every link from the root to the parent. */
   agents: readonly string[];
   ids: readonly string[];
   request: ParsedRequest;
   iss: string;
   signer: LinkSigner;
-  nowSec: number;
+  nowMs: number;
   maxTtlSec: number;
   maxDepth: number;
 }
@@ -96,15 +96,16 @@ interface ChildPlan {
 /** The child's claims, checked against the same rules a guard applies to the chain. */
 async function planChild(p: ChildPlan): Promise<CapabilityClaims> {
   const link = p.ids.length;
+  const nowSec = Math.floor(p.nowMs / 1000);
   if (link > p.maxDepth) refuse(`link ${link} would exceed the maximum delegation depth of ${p.maxDepth}`);
-  if (p.parent.exp <= p.nowSec) refuse('the parent capability has expired');
+  if (p.parent.exp <= nowSec) refuse('the parent capability has expired');
   let exp = p.parent.exp;
   if (p.request.ttl !== undefined) {
     const ttl = durationSeconds(p.request.ttl as Duration, 'request.ttl');
-    exp = p.nowSec + ttl;
-    if (exp > p.parent.exp) refuse(`link ${link} extends expiry ${exp - p.parent.exp}s beyond its parent's; ask for a ttl of at most ${p.parent.exp - p.nowSec}s`);
+    exp = nowSec + ttl;
+    if (exp > p.parent.exp) refuse(`link ${link} extends expiry ${exp - p.parent.exp}s beyond its parent's; ask for a ttl of at most ${p.parent.exp - nowSec}s`);
   }
-  if (exp - p.nowSec > p.maxTtlSec) refuse(`the child's lifetime exceeds the maximum of ${p.maxTtlSec}s`);
+  if (exp - nowSec > p.maxTtlSec) refuse(`the child's lifetime exceeds the maximum of ${p.maxTtlSec}s`);
   let cnf: { jkt: string } | undefined;
   const confirmation = p.request.confirmation;
   if (confirmation !== undefined) {
@@ -114,8 +115,9 @@ async function planChild(p: ChildPlan): Promise<CapabilityClaims> {
     iss: p.iss,
     sub: p.request.to,
     aud: p.parent.aud,
-    iat: p.nowSec,
-    nbf: p.nowSec,
+    iat: nowSec,
+    iat_ms: Math.floor(p.nowMs),
+    nbf: nowSec,
     exp,
     jti: nanoid(),
     intent: { id: p.request.intent?.id ?? p.parent.intent.id, purpose: p.request.intent?.purpose ?? p.parent.intent.purpose },
@@ -186,7 +188,7 @@ export async function delegate(parentCapability: string, request: DelegationRequ
     request: parsed,
     iss: parent.sub,
     signer: 'agent',
-    nowSec: Math.floor(clock() / 1000),
+    nowMs: clock(),
     maxTtlSec: Number.MAX_SAFE_INTEGER,
     maxDepth,
   });
@@ -257,11 +259,12 @@ export function createTokenExchange(options: TokenExchangeOptions): (parentCapab
       parentToken: parentCapability,
       parent: parent.claims,
       agents: parent.chain.agents,
-      ids: parent.chain.ids,
+      // The cycle rule compares jtis, as the guard's chain verifier does; chain.ids are derived ids.
+      ids: parent.chain.depth === 0 ? [parent.claims.jti] : decodeChain(parentCapability, maxDepth).map((l) => String(l.payload.jti)),
       request: parsed,
       iss: options.issuer,
       signer: 'authority',
-      nowSec: Math.floor(options.clock() / 1000),
+      nowMs: options.clock(),
       maxTtlSec: options.maxTtlSec,
       maxDepth,
     });

@@ -15,7 +15,7 @@ import {
 import { CapabilityError, type DenialCode } from '../errors.js';
 import type { Clock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
-import { CAPABILITY_TYP, capabilityClaimsSchema, type CapabilityClaims, type Intent } from './claims.js';
+import { CAPABILITY_TYP, capabilityClaimsSchema, issuedAtMs as issuedAtMsOf, type CapabilityClaims, type Intent } from './claims.js';
 import { compileFields } from './constraints.js';
 import type { JWKS } from './keys.js';
 import { COMPACT_JWS } from '../util/compact-jws.js';
@@ -41,6 +41,11 @@ export interface CompiledGrant {
 
 /** A capability that passed verification, compiled for the hot path. */
 export interface VerifiedCapability {
+  /**
+   * The capability id store keys, spans, errors and `revokeCapability` use: a root grant's `jti`;
+   * for a delegated capability, derived from the chain (see `delegatedCapabilityId`), never the
+   * `jti` its signer chose.
+   */
   readonly id: string;
   readonly issuer: string;
   readonly subject: string;
@@ -50,6 +55,8 @@ export interface VerifiedCapability {
    * agent or an intent "until now" then also stops children derived later from an older grant.
    */
   readonly issuedAt: number;
+  /** Like `issuedAt`, in ms (see `issuedAtMs` in claims.ts): what revocation compares against. */
+  readonly issuedAtMs: number;
   readonly notBefore: number;
   /** Seconds since the epoch. */
   readonly expiresAt: number;
@@ -102,7 +109,7 @@ export interface ChainContext {
 export type ChainVerifier = (token: string, ctx: ChainContext) => Promise<VerifiedChain>;
 
 export interface VerifiedChain {
-  /** Capability ids from the root to this one (inclusive). */
+  /** Capability ids from the root to this one (inclusive): the root's `jti`, then derived ids. */
   readonly ids: readonly string[];
   /** Agent ids from the root's subject to this one's. */
   readonly agents: readonly string[];
@@ -298,6 +305,7 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
     let chain: VerifiedCapability['chain'];
     let chainExpiresAt: number;
     let issuedAt: number;
+    let issuedAtMs: number;
     let ancestors: readonly CapabilityClaims[] = [];
     let ancestorLimits: ReadonlyMap<string, ReadonlyMap<string, number>> = new Map();
     const ancestorExpiresAt = new Map<string, number>();
@@ -306,6 +314,7 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
       chain = { ids: [claims.jti], agents: [claims.sub], depth: 0 };
       chainExpiresAt = claims.exp;
       issuedAt = claims.iat;
+      issuedAtMs = issuedAtMsOf(claims);
     } else {
       if (!options.verifyChain) fail('delegation_invalid', 'the capability is delegated and this guard does not accept delegation');
       const c = await options.verifyChain!(token, chainContext);
@@ -316,8 +325,9 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
       // Authority flows from the root grant: revoking an agent or an intent "until now" must
       // also stop children derived later from a grant made before the revocation.
       issuedAt = Math.min(...c.links.map((l) => l.iat));
+      issuedAtMs = Math.min(...c.links.map(issuedAtMsOf));
       ancestorLimits = c.ancestorLimits;
-      for (const a of ancestors) ancestorExpiresAt.set(a.jti, a.exp);
+      ancestors.forEach((a, i) => ancestorExpiresAt.set(c.ids[i]!, a.exp));
     }
 
     const tools = new Map<string, CompiledGrant>();
@@ -347,11 +357,12 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
     }
 
     const verified: VerifiedCapability = Object.freeze({
-      id: claims.jti,
+      id: chain.ids[chain.ids.length - 1]!,
       issuer: claims.iss,
       subject: claims.sub,
       audience: typeof claims.aud === 'string' ? [claims.aud] : claims.aud,
       issuedAt,
+      issuedAtMs,
       notBefore: claims.nbf,
       expiresAt: claims.exp,
       intent: claims.intent,

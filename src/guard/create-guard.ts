@@ -12,7 +12,7 @@ import { createIdentityBinder } from '../identity/bind.js';
 import { createProofChecker, parseProofOptions } from '../identity/proof.js';
 import { riskBaseline } from '../policy/baseline.js';
 import { createMemoryStore } from '../store/memory.js';
-import { revocationKey } from '../store/types.js';
+import { createRevoker } from '../store/revocation.js';
 import { createRecorder } from '../telemetry/recorder.js';
 import { durationSeconds, systemClock } from '../util/time.js';
 import { prepareTool, wrapTool } from './guard-tool.js';
@@ -105,10 +105,9 @@ export function createGuard(options: GuardOptions): Guard {
     currentBinding,
   };
 
-  const revoke = async (key: string, at: number): Promise<void> => {
-    await store.revoke(key, at, (maxLifetimeSec + clockSkewSec + 60) * 1000);
-  };
-  const nowSec = (): number => Math.floor(clock() / 1000);
+  // The authority's clock may run ahead of ours: a stop also covers tokens issued up to the
+  // allowed skew after it, so that nothing granted before the stop slips through.
+  const revoker = createRevoker(store, clock, { keepMs: (maxLifetimeSec + clockSkewSec + 60) * 1000, aheadMs: clockSkewSec * 1000 });
 
   const guard: Guard & GuardInternals = {
     [GUARD_RUNTIME]: runtime,
@@ -132,11 +131,9 @@ export function createGuard(options: GuardOptions): Guard {
       return wrapTool(guard, runtime, prepareTool(definition), implementation);
     },
     inspect: (token: string) => verifier.verify(token),
-    revokeCapability: (id: string) => revoke(revocationKey.capability(id), Number.MAX_SAFE_INTEGER),
-    // The authority's clock may run ahead of ours: a stop also covers tokens issued up to the
-    // allowed skew after it, so that nothing granted before the stop slips through.
-    revokeAgent: (agentId: string) => revoke(revocationKey.agent(agentId), nowSec() + clockSkewSec),
-    revokeIntent: (intentId: string) => revoke(revocationKey.intent(intentId), nowSec() + clockSkewSec),
+    revokeCapability: revoker.revokeCapability,
+    revokeAgent: revoker.revokeAgent,
+    revokeIntent: revoker.revokeIntent,
   };
   return guard;
 }

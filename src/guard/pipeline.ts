@@ -13,11 +13,12 @@ import type { AgentIdentity } from '../identity/types.js';
 import { APPROVAL_MARKER_TTL_MS, askApproval, previewArguments } from '../policy/approval.js';
 import { evaluatePolicies } from '../policy/evaluate.js';
 import type { Approver, PolicyEngine, RiskTier } from '../policy/types.js';
-import { revocationKey, type CallReservation, type RevocationCheck, type TesseraStore } from '../store/types.js';
+import type { CallReservation, TesseraStore } from '../store/types.js';
 import { ATTR, OPERATION_EXECUTE_TOOL } from '../telemetry/attributes.js';
 import type { Recorder } from '../telemetry/recorder.js';
 import { hashArguments, NotJsonError, randomId } from '../util/canonical.js';
 import type { Clock } from '../util/time.js';
+import { counterKey, proofMarkerKey, revocationChecks, withAncestorCounters } from './reservation.js';
 import type { CallOptions, CapabilityContext, ToolContext, ToolDefinition, ToolType } from './types.js';
 
 /** Everything the pipeline needs, fixed when the guard is created. */
@@ -203,8 +204,8 @@ export async function runGuardedCall(
     const credentialRegistration = [{ id: credentialId, ttlMs: (credentialTtlSec + CREDENTIAL_MARGIN_SEC) * 1000 }];
     const reservation: CallReservation = {
       revocations: revocationChecks(cap),
-      counters: grant!.maxCalls === undefined ? NONE : [{ key: `calls:${cap.id}:${tool.name}`, limit: grant!.maxCalls, ttlMs: capTtlMs }],
-      once: proof ? [{ key: `pop:${proof.jti}`, ttlMs: proof.ttlMs }] : NONE,
+      counters: grant!.maxCalls === undefined ? NONE : [{ key: counterKey(cap.id, tool.name), limit: grant!.maxCalls, ttlMs: capTtlMs }],
+      once: proof ? [{ key: proofMarkerKey(cap.id, proof.jti), ttlMs: proof.ttlMs }] : NONE,
       credentials: credentialRegistration,
     };
     const reserving = rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, nowMs, counterMarginMs));
@@ -433,41 +434,4 @@ function toDenial(
   const denial = new ToolDeniedError(code, STAGE_REASON[stage] ?? 'the call could not be authorized', details);
   Object.defineProperty(denial, 'cause', { value: err, enumerable: false });
   return denial;
-}
-
-// The revocation keys of a capability never change: build them once per verified capability.
-const REVOCATION_CHECKS = new WeakMap<VerifiedCapability, readonly RevocationCheck[]>();
-
-/** Revocation applies to every capability and every agent along the chain, and to the intent. */
-function revocationChecks(cap: VerifiedCapability): readonly RevocationCheck[] {
-  let checks = REVOCATION_CHECKS.get(cap);
-  if (checks === undefined) {
-    checks = Object.freeze([
-      ...cap.chain.ids.map((id) => ({ key: revocationKey.capability(id), issuedAt: cap.issuedAt })),
-      ...cap.chain.agents.map((a) => ({ key: revocationKey.agent(a), issuedAt: cap.issuedAt })),
-      { key: revocationKey.intent(cap.intent.id), issuedAt: cap.issuedAt },
-    ]);
-    REVOCATION_CHECKS.set(cap, checks);
-  }
-  return checks;
-}
-
-/**
- * A delegated child's calls count against every ancestor's budget for the same tool too, so
- * delegation can never multiply a budget. Ancestor limits come from the verified chain. An
- * ancestor's counter lives as long as the ancestor itself: created by a shorter-lived child, it
- * would otherwise vanish with the child and hand the ancestor a fresh budget.
- */
-function withAncestorCounters(r: CallReservation, cap: VerifiedCapability, tool: string, nowMs: number, marginMs: number): CallReservation {
-  const limits = cap.ancestorLimits;
-  if (limits.size === 0) return r;
-  const counters = [...r.counters];
-  for (const [ancestorId, perTool] of limits) {
-    const limit = perTool.get(tool);
-    if (limit === undefined) continue;
-    const expiresAt = cap.ancestorExpiresAt.get(ancestorId) ?? cap.chainExpiresAt;
-    const ttlMs = Math.max(1000, expiresAt * 1000 - nowMs + marginMs);
-    counters.push({ key: `calls:${ancestorId}:${tool}`, limit, ttlMs });
-  }
-  return { ...r, counters };
 }

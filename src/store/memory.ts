@@ -116,7 +116,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       const now = clock();
       for (const check of r.revocations) {
         const e = live(check.key, now);
-        if (e !== undefined && e.value >= check.issuedAt) return { ok: false, reason: 'revoked', key: check.key };
+        if (e !== undefined && e.value >= check.issuedAtMs) return { ok: false, reason: 'revoked', key: check.key };
       }
       for (const m of r.once) {
         if (marked(m.key, now)) return { ok: false, reason: 'replay', key: m.key };

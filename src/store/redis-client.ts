@@ -22,10 +22,15 @@ export type RedisClientLike = IoredisLike | NodeRedisLike;
 export type ScriptRunner = (sha: string, source: string, keys: string[], args: string[]) => Promise<unknown>;
 
 interface Emitter {
-  on(event: 'error', listener: (err: unknown) => void): unknown;
-  off?(event: 'error', listener: (err: unknown) => void): unknown;
-  removeListener?(event: 'error', listener: (err: unknown) => void): unknown;
+  on(event: string, listener: (arg: unknown) => void): unknown;
+  off?(event: string, listener: (arg: unknown) => void): unknown;
+  removeListener?(event: string, listener: (arg: unknown) => void): unknown;
 }
+
+const detachFrom = (emitter: Partial<Emitter>, event: string, listener: (arg: unknown) => void): void => {
+  if (typeof emitter.off === 'function') emitter.off(event, listener);
+  else if (typeof emitter.removeListener === 'function') emitter.removeListener(event, listener);
+};
 
 // A restarted or flushed server has forgotten every script: the reply starts with NOSCRIPT.
 const isNoScript = (err: unknown): boolean => err instanceof Error && err.message.startsWith('NOSCRIPT');
@@ -77,8 +82,63 @@ export function absorbClientErrors(client: RedisClientLike, onError: (err: unkno
   if (typeof emitter.on !== 'function') return () => {};
   const listener = (err: unknown): void => onError(err);
   emitter.on('error', listener);
-  return () => {
-    if (typeof emitter.off === 'function') emitter.off('error', listener);
-    else if (typeof emitter.removeListener === 'function') emitter.removeListener('error', listener);
+  return () => detachFrom(emitter, 'error', listener);
+}
+
+/** Whether the client can take a command now, as far as it tells. */
+export interface Readiness {
+  /** Undefined when ready (or when the client does not say); otherwise its state, in words. */
+  state(): string | undefined;
+  /** Whether waiting can help: the client is connecting or reconnecting on its own. */
+  waitable(): boolean;
+  /** Resolves when the client reports `ready`. One listener, shared by every waiting operation. */
+  ready(): Promise<void>;
+  close(): void;
+}
+
+// ioredis states in which it connects on its own; "wait" (lazyConnect) and "end" do not.
+const IOREDIS_CONNECTING = new Set(['connecting', 'connect', 'reconnecting', 'close']);
+
+/**
+ * Reads readiness from ioredis (`status`) or node-redis (`isReady`, `isOpen`). With the offline
+ * queue off, a command sent before the client is ready is refused at once: the store waits for
+ * `ready` instead (within its deadline), so that the first call after start-up is not denied.
+ */
+export function clientReadiness(client: RedisClientLike): Readiness {
+  const c = client as unknown as { status?: unknown; isReady?: unknown; isOpen?: unknown } & Partial<Emitter>;
+  let waiting: Promise<void> | undefined;
+  let listener: ((arg: unknown) => void) | undefined;
+  const state = (): string | undefined => {
+    if (typeof c.status === 'string') return c.status === 'ready' ? undefined : `ioredis status: ${c.status}`;
+    if (typeof c.isReady === 'boolean') {
+      if (c.isReady) return undefined;
+      return c.isOpen === false ? 'node-redis: not connected' : 'node-redis: connecting';
+    }
+    return undefined;
+  };
+  return {
+    state,
+    waitable() {
+      if (typeof c.status === 'string') return IOREDIS_CONNECTING.has(c.status);
+      return c.isOpen !== false;
+    },
+    ready() {
+      if (state() === undefined || typeof c.on !== 'function') return Promise.resolve();
+      waiting ??= new Promise<void>((resolve) => {
+        listener = () => {
+          detachFrom(c, 'ready', listener!);
+          listener = undefined;
+          waiting = undefined;
+          resolve();
+        };
+        c.on!('ready', listener);
+      });
+      return waiting;
+    },
+    close() {
+      if (listener !== undefined) detachFrom(c, 'ready', listener);
+      listener = undefined;
+      waiting = undefined;
+    },
   };
 }

@@ -1,11 +1,15 @@
 /**
  * The Lua scripts behind the Redis store. Each runs atomically on the server, so one script is
  * one round trip and no other client sees a half-applied reservation. Semantics mirror the
- * memory store (src/store/memory.ts), which is the reference.
+ * memory store, which is the reference.
  *
- * Values: a revocation key holds the time (seconds) at or before which tokens are revoked; a
- * counter holds its count; a once-marker holds 1; a credential holds 1 live, 2 spent, 3 revoked.
- * Every key is written with an expiry, so nothing outlives the tokens it serves.
+ * Values: a revocation key holds the time (ms since the epoch) at or before which tokens are
+ * revoked; a counter holds its count; a once-marker holds 1; a credential holds 1 live, 2 spent,
+ * 3 revoked. Every key is written with an expiry, so nothing outlives the tokens it serves.
+ *
+ * Anything else under one of these names (another type, or a value of another shape) is never
+ * read as "absent": the script answers "unexpected entry" and the store fails closed. MGET reads
+ * a key of another type as nil, so keys MGET finds absent are counted with one EXISTS.
  */
 import { createHash } from 'node:crypto';
 
@@ -16,84 +20,139 @@ export interface Script {
 
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 
-// A spent credential stays spent; a live one becomes revoked; an unknown one is kept revoked.
-const REVOKE_CREDENTIAL_BODY = `
-  local v = redis.call('GET', key)
-  if v == '1' then
-    redis.call('SET', key, '3', 'KEEPTTL')
-  elseif not v then
+/** Outcome codes of a reservation, per reservation: `{code, index into its keys}`. */
+export const OUTCOME = Object.freeze({ ok: 0, revoked: 1, limit: 2, replay: 3, wrongType: 4, wrongValue: 5 });
+
+// A spent credential stays spent; a live one becomes revoked; an unknown one is kept revoked
+// for its ttl; an entry of another type or value is replaced by "revoked". One call in the
+// common case (a live credential).
+const REVOKE_CREDENTIAL = `
+local function revokeCredential(key, ttl)
+  local old = redis.pcall('SET', key, '3', 'KEEPTTL', 'GET')
+  if type(old) == 'table' then
     redis.call('SET', key, '3', 'PX', ttl)
-  end`;
+  elseif not old then
+    redis.call('PEXPIRE', key, ttl)
+  elseif old == '2' then
+    redis.call('SET', key, '2', 'KEEPTTL')
+  elseif old ~= '1' and old ~= '3' then
+    redis.call('SET', key, '3', 'PX', ttl)
+  end
+end
+`;
 
 /**
- * KEYS: revocation keys, once keys, counter keys, credential keys, then credentials to revoke.
- * ARGV: the five counts, then per revocation its issuedAt, per once its ttl, per counter its
- * limit and ttl, per credential its ttl, per credential to revoke its ttl.
- * Credentials whose calls have ended ride along with the next reservation, so that revoking
- * them costs no round trip of its own; they are revoked whatever the reservation's outcome.
- * Returns {0} when reserved, or {reason, index into KEYS}: 1 revoked, 2 limit, 3 replay.
- *
- * All checks come before any write, because Redis does not roll a script back when it fails
- * halfway. Reads are batched (one MGET, one EXISTS): each redis.call costs about a microsecond
- * of server time, which is visible next to a loopback round trip.
+ * Checks one reservation without writing. KEYS from k+1: nr revocations, no markers, nc
+ * counters; ARGV from a+1: nr issue times (ms), no ttls, nc (limit, ttl) pairs.
+ * Returns code, index (1-based into the reservation's keys) and the values read.
+ * All checks come before any write, because Redis does not roll a script back.
  */
-export const RESERVE = script(`
-local nr, no, nc, nk, nx = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local c0 = nr + no
-for i = 1, nx do
-  local key, ttl = KEYS[c0 + nc + nk + i], ARGV[5 + c0 + 2 * nc + nk + i]
-  ${REVOKE_CREDENTIAL_BODY}
-end
-local read = {}
-for k = 1, nr do read[k] = KEYS[k] end
-for i = 1, nc do read[nr + i] = KEYS[c0 + i] end
-local vals = {}
-if nr + nc > 0 then vals = redis.call('MGET', unpack(read)) end
-for k = 1, nr do
-  local v = vals[k]
-  if v then
-    local at = tonumber(v)
-    if not at then return redis.error_reply('ERR tessera: revocation entry is not a number') end
-    if at >= tonumber(ARGV[5 + k]) then return {1, k} end
+const CHECK = `
+local function check(k, a, nr, no, nc)
+  local nread = nr + no + nc
+  if nread == 0 then return 0, 0, {} end
+  local vals = redis.call('MGET', unpack(KEYS, k + 1, k + nread))
+  local absent, m = {}, 0
+  for i = 1, nread do
+    if not vals[i] then
+      m = m + 1
+      absent[m] = KEYS[k + i]
+    end
   end
-end
-if no > 0 and redis.call('EXISTS', unpack(KEYS, nr + 1, c0)) > 0 then
-  for k = nr + 1, c0 do
-    if redis.call('EXISTS', KEYS[k]) == 1 then return {3, k} end
+  if m > 0 and redis.call('EXISTS', unpack(absent)) > 0 then
+    for i = 1, nread do
+      if not vals[i] and redis.call('EXISTS', KEYS[k + i]) == 1 then return 4, i, vals end
+    end
   end
-end
-local a = 5 + c0
-for i = 1, nc do
-  local v = vals[nr + i]
-  local count = 0
-  if v then
-    count = tonumber(v)
-    if not count then return redis.error_reply('ERR tessera: counter entry is not a number') end
+  for i = 1, nr do
+    local v = vals[i]
+    if v then
+      if not string.find(v, '^%d+$') then return 5, i, vals end
+      if tonumber(v) >= tonumber(ARGV[a + i]) then return 1, i, vals end
+    end
   end
-  if count + 1 > tonumber(ARGV[a + 2 * i - 1]) then return {2, c0 + i} end
+  for i = nr + 1, nr + no do
+    local v = vals[i]
+    if v then
+      if v ~= '1' then return 5, i, vals end
+      return 3, i, vals
+    end
+  end
+  local c = a + nr + no
+  for i = 1, nc do
+    local v = vals[nr + no + i]
+    if v then
+      if not string.find(v, '^%d+$') then return 5, nr + no + i, vals end
+      if tonumber(v) + 1 > tonumber(ARGV[c + 2 * i - 1]) then return 2, nr + no + i, vals end
+    elseif 1 > tonumber(ARGV[c + 2 * i - 1]) then
+      return 2, nr + no + i, vals
+    end
+  end
+  return 0, 0, vals
 end
-for i = 1, nc do
-  if redis.call('INCR', KEYS[c0 + i]) == 1 then redis.call('PEXPIRE', KEYS[c0 + i], ARGV[a + 2 * i]) end
+`;
+
+/**
+ * Many reservations in one script call, each checked and applied on its own (atomic per
+ * reservation; a later one sees the earlier ones' writes).
+ * ARGV[1] reservations, ARGV[2] credentials to revoke first. KEYS then start with those
+ * credentials (ARGV: one ttl each). Per reservation, ARGV: nr, no, nc, nk, then as `check`
+ * reads them, then nk credential ttls; KEYS: as `check` reads them, then nk credentials.
+ * Credentials whose calls have ended ride along, so that revoking them costs no round trip of
+ * its own; they are revoked whatever the reservations' outcomes.
+ * Returns {code, index} per reservation, flattened.
+ */
+export const RESERVE = script(`${REVOKE_CREDENTIAL}${CHECK}
+local n, nx = tonumber(ARGV[1]), tonumber(ARGV[2])
+local k, a = nx, 2 + nx
+for i = 1, nx do revokeCredential(KEYS[i], ARGV[2 + i]) end
+local out = {}
+for j = 1, n do
+  local nr, no, nc, nk = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  a = a + 4
+  local code, at, vals = check(k, a, nr, no, nc)
+  out[2 * j - 1] = code
+  out[2 * j] = at
+  local c = a + nr + no
+  if code == 0 then
+    for i = 1, nc do
+      local key = KEYS[k + nr + no + i]
+      if vals[nr + no + i] or not redis.call('SET', key, '1', 'PX', ARGV[c + 2 * i], 'NX') then
+        redis.call('INCR', key)
+      end
+    end
+    for i = 1, no do
+      redis.call('SET', KEYS[k + nr + i], '1', 'PX', ARGV[a + nr + i])
+    end
+    c = c + 2 * nc
+    for i = 1, nk do
+      redis.call('SET', KEYS[k + nr + no + nc + i], '1', 'PX', ARGV[c + i])
+    end
+  end
+  k = k + nr + no + nc + nk
+  a = a + nr + no + 2 * nc + nk
 end
-for k = nr + 1, c0 do
-  redis.call('SET', KEYS[k], '1', 'PX', ARGV[5 + k])
-end
-a = 5 + c0 + 2 * nc
-for i = 1, nk do
-  redis.call('SET', KEYS[c0 + nc + i], '1', 'PX', ARGV[a + i])
-end
-return {0}
+return out
+`);
+
+/** One reservation, read only: ARGV nr, no, nc, then as `check` reads them. Returns {code, index}. */
+export const PEEK = script(`${CHECK}
+local code, at = check(0, 3, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+return {code, at}
 `);
 
 /**
- * KEYS[1] revocation key; ARGV[1] time (seconds), ARGV[2] ttl (ms).
+ * KEYS[1] revocation key; ARGV[1] time (ms), ARGV[2] ttl (ms).
  * Keeps the later of the stored and the given time, and the longer of the two expiries, so a
- * revocation can only ever widen. The time is stored as given (Lua numbers would round it).
+ * revocation can only ever widen. The time is stored as given (it is a safe integer, which a Lua
+ * number holds exactly). Returns 1 written, 0 kept, 4 wrong type, 5 wrong value.
  */
 export const REVOKE = script(`
-local cur = redis.call('GET', KEYS[1])
+local cur = redis.pcall('GET', KEYS[1])
+if type(cur) == 'table' then return 4 end
 local ttl = tonumber(ARGV[2])
 if cur then
+  if not string.find(cur, '^%d+$') then return 5 end
   local pttl = redis.call('PTTL', KEYS[1])
   if pttl > ttl then ttl = pttl end
   if tonumber(cur) >= tonumber(ARGV[1]) then
@@ -105,29 +164,34 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 return 1
 `);
 
-/** KEYS[1] marker; ARGV[1] ttl (ms). Returns 1 when set now, 0 when it was already set. */
+/** KEYS[1] marker; ARGV[1] ttl (ms). Returns 1 set now, 0 already set, 4 wrong type, 5 wrong value. */
 export const CONSUME_ONCE = script(`
-if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
-return 0
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'table' then return 4 end
+if v then
+  if v ~= '1' then return 5 end
+  return 0
+end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+return 1
 `);
 
-/** KEYS[1] credential. Returns 1 ok (was live, now spent), 2 spent, 3 revoked, 0 unknown. */
+/** KEYS[1] credential. Returns 1 ok (was live, now spent), 2 spent, 3 revoked, 0 unknown, 4 wrong type, 5 wrong value. */
 export const CONSUME_CREDENTIAL = script(`
-local v = redis.call('GET', KEYS[1])
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'table' then return 4 end
 if not v then return 0 end
 if v == '1' then
   redis.call('SET', KEYS[1], '2', 'KEEPTTL')
   return 1
 end
 if v == '2' then return 2 end
-return 3
+if v == '3' then return 3 end
+return 5
 `);
 
 /** KEYS: credentials; ARGV: the ttl (ms) of each. */
-export const REVOKE_CREDENTIALS = script(`
-for i = 1, #KEYS do
-  local key, ttl = KEYS[i], ARGV[i]
-  ${REVOKE_CREDENTIAL_BODY}
-end
+export const REVOKE_CREDENTIALS = script(`${REVOKE_CREDENTIAL}
+for i = 1, #KEYS do revokeCredential(KEYS[i], ARGV[i]) end
 return 0
 `);

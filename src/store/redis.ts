@@ -3,16 +3,27 @@
  * call limits and revocation.
  *
  * One guarded call costs one round trip: `reserve` is one Lua script (EVALSHA, with EVAL when the
- * server lost its script cache), atomic on the server. Every key carries an expiry tied to the
- * token it serves. Every operation is bounded by `timeoutMs`; an error, a timeout or a lost
- * connection rejects with `RedisStoreError` (`store_unavailable`), which the guard turns into a
- * denial. The client reconnects on its own; calls succeed again as soon as Redis answers.
+ * server lost its script cache), atomic on the server. The reservations issued in one event-loop
+ * turn travel in one script call, each checked and applied on its own. Every key carries an
+ * expiry tied to the token it serves. Every operation is bounded by `timeoutMs`, including the
+ * wait for a client that is still connecting; an error, a timeout or a lost connection rejects
+ * with `RedisStoreError` (`store_unavailable`), whose reason names the failure class, which the
+ * guard turns into a denial. The client reconnects on its own; calls succeed again as soon as
+ * Redis answers.
  */
 import { z } from 'zod';
 import { TesseraError } from '../errors.js';
 import { describeIssues } from '../util/zod-issues.js';
-import { absorbClientErrors, isRedisClient, scriptRunner, scriptSender, type RedisClientLike, type ScriptRunner } from './redis-client.js';
-import { CONSUME_CREDENTIAL, CONSUME_ONCE, RESERVE, REVOKE, REVOKE_CREDENTIALS, type Script } from './redis-scripts.js';
+import {
+  absorbClientErrors,
+  clientReadiness,
+  isRedisClient,
+  scriptRunner,
+  scriptSender,
+  type RedisClientLike,
+  type ScriptRunner,
+} from './redis-client.js';
+import { CONSUME_CREDENTIAL, CONSUME_ONCE, OUTCOME, PEEK, RESERVE, REVOKE, REVOKE_CREDENTIALS, type Script } from './redis-scripts.js';
 import type { CallReservation, CredentialState, ReservationResult, TesseraStore } from './types.js';
 
 export type { IoredisLike, NodeRedisLike, RedisClientLike } from './redis-client.js';
@@ -30,11 +41,15 @@ export interface RedisStoreOptions {
    * `"{tessera}:"`, so that one call's keys share a slot (a script may only touch one slot).
    */
   prefix?: string;
-  /** Deadline for each operation, ms; default 250. Past it the call is denied. */
+  /**
+   * Deadline for each operation, ms; default 250. Past it the call is denied. A client that is
+   * still connecting (just created, or reconnecting) is waited for within this deadline.
+   */
   timeoutMs?: number;
   /**
-   * Called with each client error (a lost connection, a refused command). Errors never reach the
-   * call's denial, whose reason stays generic, because a client message may quote a server URL.
+   * Called with each client error (a lost connection, a refused command) and each failed
+   * operation. Raw errors never reach the call's denial, whose reason names only the failure
+   * class, because a client message may quote a server URL.
    */
   onError?: (err: unknown) => void;
   /**
@@ -53,20 +68,22 @@ export interface RedisStoreOptions {
 export class RedisStoreError extends TesseraError {
   static override code = 'store_unavailable';
   declare readonly code: 'store_unavailable';
+  /** Why, naming the failure class: timeout, not ready, connection lost, script error, unexpected reply or entry. */
   readonly reason: string;
 
-  constructor(reason: string, cause?: unknown) {
+  // No `cause`: a client's error may quote connection details (a password in a URL). The raw
+  // error goes to the store's `onError` hook instead.
+  constructor(reason: string) {
     super(reason, 'store_unavailable');
     this.reason = reason;
-    // Kept off the enumerable fields: a client's error may quote connection details.
-    if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, enumerable: false });
   }
 }
 
 export interface RedisStore extends TesseraStore {
   readonly prefix: string;
   reserve(reservation: CallReservation): Promise<ReservationResult>;
-  revoke(key: string, at: number, ttlMs: number): Promise<void>;
+  peek(reservation: CallReservation): Promise<ReservationResult>;
+  revoke(key: string, atMs: number, ttlMs: number): Promise<void>;
   consumeOnce(key: string, ttlMs: number): Promise<boolean>;
   consumeCredential(id: string): Promise<CredentialState>;
   revokeCredential(id: string, ttlMs: number): Promise<void> | void;
@@ -87,8 +104,32 @@ const optionsSchema = z.object({
 // Credential revocations waiting for Redis during an outage; beyond this they are dropped (the
 // credentials still expire on their own within seconds).
 const MAX_PENDING_REVOCATIONS = 10_000;
+// Reservations per script call: enough to carry a busy event-loop turn, few enough that one
+// script never holds the server for long.
+const MAX_BATCH = 128;
 
 const ms = (ttlMs: number): string => String(Math.max(1, Math.ceil(ttlMs)));
+
+const ENTRY_KIND = ['revocation', 'marker', 'counter'] as const;
+
+/** The class of a failed command, in words that never quote the client's message. */
+function failureReason(err: unknown, readiness: string | undefined): string {
+  if (err instanceof RedisStoreError) return err.reason;
+  const name = err instanceof Error ? err.name : '';
+  // A server reply starts with its error code (WRONGTYPE, OOM, NOPERM, BUSY, ...): the code alone is safe to name.
+  if (name === 'ReplyError' || name === 'ErrorReply') {
+    const code = err instanceof Error ? /^([A-Z][A-Z_]{1,30})\b/.exec(err.message)?.[1] : undefined;
+    return `Redis script error${code === undefined ? '' : ` (${code})`}: the server refused the store's script; calls are denied until it accepts it`;
+  }
+  if (readiness !== undefined) return `Redis connection lost (${readiness}); calls are denied until it reconnects`;
+  return 'Redis connection lost (the client failed to send or receive); calls are denied until it answers';
+}
+
+type Pending = {
+  readonly r: CallReservation;
+  readonly resolve: (result: ReservationResult) => void;
+  readonly reject: (err: unknown) => void;
+};
 
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const parsed = optionsSchema.safeParse(options);
@@ -97,6 +138,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const onError = options.onError;
   const cached = scriptRunner(client);
   const whole = scriptSender(client);
+  const readiness = clientReadiness(client);
   const report = (err: unknown): void => {
     try {
       onError?.(err);
@@ -110,23 +152,50 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   let pendingKeys: string[] = [];
   let pendingTtls: string[] = [];
   let flushScheduled = false;
-  const timeoutReason = `the Redis store did not answer within ${timeoutMs} ms; calls are denied until it answers`;
+  // Reservations issued in this event-loop turn, not yet sent.
+  let batch: Pending[] = [];
+  let batchScheduled = false;
+  const timeoutReason = `Redis store timeout: no answer within ${timeoutMs} ms; calls are denied until it answers`;
+  const unexpectedReply = (): RedisStoreError => new RedisStoreError('Redis store unexpected reply: the script answered in a shape the store does not know; calls are denied');
 
   const run = (script: Script, keys: string[], args: string[], runScript: ScriptRunner = cached): Promise<unknown> => {
-    if (closed) return Promise.reject(new RedisStoreError('the Redis store is closed'));
+    if (closed) return Promise.reject(new RedisStoreError('Redis store closed: close() was called on this store'));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new RedisStoreError(timeoutReason)), timeoutMs);
-      runScript(script.sha, script.source, keys, args).then(
-        (reply) => {
-          clearTimeout(timer);
-          resolve(reply);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          const kind = err instanceof Error ? err.name : 'NonError';
-          reject(new RedisStoreError(`the Redis store failed (${kind}); calls are denied until it answers`, err));
-        },
-      );
+      let settled = false;
+      const fail = (err: RedisStoreError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(err);
+      };
+      const timer = setTimeout(() => {
+        const state = readiness.state();
+        const err = new RedisStoreError(
+          state === undefined ? timeoutReason : `Redis client not ready (${state}) within ${timeoutMs} ms; calls are denied until it connects`,
+        );
+        report(err);
+        fail(err);
+      }, timeoutMs);
+      const send = (): void => {
+        if (settled) return;
+        runScript(script.sha, script.source, keys, args).then(
+          (reply) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            resolve(reply);
+          },
+          (err: unknown) => {
+            report(err);
+            fail(new RedisStoreError(failureReason(err, readiness.state())));
+          },
+        );
+      };
+      const state = readiness.state();
+      if (state === undefined) send();
+      else if (!readiness.waitable()) fail(new RedisStoreError(`Redis client not ready (${state}); connect it before use; calls are denied until it connects`));
+      // A client that is still connecting is waited for, within the same deadline.
+      else readiness.ready().then(send, () => undefined);
     });
   };
 
@@ -143,100 +212,174 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   const asInt = (reply: unknown): number => {
     const n = typeof reply === 'number' ? reply : typeof reply === 'string' ? Number(reply) : Number.NaN;
-    if (!Number.isInteger(n)) throw new RedisStoreError('the Redis store sent an unexpected reply');
+    if (!Number.isInteger(n)) throw unexpectedReply();
     return n;
+  };
+
+  const unexpectedEntry = (code: number, key: string | undefined, kind: string): RedisStoreError =>
+    new RedisStoreError(
+      `Redis store unexpected entry: ${code === OUTCOME.wrongType ? 'a key of another type' : 'a value of another shape'} under the ${kind} key ${JSON.stringify(key ?? '')}; calls are denied until it is removed`,
+    );
+
+  /** Maps one reservation's {code, index} to its result. */
+  const outcomeOf = (r: CallReservation, code: number, at: number): ReservationResult => {
+    if (code === OUTCOME.ok) return { ok: true };
+    const index = at - 1;
+    const nr = r.revocations.length;
+    const no = r.once.length;
+    const counter = r.counters[index - nr - no];
+    if (code === OUTCOME.revoked && index >= 0 && index < nr) return { ok: false, reason: 'revoked', key: r.revocations[index]!.key };
+    if (code === OUTCOME.replay && index >= nr && index < nr + no) return { ok: false, reason: 'replay', key: r.once[index - nr]!.key };
+    if (code === OUTCOME.limit && counter !== undefined && index >= nr + no) return { ok: false, reason: 'limit', key: counter.key, limit: counter.limit };
+    if ((code === OUTCOME.wrongType || code === OUTCOME.wrongValue) && index >= 0) {
+      const kind = ENTRY_KIND[index < nr ? 0 : index < nr + no ? 1 : 2];
+      const key = index < nr ? r.revocations[index]?.key : index < nr + no ? r.once[index - nr]?.key : counter?.key;
+      throw unexpectedEntry(code, key, kind);
+    }
+    throw unexpectedReply();
+  };
+
+  /** Appends the keys and arguments `check` reads (revocations, markers, counters). */
+  const pushChecks = (r: CallReservation, keys: string[], args: string[]): void => {
+    for (const c of r.revocations) {
+      if (!Number.isSafeInteger(c.issuedAtMs)) throw new RangeError('reserve: revocations[].issuedAtMs must be a safe integer (ms)');
+      keys.push(prefix + c.key);
+      args.push(String(c.issuedAtMs));
+    }
+    for (const m of r.once) {
+      keys.push(prefix + m.key);
+      args.push(ms(m.ttlMs));
+    }
+    for (const c of r.counters) {
+      keys.push(prefix + c.key);
+      args.push(String(c.limit), ms(c.ttlMs));
+    }
+  };
+
+  const sendBatch = (): void => {
+    batchScheduled = false;
+    if (batch.length === 0) return;
+    const sent = batch;
+    batch = [];
+    const revoking = pendingKeys;
+    const revokingTtls = pendingTtls;
+    pendingKeys = [];
+    pendingTtls = [];
+    const keys: string[] = revoking;
+    const args: string[] = [String(sent.length), String(revoking.length), ...revokingTtls];
+    const included: Pending[] = [];
+    for (const p of sent) {
+      const r = p.r;
+      const kStart = keys.length;
+      const aStart = args.length;
+      try {
+        args.push(String(r.revocations.length), String(r.once.length), String(r.counters.length), String(r.credentials.length));
+        pushChecks(r, keys, args);
+        for (const c of r.credentials) {
+          keys.push(`${prefix}cred:${c.id}`);
+          args.push(ms(c.ttlMs));
+        }
+      } catch (err) {
+        keys.length = kStart;
+        args.length = aStart;
+        p.reject(err);
+        continue;
+      }
+      included.push(p);
+    }
+    args[0] = String(included.length);
+    run(RESERVE, keys, args).then(
+      (reply) => {
+        if (!Array.isArray(reply) || reply.length !== 2 * included.length) {
+          for (const p of included) p.reject(unexpectedReply());
+          return;
+        }
+        included.forEach((p, j) => {
+          try {
+            p.resolve(outcomeOf(p.r, asInt(reply[2 * j]), asInt(reply[2 * j + 1])));
+          } catch (err) {
+            p.reject(err);
+          }
+        });
+      },
+      (err: unknown) => {
+        // The credentials that rode along were not revoked: queue them again (bounded, since an
+        // outage would otherwise grow the queue).
+        if (revoking.length > 0 && pendingKeys.length < MAX_PENDING_REVOCATIONS) {
+          pendingKeys.push(...revoking);
+          pendingTtls.push(...revokingTtls);
+        }
+        for (const p of included) p.reject(err);
+      },
+    );
+  };
+
+  /** Sends what is queued, so that an operation issued later reaches Redis after it. */
+  const sendQueued = (): void => {
+    if (batch.length > 0) sendBatch();
+    flush();
   };
 
   return {
     prefix,
 
-    async reserve(r: CallReservation): Promise<ReservationResult> {
-      const keys: string[] = [];
-      const revoking = pendingKeys;
-      const revokingTtls = pendingTtls;
-      pendingKeys = [];
-      pendingTtls = [];
-      const args: string[] = [
-        String(r.revocations.length),
-        String(r.once.length),
-        String(r.counters.length),
-        String(r.credentials.length),
-        String(revoking.length),
-      ];
-      for (const c of r.revocations) {
-        keys.push(prefix + c.key);
-        args.push(String(c.issuedAt));
-      }
-      for (const m of r.once) {
-        keys.push(prefix + m.key);
-        args.push(ms(m.ttlMs));
-      }
-      for (const c of r.counters) {
-        keys.push(prefix + c.key);
-        args.push(String(c.limit), ms(c.ttlMs));
-      }
-      for (const c of r.credentials) {
-        keys.push(`${prefix}cred:${c.id}`);
-        args.push(ms(c.ttlMs));
-      }
-      if (revoking.length > 0) {
-        keys.push(...revoking);
-        args.push(...revokingTtls);
-      }
-      let reply: unknown;
-      try {
-        reply = await run(RESERVE, keys, args);
-      } catch (err) {
-        // The credentials that rode along were not revoked: queue them again (bounded, since an
-        // outage would otherwise grow the queue) and tell the host.
-        if (revoking.length > 0 && pendingKeys.length < MAX_PENDING_REVOCATIONS) {
-          pendingKeys.push(...revoking);
-          pendingTtls.push(...revokingTtls);
+    reserve(r: CallReservation): Promise<ReservationResult> {
+      if (closed) return Promise.reject(new RedisStoreError('Redis store closed: close() was called on this store'));
+      return new Promise((resolve, reject) => {
+        batch.push({ r, resolve, reject });
+        if (batch.length >= MAX_BATCH) sendBatch();
+        else if (!batchScheduled) {
+          batchScheduled = true;
+          // After the current microtasks: every call that reaches its reservation in this turn
+          // joins the same script call, and a lone call waits for nothing.
+          process.nextTick(sendBatch);
         }
-        report(err);
-        throw err;
-      }
-      if (!Array.isArray(reply) || reply.length === 0) throw new RedisStoreError('the Redis store sent an unexpected reply');
-      const outcome = asInt(reply[0]);
-      if (outcome === 0) return { ok: true };
-      const index = asInt(reply[1]) - 1;
-      const nr = r.revocations.length;
-      const no = r.once.length;
-      if (outcome === 1 && index >= 0 && index < nr) return { ok: false, reason: 'revoked', key: r.revocations[index]!.key };
-      if (outcome === 3 && index >= nr && index < nr + no) return { ok: false, reason: 'replay', key: r.once[index - nr]!.key };
-      const counter = r.counters[index - nr - no];
-      if (outcome === 2 && counter !== undefined) return { ok: false, reason: 'limit', key: counter.key, limit: counter.limit };
-      throw new RedisStoreError('the Redis store sent an unexpected reply');
+      });
     },
 
-    async revoke(key: string, at: number, ttlMs: number): Promise<void> {
-      if (!Number.isSafeInteger(at)) throw new RangeError('revoke: at must be a safe integer (seconds)');
-      flush();
-      await run(REVOKE, [prefix + key], [String(at), ms(ttlMs)]);
+    async peek(r: CallReservation): Promise<ReservationResult> {
+      sendQueued();
+      const keys: string[] = [];
+      const args: string[] = [String(r.revocations.length), String(r.once.length), String(r.counters.length)];
+      pushChecks(r, keys, args);
+      const reply = await run(PEEK, keys, args);
+      if (!Array.isArray(reply) || reply.length !== 2) throw unexpectedReply();
+      return outcomeOf(r, asInt(reply[0]), asInt(reply[1]));
+    },
+
+    async revoke(key: string, atMs: number, ttlMs: number): Promise<void> {
+      if (!Number.isSafeInteger(atMs) || atMs < 0) throw new RangeError('revoke: atMs must be a non-negative safe integer (ms since the epoch)');
+      sendQueued();
+      const answer = asInt(await run(REVOKE, [prefix + key], [String(atMs), ms(ttlMs)]));
+      if (answer === OUTCOME.wrongType || answer === OUTCOME.wrongValue) throw unexpectedEntry(answer, key, 'revocation');
     },
 
     async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
-      flush();
-      return asInt(await run(CONSUME_ONCE, [prefix + key], [ms(ttlMs)])) === 1;
+      sendQueued();
+      const answer = asInt(await run(CONSUME_ONCE, [prefix + key], [ms(ttlMs)]));
+      if (answer === OUTCOME.wrongType || answer === OUTCOME.wrongValue) throw unexpectedEntry(answer, key, 'marker');
+      return answer === 1;
     },
 
     async consumeCredential(id: string): Promise<CredentialState> {
-      flush();
+      sendQueued();
       const state = asInt(await run(CONSUME_CREDENTIAL, [`${prefix}cred:${id}`], []));
       if (state === 1) return 'ok';
       if (state === 2) return 'spent';
       if (state === 3) return 'revoked';
-      return 'unknown';
+      if (state === 0) return 'unknown';
+      if (state === OUTCOME.wrongType || state === OUTCOME.wrongValue) throw unexpectedEntry(state, `cred:${id}`, 'credential');
+      throw unexpectedReply();
     },
 
     revokeCredential(id: string, ttlMs: number): Promise<void> | void {
       const key = `${prefix}cred:${id}`;
       if (awaitCredentialRevocation) {
-        flush();
+        sendQueued();
         return run(REVOKE_CREDENTIALS, [key], [ms(ttlMs)]).then(() => undefined);
       }
       if (closed) {
-        report(new RedisStoreError('the Redis store is closed'));
+        report(new RedisStoreError('Redis store closed: close() was called on this store'));
         return;
       }
       pendingKeys.push(key);
@@ -249,9 +392,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     close(): void {
       if (closed) return;
-      flush();
+      sendQueued();
       closed = true;
       detach();
+      readiness.close();
     },
   };
 }

@@ -9,14 +9,14 @@
 
 /** A revocation check: `key` is revoked for tokens issued at or before the stored time. */
 export interface RevocationCheck {
-  /** `cap:<jti>`, `agent:<identity>` or `intent:<id>` (see `revocationKey`). */
+  /** `cap:<id>`, `agent:<identity>` or `intent:<id>` (see `revocationKey`). */
   readonly key: string;
-  /** The `iat` (seconds) of the token being checked. */
-  readonly issuedAt: number;
+  /** When the token being checked was issued, in ms since the epoch. */
+  readonly issuedAtMs: number;
 }
 
 export interface CounterIncrement {
-  /** `calls:<capability jti>:<tool>`. */
+  /** `calls:<capability id>:<tool>` (see `counterKey`). */
   readonly key: string;
   /** The call is refused when the count would exceed this. */
   readonly limit: number;
@@ -25,7 +25,7 @@ export interface CounterIncrement {
 }
 
 export interface OnceMarker {
-  /** `pop:<jti>`, `approval:<id>`: refused if already present. */
+  /** `pop:<capability id>:<proof jti>`, `approval:<id>`: refused if already present. */
   readonly key: string;
   readonly ttlMs: number;
 }
@@ -61,8 +61,13 @@ export interface TesseraStore {
    * register every credential as live.
    */
   reserve(reservation: CallReservation): MaybePromise<ReservationResult>;
-  /** Revokes `key` for every token issued at or before `at` (seconds); kept for `ttlMs`. */
-  revoke(key: string, at: number, ttlMs: number): MaybePromise<void>;
+  /** Revokes `key` for every token issued at or before `atMs` (ms since the epoch); kept for `ttlMs`. */
+  revoke(key: string, atMs: number, ttlMs: number): MaybePromise<void>;
+  /**
+   * Answers what `reserve` would answer for this reservation right now, and writes nothing.
+   * Used for dry runs (asking the guard before asking a human). Optional for custom stores.
+   */
+  peek?(reservation: CallReservation): MaybePromise<ReservationResult>;
   /** Sets a single-use marker; false if it was already set. */
   consumeOnce(key: string, ttlMs: number): MaybePromise<boolean>;
   /** Moves a live credential to spent, atomically; reports what it found. */
@@ -73,9 +78,13 @@ export interface TesseraStore {
   close?(): MaybePromise<void>;
 }
 
-/** The documented key names: `cap:<jti>`, `agent:<identity>`, `intent:<intent id>`. */
+/**
+ * The documented key names: `cap:<capability id>`, `agent:<identity>`, `intent:<intent id>`.
+ * A capability id is never chosen by a holder (see `VerifiedCapability.id`) and uses only
+ * letters, digits, `_`, `-` and `.`, so no id can reach into another key's name.
+ */
 export const revocationKey = {
-  capability: (jti: string): string => `cap:${jti}`,
+  capability: (id: string): string => `cap:${id}`,
   agent: (identity: string): string => `agent:${identity}`,
   intent: (intentId: string): string => `intent:${intentId}`,
 } as const;

@@ -64,6 +64,20 @@ describe.runIf(redisTestsEnabled())('tessera revoke (real redis-server)', () => 
     h.clock.set(h.clock.start);
   });
 
+  test('--client ioredis: the revocation goes through ioredis when that is the package at hand', async () => {
+    const { guard, read, grant } = await setup();
+    const cap = await grant('ticket-io');
+    const { id } = await guard.inspect(cap);
+    const r = await h.run(['revoke', '--client', 'ioredis', '--redis', server.url, '--capability', id]);
+    expect(r).toMatchObject({ code: 0, out: `revoked capability ${id}\n` });
+    await expect(read({ id: 'x' }, { capability: cap })).rejects.toMatchObject({ code: 'capability_revoked' });
+  });
+
+  test('--client ioredis with an unreachable Redis exits 1 naming host and port only', async () => {
+    const r = await h.run(['revoke', '--client', 'ioredis', '--redis', 'redis://admin:hunter2-SECRET@127.0.0.1:1', '--agent', AGENT]);
+    expect(r).toMatchObject({ code: 1, out: '', err: 'tessera revoke: could not reach Redis at 127.0.0.1:1\n' });
+  });
+
   test('--agent revokes the agent\'s capabilities', async () => {
     const { read, grant } = await setup();
     const cap = await grant('ticket-3');

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { CapabilityError, delegate, generateSigningKey } from '../../src/index.js';
+import { delegatedCapabilityId } from '../../src/capability/delegation-chain.js';
 import { AUDIENCE, ISSUER } from '../support/fixtures.js';
 import { MAILER, PLANNER, RESEARCHER, setupChain, unpack } from './chain-fixtures.js';
 
@@ -21,12 +22,17 @@ describe('delegate()', () => {
     const cap = await guard.inspect(toMailer);
     expect(cap.chain.depth).toBe(2);
     expect(cap.chain.agents).toEqual([PLANNER, RESEARCHER, MAILER]);
-    expect(cap.chain.ids).toEqual([unpack(root).payload.jti, unpack(toResearcher).payload.jti, unpack(toMailer).payload.jti]);
+    // The root's id is its jti (the authority's choice); a delegated link's id is derived from the chain.
+    const rootId = unpack(root).payload.jti as string;
+    const ids = [rootId, delegatedCapabilityId(rootId, toResearcher), delegatedCapabilityId(rootId, toMailer)];
+    expect(cap.chain.ids).toEqual(ids);
+    expect(cap.id).toBe(ids[2]);
     expect(cap.issuer).toBe(RESEARCHER);
     expect(cap.issuedAt).toBe(unpack(root).payload.iat);
+    expect(cap.issuedAtMs).toBe(unpack(root).payload.iat_ms);
     expect([...cap.ancestorLimits.entries()].map(([id, m]) => [id, Object.fromEntries(m)])).toEqual([
-      [unpack(root).payload.jti, { 'email.send': 3 }],
-      [unpack(toResearcher).payload.jti, { 'email.send': 2 }],
+      [ids[0], { 'email.send': 3 }],
+      [ids[1], { 'email.send': 2 }],
     ]);
   });
 
