@@ -86,6 +86,9 @@ test.skipIf(!chromiumEnabled())('the audit page in Chromium: denials with codes,
     expect(await detail(3)).toContain('approved by oncall@example.com, waited 42.5 s');
     expect(await detail(3)).toContain('00000000000000000000004bf92f37');
     expect(await detail(5)).toContain('call_0005');
+    expect(await detail(5)).toMatch(/span id\s*0000000000f067ae/);
+    expect(await detail(5)).toMatch(/capability id\s*cap-0000a004/);
+    expect(await detail(5)).toMatch(/root capability id\s*cap-root-0001/);
     expect(await tab.locator('.track a.mark.delegated').count()).toBe(3);
 
     // Nothing needs a sideways scroll at this width.
