@@ -82,6 +82,7 @@ test.skipIf(!chromiumEnabled())('the audit page in Chromium: denials with codes,
     const detail = async (n: number) => tab.locator(`#call-${n} + tr.detail`).innerText();
     expect(await tab.locator('#call-4 td.decision').innerText()).toBe('allowed, tool failed: UpstreamTimeoutError');
     expect(await detail(4)).toContain(`depth 1: ${AGENTS.planner} → ${AGENTS.researcher}`);
+    expect(await tab.locator('#call-3 td.decision').innerText()).toBe('allowed after approval by oncall@example.com (waited 42.5 s)');
     expect(await detail(3)).toContain('refunds-need-a-human, business-hours');
     expect(await detail(3)).toContain('approved by oncall@example.com, waited 42.5 s');
     expect(await detail(3)).toContain('00000000000000000000004bf92f37');

@@ -34,8 +34,8 @@ function label(c: AuditCall): string {
   if (c.decision === 'deny') return `denied: ${c.code ?? 'unknown'}`;
   if (c.decision === 'error') return `allowed, tool failed: ${c.errorType ?? 'unknown error'}`;
   if (c.approval !== 'approved') return 'allowed';
-  const wait = c.approvalWaitMs === undefined ? '' : ` after ${waited(c.approvalWaitMs)}`;
-  return `allowed, approved${c.approver ? ` by ${c.approver}` : ''}${wait}`;
+  const wait = c.approvalWaitMs === undefined ? '' : ` (waited ${waited(c.approvalWaitMs)})`;
+  return `allowed after approval${c.approver ? ` by ${c.approver}` : ''}${wait}`;
 }
 
 const markClass = (c: AuditCall): string => `mark ${c.decision}${c.delegationChain.length > 0 || c.delegationDepth > 0 ? ' delegated' : ''}`;
