@@ -84,7 +84,7 @@ const POLICY: StandardsTags = {
   nist: ['GOVERN 1.4'],
 };
 
-/** The standards each denial code answers (DESIGN.md section 8). */
+/** The standards each denial code answers. */
 export const DENIAL_STANDARDS: Readonly<Record<DenialCode, StandardsTags>> = Object.freeze({
   capability_missing: IDENTITY_ABUSE,
   capability_invalid: IDENTITY_ABUSE,

@@ -1,5 +1,5 @@
 /**
- * One guarded call, stage by stage (DESIGN.md section 2). Every stage fails closed: a thrown
+ * One guarded call, stage by stage. Every stage fails closed: a thrown
  * error, a timeout or an unreachable store becomes a denial with its own code, and the tool's
  * implementation never runs. One readable function over small steps.
  */

@@ -1,4 +1,4 @@
-import { HIGH_RISK_TIERS, type PolicyEngine, type PolicyRequest } from './types.js';
+import { HIGH_RISK_TIERS, riskArticle, type PolicyEngine, type PolicyRequest } from './types.js';
 
 const ALLOW = Object.freeze({ effect: 'allow' as const, policyIds: Object.freeze([]) as readonly string[] });
 
@@ -13,7 +13,7 @@ export const riskBaseline: PolicyEngine = Object.freeze({
       return {
         effect: 'require_approval' as const,
         policyIds: ['tessera.baseline.high-risk'],
-        reason: `"${request.tool.name}" is a ${request.tool.risk} action and needs a human's approval`,
+        reason: `"${request.tool.name}" is ${riskArticle(request.tool.risk)} ${request.tool.risk} action and needs a human's approval`,
       };
     }
     return ALLOW;

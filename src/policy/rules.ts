@@ -12,7 +12,7 @@ import { durationSeconds } from '../util/time.js';
 import { formatPath, InvalidPolicyError } from './errors.js';
 import { compileGlobs, compileIdentityMatcher, compileTimeWindow, matchesScalar } from './match.js';
 import { rulesDocumentSchema, type Rule, type RulesDocument } from './rules-schema.js';
-import { HIGH_RISK_TIERS, type PolicyDecision, type PolicyEngine, type PolicyRequest } from './types.js';
+import { HIGH_RISK_TIERS, riskArticle, type PolicyDecision, type PolicyEngine, type PolicyRequest } from './types.js';
 
 export type { RulesDocument } from './rules-schema.js';
 
@@ -141,7 +141,7 @@ export function createRulesEngine(document: RulesDocument | unknown, options: Ru
       return {
         effect: 'require_approval',
         policyIds: [...ids, RULES_HIGH_RISK_ID],
-        reason: `"${req.tool.name}" is a ${req.tool.risk} action: permitted by rule ${ids.map((i) => `"${i}"`).join(', ')}, but a human must approve it (set requireApproval: false on the rule to skip)`,
+        reason: `"${req.tool.name}" is ${riskArticle(req.tool.risk)} ${req.tool.risk} action: permitted by rule ${ids.map((i) => `"${i}"`).join(', ')}, but a human must approve it (set requireApproval: false on the rule to skip)`,
       };
     }
     if (defaultAllow) {
@@ -149,7 +149,7 @@ export function createRulesEngine(document: RulesDocument | unknown, options: Ru
       return {
         effect: 'require_approval',
         policyIds: [RULES_DEFAULT_ID, RULES_HIGH_RISK_ID],
-        reason: `"${req.tool.name}" is a ${req.tool.risk} action and no rule decided it, so a human must approve it`,
+        reason: `"${req.tool.name}" is ${riskArticle(req.tool.risk)} ${req.tool.risk} action and no rule decided it, so a human must approve it`,
       };
     }
     return {

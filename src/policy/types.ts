@@ -8,6 +8,9 @@ import type { Intent } from '../capability/claims.js';
 /** How much harm a tool can do; `external`, `production` and `admin` call for a human by default. */
 export type RiskTier = 'read' | 'write' | 'external' | 'production' | 'admin';
 export const RISK_TIERS: readonly RiskTier[] = ['read', 'write', 'external', 'production', 'admin'];
+/** "a write action", "an external action": risk tiers are named in denial reasons. */
+export const riskArticle = (risk: string): string => (/^[aeiou]/.test(risk) ? 'an' : 'a');
+
 export const HIGH_RISK_TIERS: ReadonlySet<RiskTier> = new Set(['external', 'production', 'admin']);
 
 export interface PolicyRequest {

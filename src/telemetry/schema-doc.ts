@@ -75,7 +75,7 @@ ${codes}
 `;
 }
 
-/** The denial codes with the standards each answers, as the README shows them. */
+/** The denial codes with the standards each answers, as docs/denial-codes.md shows them. */
 export function renderDenialTable(): string {
   return table(
     ['code', 'OWASP Top 10 for Agentic Applications', 'OWASP agentic threats', 'CSA MAESTRO', 'NIST AI RMF'],

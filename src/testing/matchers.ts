@@ -48,7 +48,7 @@ export function describeOutcome(o: CallOutcome): string {
   if (o.kind === 'allowed') return 'allowed';
   if (o.kind === 'denied') return `denied with ${o.code}: ${o.reason}`;
   const e = o.error;
-  return `allowed, but the tool threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
+  return `a tool error: the guard allowed the call, then the tool threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
 }
 
 function assertKnownCode(code: unknown): void {

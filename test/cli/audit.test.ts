@@ -92,7 +92,7 @@ describe('tessera audit', () => {
     expect(html).toContain('&lt;img src=x onerror=&quot;alert(1)&quot;&gt;');
     expect(html).not.toMatch(/<script|<link|<img|https?:\/\//);
     expect(html.match(/class="mark (allow|deny|error)" style="left:/g)).toHaveLength(8);
-    expect(html).toContain('<tr class="error">');
+    expect(html).toContain('<tr class="error call" id="call-');
   });
 
   test('--json gives the same numbers to scripts', async () => {

@@ -76,7 +76,7 @@ describe('tessera check', () => {
     expect(JSON.parse(r.out)).toEqual({
       decision: 'require_approval',
       tool: 'email.send',
-      reason: `"email.send" is a external action and needs a human's approval`,
+      reason: `"email.send" is an external action and needs a human's approval`,
       policyIds: ['tessera.baseline.high-risk'],
     });
   });

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { expect, test } from 'vitest';
 import { runDemo } from '../../examples/demo-run.js';
 
@@ -15,9 +17,24 @@ test('the demo shows allowed calls, each kind of denial with its code, and the s
   ]);
   expect(spans).toBe(6);
   expect(lines.join('\n')).toContain('execute_tool email.send');
+  expect(lines.join('\n')).not.toContain('demo.warm-up');
+  expect(lines.at(-1)).toContain('overhead µs: the time the guard added to a call');
 });
 
-test('the README quickstart runs: one allowed call, one denied', async () => {
-  const { quickstart } = await import('../../examples/quickstart.js');
-  await expect(quickstart()).resolves.toEqual({ sent: { queued: 'dana@example.com' }, denied: 'arguments_out_of_scope' });
+test('the quickstart runs: one call approved and sent, one out of scope, one refused by the approver', { timeout: 60_000 }, async () => {
+  const { stdout, stderr } = await promisify(execFile)('node_modules/.bin/tsx', ['examples/quickstart.ts'], { timeout: 60_000 });
+  expect(stderr).toBe('');
+  expect(stdout).toBe(
+    [
+      'email.send to dana@example.com',
+      '  approval: approved by oncall@example.com',
+      '  allowed: {"queued":"dana@example.com"}',
+      'email.send to eve@evil.example',
+      '  denied: arguments_out_of_scope (to must be a string ending with "@example.com" (intent "ticket-4711"))',
+      'email.send to ops@example.com',
+      '  approval: refused by oncall@example.com',
+      '  denied: approval_denied (the approver refused: denied by the approval script)',
+      '',
+    ].join('\n'),
+  );
 });

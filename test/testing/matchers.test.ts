@@ -54,7 +54,7 @@ describe('toBeDenied', () => {
   test('a tool that threw is not a denial', async () => {
     const cap = await emailCap();
     await expect(expect(flaky({}, { capability: cap })).toBeDenied()).rejects.toThrow(
-      'expected the call to be denied, but it was allowed, but the tool threw RangeError: downstream said no',
+      'expected the call to be denied, but it was a tool error: the guard allowed the call, then the tool threw RangeError: downstream said no',
     );
   });
 

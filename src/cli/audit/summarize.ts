@@ -6,6 +6,8 @@ import { ATTR, EVENT, OPERATION_EXECUTE_TOOL } from '../../telemetry/attributes.
 import type { AuditSpan } from './otlp-json.js';
 
 export interface AuditCall {
+  readonly traceId: string;
+  readonly spanId: string;
   readonly startMs: number;
   readonly durationMs: number;
   readonly tool: string;
@@ -16,8 +18,17 @@ export interface AuditCall {
   readonly reason: string | undefined;
   readonly approval: string | undefined;
   readonly approver: string | undefined;
+  readonly approvalWaitMs: number | undefined;
   readonly capabilityId: string | undefined;
   readonly callId: string | undefined;
+  /** The thrown error's class name when the tool failed, so a reader can tell a timeout from a bug. */
+  readonly errorType: string | undefined;
+  readonly risk: string | undefined;
+  readonly policyIds: readonly string[];
+  readonly delegationDepth: number;
+  /** Agent ids from the root grant to the caller; empty for a capability the authority granted. */
+  readonly delegationChain: readonly string[];
+  readonly delegationRootId: string | undefined;
   readonly sideEffects: readonly string[];
 }
 
@@ -43,12 +54,16 @@ export const NO_INTENT = '(no verified capability)';
 export const NO_AGENT = '(unknown agent)';
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+const texts = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.length > 0) : []);
+const finite = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 export function toCall(s: AuditSpan): AuditCall | undefined {
   const decision = s.attributes.get(ATTR.DECISION);
   if (s.attributes.get(ATTR.OPERATION_NAME) !== OPERATION_EXECUTE_TOOL) return undefined;
   if (decision !== 'allow' && decision !== 'deny' && decision !== 'error') return undefined;
   return {
+    traceId: s.traceId,
+    spanId: s.spanId,
     startMs: s.startMs,
     durationMs: Math.max(0, s.endMs - s.startMs),
     tool: text(s.attributes.get(ATTR.TOOL_NAME)) ?? s.name,
@@ -59,8 +74,15 @@ export function toCall(s: AuditSpan): AuditCall | undefined {
     reason: text(s.attributes.get(ATTR.DENIAL_REASON)),
     approval: text(s.attributes.get(ATTR.APPROVAL_DECISION)),
     approver: text(s.attributes.get(ATTR.APPROVAL_APPROVER)),
+    approvalWaitMs: finite(s.attributes.get(ATTR.APPROVAL_WAIT_MS)),
     capabilityId: text(s.attributes.get(ATTR.CAPABILITY_ID)),
     callId: text(s.attributes.get(ATTR.TOOL_CALL_ID)),
+    errorType: decision === 'error' ? text(s.attributes.get(ATTR.ERROR_TYPE)) : undefined,
+    risk: text(s.attributes.get(ATTR.RISK)),
+    policyIds: texts(s.attributes.get(ATTR.POLICY_IDS)),
+    delegationDepth: finite(s.attributes.get(ATTR.DELEGATION_DEPTH)) ?? 0,
+    delegationChain: texts(s.attributes.get(ATTR.DELEGATION_CHAIN)),
+    delegationRootId: text(s.attributes.get(ATTR.DELEGATION_ROOT_ID)),
     sideEffects: s.events.filter((e) => e.name === EVENT.SIDE_EFFECT).map((e) => String(e.attributes.get(EVENT.SIDE_EFFECT_KIND) ?? '')),
   };
 }
