@@ -9,7 +9,7 @@
  * denial. The client reconnects on its own; calls succeed again as soon as Redis answers.
  */
 import { z } from 'zod';
-import { TesseraError } from '../errors.js';
+import { safeCause, TesseraError } from '../errors.js';
 import { describeIssues } from '../util/zod-issues.js';
 import { absorbClientErrors, isRedisClient, scriptRunner, scriptSender, type RedisClientLike, type ScriptRunner } from './redis-client.js';
 import { CONSUME_CREDENTIAL, CONSUME_ONCE, RESERVE, REVOKE, REVOKE_CREDENTIALS, type Script } from './redis-scripts.js';
@@ -59,7 +59,7 @@ export class RedisStoreError extends TesseraError {
     super(reason, 'store_unavailable');
     this.reason = reason;
     // Kept off the enumerable fields: a client's error may quote connection details.
-    if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, enumerable: false });
+    if (cause !== undefined) Object.defineProperty(this, 'cause', { value: safeCause(cause), enumerable: false });
   }
 }
 
