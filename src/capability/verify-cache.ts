@@ -16,8 +16,8 @@ export const DEFAULT_VERIFY_CACHE_BYTES = 64 * 1024 * 1024;
 export interface CacheSlot<V> {
   readonly value: V;
   readonly bytes: number;
-  /** ms since the epoch after which the value is never returned. */
-  readonly expiresAtMs: number;
+  /** Seconds since the epoch from which the value is never returned (seconds stay small integers, ms would not). */
+  readonly expiresAtSec: number;
   /** Read since inserted (second chance). */
   hot: boolean;
 }
@@ -69,7 +69,7 @@ export function createVerifyCache<V, S extends CacheSlot<V>>(maxBytes: number, r
     while (bytes + shared() + need > maxBytes && map.size > 0) {
       const oldest = map.entries().next().value as [string, S];
       const [digest, slot] = oldest;
-      if (slot.hot && slot.expiresAtMs > nowMs) {
+      if (slot.hot && slot.expiresAtSec * 1000 > nowMs) {
         slot.hot = false;
         map.delete(digest);
         map.set(digest, slot);
@@ -83,7 +83,7 @@ export function createVerifyCache<V, S extends CacheSlot<V>>(maxBytes: number, r
     get(digest, nowMs) {
       const slot = map.get(digest);
       if (slot === undefined) return undefined;
-      if (nowMs >= slot.expiresAtMs) {
+      if (nowMs >= slot.expiresAtSec * 1000) {
         remove(digest, slot);
         return undefined;
       }
@@ -99,7 +99,7 @@ export function createVerifyCache<V, S extends CacheSlot<V>>(maxBytes: number, r
       }
       // Entries that have expired at the oldest end go first; each is dropped once, so this
       // costs O(1) per insertion on average.
-      for (let first = map.entries().next(); !first.done && first.value[1].expiresAtMs <= nowMs; first = map.entries().next()) {
+      for (let first = map.entries().next(); !first.done && first.value[1].expiresAtSec * 1000 <= nowMs; first = map.entries().next()) {
         remove(first.value[0], first.value[1]);
       }
       evict(slot.bytes, nowMs);

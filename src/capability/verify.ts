@@ -283,13 +283,14 @@ interface Slot extends CacheSlot<VerifiedCapability> {
 }
 
 /**
- * Estimated bytes a cache entry keeps alive, for the memory budget. Measured on Node 20-24 (V8)
- * with the heap after a full GC; `test/capability/verify-cache-memory.test.ts` checks the
- * estimate stays at or above what an entry really costs. ENTRY_BYTES covers the map slot, the
- * 32-byte digest key, the slot, the frozen capability, its chain, intent and claims objects;
- * strings are counted by their length on top.
+ * Estimated bytes a cache entry keeps alive, for the memory budget. Measured on Node 20 (V8,
+ * 64-bit, no pointer compression) as the heap after a full GC with and without the entries:
+ * about 510 bytes for a root grant with a short intent, which this estimate puts at about 560.
+ * test/capability/verify-cache-memory.test.ts checks the estimate stays at or above the measured
+ * cost. ENTRY_BYTES covers the map slot, the digest key, the slot and the capability record;
+ * the strings each capability holds (id, subject, intent) are counted by their length on top.
  */
-const ENTRY_BYTES = 720;
+const ENTRY_BYTES = 400;
 /** Per delegation link: chain ids and agents, ancestor limits and expiry maps. */
 const LINK_BYTES = 400;
 /** Shared compiled tools: the map, one grant object and its checks per tool, per byte of their JSON. */
@@ -315,6 +316,101 @@ function deepFreeze<T>(v: T): T {
     for (const x of Object.values(v)) deepFreeze(x);
   }
   return v;
+}
+
+/** What only a delegated capability carries. */
+interface Delegation {
+  readonly chain: VerifiedCapability['chain'];
+  readonly limits: VerifiedCapability['ancestorLimits'];
+  readonly expiries: VerifiedCapability['ancestorExpiresAt'];
+  /** The capability's own `iat` (`issuedAt` is the earliest along the chain). */
+  readonly iat: number;
+}
+
+/**
+ * A verified capability as the cache keeps it. A hundred thousand of these may be live, so what
+ * can be derived is derived on access (prototype getters) rather than stored: a root grant's
+ * chain, its claims object, its audience list.
+ */
+class CapabilityRecord implements VerifiedCapability {
+  readonly id: string;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly issuedAt: number;
+  readonly notBefore: number;
+  readonly expiresAt: number;
+  readonly intent: Intent;
+  readonly tools: ReadonlyMap<string, CompiledGrant>;
+  readonly confirmationJkt: string | undefined;
+  readonly chainExpiresAt: number;
+  readonly #delegation: Delegation | undefined;
+  /** The claims not kept in the fields above: aud in list form, act, prt. */
+  readonly #rest: { readonly aud?: string[]; readonly act?: CapabilityClaims['act']; readonly prt?: string } | undefined;
+  readonly #claimsTools: CapabilityClaims['tools'];
+  readonly #audience: readonly string[];
+
+  constructor(
+    claims: CapabilityClaims,
+    fields: { issuer: string; issuedAt: number; chainExpiresAt: number; audience: readonly string[] },
+    shared: SharedTools,
+    delegation: Delegation | undefined,
+  ) {
+    this.id = claims.jti;
+    this.issuer = fields.issuer;
+    this.subject = claims.sub;
+    this.issuedAt = fields.issuedAt;
+    this.notBefore = claims.nbf;
+    this.expiresAt = claims.exp;
+    this.intent = Object.freeze(claims.intent);
+    this.tools = shared.tools;
+    this.confirmationJkt = claims.cnf?.jkt;
+    this.chainExpiresAt = fields.chainExpiresAt;
+    this.#delegation = delegation;
+    const rest: { aud?: string[]; act?: CapabilityClaims['act']; prt?: string } = {};
+    if (typeof claims.aud !== 'string') rest.aud = claims.aud;
+    if (claims.act !== undefined) rest.act = claims.act;
+    if (claims.prt !== undefined) rest.prt = claims.prt;
+    this.#rest = Object.keys(rest).length === 0 ? undefined : Object.freeze(rest);
+    this.#claimsTools = shared.claimsTools;
+    this.#audience = fields.audience;
+    Object.freeze(this);
+  }
+
+  get audience(): readonly string[] {
+    return this.#audience;
+  }
+
+  get chain(): VerifiedCapability['chain'] {
+    return this.#delegation?.chain ?? { ids: [this.id], agents: [this.subject], depth: 0 };
+  }
+
+  get ancestorLimits(): VerifiedCapability['ancestorLimits'] {
+    return this.#delegation?.limits ?? EMPTY_LIMITS;
+  }
+
+  get ancestorExpiresAt(): VerifiedCapability['ancestorExpiresAt'] {
+    return this.#delegation?.expiries ?? EMPTY_EXPIRIES;
+  }
+
+  /** The verified claims (unknown claims dropped), rebuilt on each access. */
+  get claims(): CapabilityClaims {
+    const r = this.#rest;
+    const claims: CapabilityClaims = {
+      iss: this.issuer,
+      sub: this.subject,
+      aud: r?.aud ?? this.#audience[0]!,
+      iat: this.#delegation?.iat ?? this.issuedAt,
+      nbf: this.notBefore,
+      exp: this.expiresAt,
+      jti: this.id,
+      intent: this.intent,
+      tools: this.#claimsTools,
+    };
+    if (this.confirmationJkt !== undefined) claims.cnf = { jkt: this.confirmationJkt };
+    if (r?.act !== undefined) claims.act = r.act;
+    if (r?.prt !== undefined) claims.prt = r.prt;
+    return Object.freeze(claims);
+  }
 }
 
 /**
@@ -556,24 +652,12 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions): {
     }
 
     const shared = toolsFor(claims, ancestors);
-    const aud = typeof claims.aud === 'string' ? options.audience : claims.aud;
-    const verified: VerifiedCapability = Object.freeze({
-      id: claims.jti,
-      issuer: chain.depth === 0 ? uses[0]!.keys.issuer : claims.iss,
-      subject: claims.sub,
-      audience: audienceForm,
-      issuedAt,
-      notBefore: claims.nbf,
-      expiresAt: claims.exp,
-      intent: claims.intent,
-      tools: shared.tools,
-      confirmationJkt: claims.cnf?.jkt,
-      chain,
-      chainExpiresAt,
-      ancestorLimits,
-      ancestorExpiresAt,
-      claims: Object.freeze({ ...claims, aud, tools: shared.claimsTools }),
-    });
+    const verified: VerifiedCapability = new CapabilityRecord(
+      claims,
+      { issuer: chain.depth === 0 ? uses[0]!.keys.issuer : claims.iss, issuedAt, chainExpiresAt, audience: audienceForm },
+      shared,
+      chain.depth === 0 ? undefined : { chain, limits: ancestorLimits, expiries: ancestorExpiresAt, iat: claims.iat },
+    );
 
     let bytes = ENTRY_BYTES + stringBytes(claims.jti) + stringBytes(claims.sub) + stringBytes(claims.intent.id) + stringBytes(claims.intent.purpose);
     bytes += stringBytes(claims.cnf?.jkt) + stringBytes(claims.prt);
@@ -595,7 +679,7 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions): {
         {
           value: verified,
           bytes,
-          expiresAtMs: (chainExpiresAt + options.clockSkewSec) * 1000,
+          expiresAtSec: chainExpiresAt + options.clockSkewSec,
           hot: false,
           keys: first.keys,
           fingerprint: first.fingerprint,
