@@ -4,7 +4,7 @@
  * verify. Every token kind is refused in any non-canonical spelling; each attack pins one code
  * and the tool never runs.
  */
-import { SignJWT } from 'jose';
+import { SignJWT, type JWTPayload } from 'jose';
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { verifyCallCredential, type Guard } from '../../src/index.js';
@@ -120,7 +120,7 @@ describe('delegation parents', () => {
     const p = unpack(toResearcher).payload;
     const spelt = respellings(toResearcher)['signature with a non-zero unused bit']!;
     // A correctly signed child of the researcher whose embedded parent is the respelt token.
-    const child = await new SignJWT({
+    const claims: Record<string, unknown> = {
       iss: p.sub,
       sub: MAILER,
       aud: p.aud,
@@ -132,7 +132,8 @@ describe('delegation parents', () => {
       tools: { 'email.send': { args: { to: { eq: 'ops@example.com' } }, maxCalls: 1 } },
       act: { sub: p.sub, act: p.act },
       prt: spelt,
-    })
+    };
+    const child = await new SignJWT(claims as JWTPayload)
       .setProtectedHeader({ alg: c.keys.researcher.signingKey.alg, typ: 'tessera-cap+jwt', jwk: c.keys.researcher.publicJwk })
       .sign(c.keys.researcher.signingKey.privateKey);
     await expect(c.sendEmail({ to: 'ops@example.com', body: 'hi' }, { capability: child })).rejects.toMatchObject({
