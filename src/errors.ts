@@ -125,13 +125,73 @@ export function standardsTags(code: DenialCode): string[] {
   return [...tags];
 }
 
+/**
+ * What an error's `cause` holds: the failing error's class name and a code, never its message,
+ * payload or fields. A dependency's message may quote a secret (a password in a store URL) and
+ * jose's claim errors carry the whole token payload, so neither may travel with a denial that
+ * is logged, printed or handed to a model.
+ */
+export interface CauseSummary {
+  /** The class name of the original error, e.g. `JWTExpired`, `ReplyError`; `NonError` for a thrown non-error. */
+  readonly name: string;
+  /** Its code when it has a constant-like one (`ERR_JWT_EXPIRED`, `ECONNREFUSED`, a denial code). */
+  readonly code?: string;
+  /** For a Tessera error, the summary of its own cause. */
+  readonly cause?: CauseSummary;
+}
+
+const SUMMARIES = new WeakSet<object>();
+const CLASS_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
+// Constant-style codes only (ERR_JWT_EXPIRED, ECONNREFUSED) and Tessera's snake_case codes: a
+// free-form code could itself quote data.
+const CONSTANT_CODE = /^[A-Z][A-Z0-9_]{1,63}$/;
+const TESSERA_CODE = /^[a-z][a-z0-9_]{0,63}$/;
+
+function className(err: object): string {
+  let name: unknown;
+  try {
+    name = (err as { constructor?: { name?: unknown } }).constructor?.name;
+  } catch {
+    name = undefined;
+  }
+  return typeof name === 'string' && CLASS_NAME.test(name) ? name : err instanceof Error ? 'Error' : 'Object';
+}
+
+/**
+ * A cause safe to keep on an error: a summary of `err` (see `CauseSummary`), or undefined for
+ * no cause. Every error class Tessera throws runs its cause through this.
+ */
+export function safeCause(err: unknown, depth = 0): CauseSummary | undefined {
+  if (err === undefined) return undefined;
+  if (err === null || (typeof err !== 'object' && typeof err !== 'function')) return Object.freeze({ name: 'NonError' });
+  if (SUMMARIES.has(err)) return err as CauseSummary;
+  let code: unknown;
+  let inner: unknown;
+  const ours = err instanceof TesseraError;
+  try {
+    code = (err as { code?: unknown }).code;
+    // A Tessera error's own cause was summarised when it was created.
+    inner = ours ? (err as { cause?: unknown }).cause : undefined;
+  } catch {
+    code = undefined;
+  }
+  const summary: { name: string; code?: string; cause?: CauseSummary } = { name: className(err) };
+  if (typeof code === 'string' && (CONSTANT_CODE.test(code) || (ours && TESSERA_CODE.test(code)))) summary.code = code;
+  if (inner !== undefined && depth < 4) {
+    const c = safeCause(inner, depth + 1);
+    if (c !== undefined) summary.cause = c;
+  }
+  SUMMARIES.add(Object.freeze(summary));
+  return summary;
+}
+
 /** Base class of every error Tessera throws on purpose. `code` narrows in a `switch`. */
 export class TesseraError extends Error {
   static code = 'tessera_error';
   readonly code: string;
 
   constructor(message: string, code?: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(message, options?.cause === undefined ? undefined : { cause: safeCause(options.cause) });
     this.name = new.target.name;
     this.code = code ?? (new.target as typeof TesseraError).code;
   }

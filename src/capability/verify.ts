@@ -3,29 +3,35 @@
  * `aud` required, bounded clock skew, nothing fetched from a URL named in the token. Each
  * verified capability is compiled once (constraints, lookups) and cached until it expires.
  */
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  decodeJwt,
-  decodeProtectedHeader,
-  errors as joseErrors,
-  jwtVerify,
-  type JWTVerifyGetKey,
-} from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { CapabilityError, type DenialCode } from '../errors.js';
 import type { Clock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
 import { CAPABILITY_TYP, capabilityClaimsSchema, issuedAtMs as issuedAtMsOf, type CapabilityClaims, type Intent } from './claims.js';
 import { compileFields } from './constraints.js';
 import type { JWKS } from './keys.js';
-import { COMPACT_JWS } from '../util/compact-jws.js';
+import { compactJwsProblem } from '../util/compact-jws.js';
+import {
+  createIssuerKeySet,
+  DEFAULT_MAX_STALE_MS,
+  DEFAULT_REFRESH_INTERVAL_MS,
+  type IssuerKeySet,
+  type KeyRefreshOptions,
+  type KeySnapshot,
+} from './trusted-keys.js';
+import { createTokenDigest, createVerifyCache, DEFAULT_VERIFY_CACHE_BYTES, type CacheSlot } from './verify-cache.js';
 
-/** One trusted authority: its exact `iss` and its public keys. */
-export interface TrustedIssuer {
+/**
+ * One trusted authority: its exact `iss` and its public keys. A key set given as a function or
+ * URL is fetched again every `refreshIntervalMs` (default 5 minutes) and when a token names an
+ * unknown `kid`; a key removed from it stops verifying capabilities, cached ones included, from
+ * the next fetch on.
+ */
+export interface TrustedIssuer extends KeyRefreshOptions {
   issuer: string;
   /**
-   * Public keys: a JWKS object, a function returning the current JWKS (asked again when a token
-   * names an unknown `kid`), or a configured HTTPS URL (never a URL taken from a token).
+   * Public keys: a JWKS object (fixed), a function returning the current JWKS, or a configured
+   * `new URL("https://…")` (never a URL taken from a token).
    */
   jwks: JWKS | (() => JWKS | Promise<JWKS>) | URL;
   /** Algorithms accepted from this issuer; default `['EdDSA', 'ES256']`. HS* and `none` are refused. */
@@ -90,6 +96,8 @@ export interface VerifyCapabilityOptions {
   maxTokenBytes: number;
   /** Verifies a delegated capability's chain; absent, delegated capabilities are refused. */
   verifyChain?: ChainVerifier;
+  /** Memory budget of the verify cache, bytes (estimated per entry); default 64 MiB. */
+  cacheMaxBytes?: number;
 }
 
 /** What a chain verifier gets from the capability verifier it serves. */
@@ -128,49 +136,68 @@ const fail = (code: DenialCode, reason: string, cause?: unknown): never => {
   throw new CapabilityError(code, reason, cause === undefined ? undefined : { cause });
 };
 
-interface IssuerKeys {
-  issuer: string;
-  algorithms: string[];
-  getKey: JWTVerifyGetKey;
+/** A value from a token, quoted in a reason: JSON, and short. */
+const quote = (v: unknown): string => {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+};
+
+function positiveMs(value: number | undefined, option: string, max: number): void {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max)) {
+    throw new RangeError(`${option} must be a positive number of ms up to ${max}`);
+  }
 }
 
-function keyResolver(t: TrustedIssuer): IssuerKeys {
+function issuerKeys(t: TrustedIssuer, clock: Clock): IssuerKeySet {
   const algorithms = t.algorithms ?? DEFAULT_ALGORITHMS;
   for (const a of algorithms) {
     if (a === 'none' || a.startsWith('HS')) {
       throw new TypeError(`trust.algorithms for ${t.issuer} must be asymmetric; "${a}" is refused`);
     }
   }
-  const src = t.jwks;
+  const src = t.jwks as unknown;
+  if (typeof src === 'string') {
+    throw new TypeError(`trust.jwks for ${t.issuer} is a string; pass new URL(${JSON.stringify(src)}) to fetch the key set from that URL`);
+  }
   if (src instanceof URL) {
     if (src.protocol !== 'https:' && src.hostname !== '127.0.0.1' && src.hostname !== 'localhost') {
       throw new TypeError(`trust.jwks URL for ${t.issuer} must use https`);
     }
-    return { issuer: t.issuer, algorithms, getKey: createRemoteJWKSet(src) };
+  } else if (typeof src !== 'function' && (src === null || typeof src !== 'object' || !Array.isArray((src as { keys?: unknown }).keys))) {
+    throw new TypeError(`trust.jwks for ${t.issuer} must be a JWKS ({ keys: [...] }), a function returning one, or a URL`);
   }
-  if (typeof src === 'function') {
-    let local: JWTVerifyGetKey | undefined;
-    const refresh = async (): Promise<JWTVerifyGetKey> => (local = createLocalJWKSet(await src()));
-    const getKey: JWTVerifyGetKey = async (header, token) => {
-      const current = local ?? (await refresh());
-      try {
-        return await current(header, token);
-      } catch (err) {
-        if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw err;
-        return (await refresh())(header, token);
-      }
-    };
-    return { issuer: t.issuer, algorithms, getKey };
-  }
-  return { issuer: t.issuer, algorithms, getKey: createLocalJWKSet(src) };
+  positiveMs(t.refreshIntervalMs, 'trust.refreshIntervalMs', 86_400_000);
+  positiveMs(t.maxStaleMs, 'trust.maxStaleMs', 7 * 86_400_000);
+  positiveMs(t.fetchTimeoutMs, 'trust.fetchTimeoutMs', 60_000);
+  const refreshIntervalMs = t.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
+  const maxStaleMs = t.maxStaleMs ?? Math.max(DEFAULT_MAX_STALE_MS, refreshIntervalMs);
+  if (maxStaleMs < refreshIntervalMs) throw new RangeError(`trust.maxStaleMs for ${t.issuer} must be at least its refreshIntervalMs`);
+  return createIssuerKeySet({
+    issuer: t.issuer,
+    algorithms,
+    jwks: t.jwks,
+    clock,
+    refreshIntervalMs,
+    maxStaleMs,
+    ...(t.fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs: t.fetchTimeoutMs }),
+  });
 }
 
 /** Turns a jose verification error into a capability denial with an actionable reason. */
-export function explainJoseError(err: unknown): never {
+export function explainJoseError(err: unknown, expected?: { audience: string }): never {
   if (err instanceof joseErrors.JWTExpired) fail('capability_expired', 'the capability has expired; ask the authority for a new grant', err);
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
     if (err.claim === 'nbf') fail('capability_invalid', 'the capability is not valid yet (nbf is in the future)', err);
-    if (err.claim === 'aud') fail('capability_invalid', "the capability was granted for another audience than this guard's", err);
+    if (err.claim === 'aud') {
+      const aud = (err.payload as { aud?: unknown } | undefined)?.aud;
+      fail(
+        'capability_invalid',
+        expected === undefined
+          ? "the capability was granted for another audience than this guard's"
+          : `the capability was granted for another audience (${quote(aud)}) than this guard's (${quote(expected.audience)}); ask the authority for a grant with audience ${quote(expected.audience)}`,
+        err,
+      );
+    }
     if (err.claim === 'iss') fail('capability_invalid', 'the capability was issued by an untrusted issuer', err);
     fail('capability_invalid', `the capability's "${err.claim}" claim is invalid: ${err.reason}`, err);
   }
@@ -201,7 +228,8 @@ export interface DecodedCapability {
 
 /** Reads a compact JWS whose typ must be the capability's; nothing in it is trusted yet. */
 export function decodeCapability(token: string): DecodedCapability {
-  if (typeof token !== 'string' || !COMPACT_JWS.test(token)) fail('capability_invalid', 'the capability is not a compact JWS');
+  const problem = compactJwsProblem(token);
+  if (problem !== undefined) fail('capability_invalid', `the capability is not a canonical compact JWS: ${problem}`);
   let header: ReturnType<typeof decodeProtectedHeader>;
   let payload: ReturnType<typeof decodeJwt>;
   try {
@@ -235,46 +263,262 @@ export function parseCapabilityClaims(payload: unknown, nowMs: number, clockSkew
 
 export type CapabilityVerifier = (token: string) => Promise<VerifiedCapability>;
 
+/** A trusted key that verified a capability or one of its authority-signed links. */
+interface KeyUse {
+  readonly keys: IssuerKeySet;
+  readonly fingerprint: string;
+}
+
+/** Compiled tool grants, shared by every cached capability granting exactly the same tools. */
+interface SharedTools {
+  readonly key: string;
+  readonly tools: ReadonlyMap<string, CompiledGrant>;
+  readonly claimsTools: CapabilityClaims['tools'];
+  readonly bytes: number;
+  refs: number;
+}
+
+interface Slot extends CacheSlot<VerifiedCapability> {
+  /** The key that verified the capability (a delegated one's root or latest authority-signed link). */
+  readonly keys: IssuerKeySet;
+  readonly fingerprint: string;
+  /** The key set version the key was last found in: while it is current, no lookup is needed. */
+  snapshot: KeySnapshot;
+  /** Further authority keys along a delegation chain. */
+  readonly more: readonly KeyUse[] | undefined;
+  readonly shared: SharedTools;
+}
+
 /**
- * Builds a verifier for one guard. Keys are imported once; a bounded cache maps each token to its
- * compiled capability until it expires.
+ * Estimated bytes a cache entry keeps alive, for the memory budget. Measured on Node 20 (V8,
+ * 64-bit, no pointer compression) as the heap after a full GC with and without the entries:
+ * about 510 bytes for a root grant with a short intent, which this estimate puts at about 560.
+ * test/capability/verify-cache-memory.test.ts checks the estimate stays at or above the measured
+ * cost. ENTRY_BYTES covers the map slot, the digest key, the slot and the capability record;
+ * the strings each capability holds (id, subject, intent) are counted by their length on top.
  */
-export function createCapabilityVerifier(options: VerifyCapabilityOptions, cacheSize = 10_000): {
+const ENTRY_BYTES = 400;
+/** Per delegation link: chain ids and agents, ancestor limits and expiry maps. */
+const LINK_BYTES = 400;
+/** Shared compiled tools: the map, one grant object and its checks per tool, per byte of their JSON. */
+const SHARED_BYTES = 600;
+const SHARED_BYTES_PER_JSON_CHAR = 24;
+
+const stringBytes = (s: string | undefined): number => {
+  if (s === undefined) return 0;
+  // V8 stores Latin-1 strings at one byte per character, others at two; 16 bytes of header.
+  // eslint-disable-next-line no-control-regex
+  const width = /[^\u0000-\u00ff]/.test(s) ? 2 : 1;
+  return 16 + ((s.length * width + 7) & ~7);
+};
+
+const EMPTY_LIMITS: ReadonlyMap<string, ReadonlyMap<string, number>> = new Map();
+const EMPTY_EXPIRIES: ReadonlyMap<string, number> = new Map();
+/** Authority-signed links of delegation chains whose verifying key is remembered. */
+const LINK_KEYS_MAX = 4096;
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/** What only a delegated capability carries. */
+interface Delegation {
+  readonly chain: VerifiedCapability['chain'];
+  readonly limits: VerifiedCapability['ancestorLimits'];
+  readonly expiries: VerifiedCapability['ancestorExpiresAt'];
+  /** The capability's own `iat` (`issuedAt` is the earliest along the chain). */
+  readonly iat: number;
+}
+
+/**
+ * A verified capability as the cache keeps it. A hundred thousand of these may be live, so what
+ * can be derived is derived on access (prototype getters) rather than stored: a root grant's
+ * chain, its claims object, its audience list.
+ */
+class CapabilityRecord implements VerifiedCapability {
+  readonly id: string;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly issuedAt: number;
+  readonly issuedAtMs: number;
+  readonly notBefore: number;
+  readonly expiresAt: number;
+  readonly intent: Intent;
+  readonly tools: ReadonlyMap<string, CompiledGrant>;
+  readonly confirmationJkt: string | undefined;
+  readonly chainExpiresAt: number;
+  readonly #delegation: Delegation | undefined;
+  /** The claims not kept in the fields above: aud in list form, act, prt. */
+  readonly #rest: { readonly aud?: string[]; readonly act?: CapabilityClaims['act']; readonly prt?: string; readonly iat_ms?: number } | undefined;
+  readonly #jti: string;
+  readonly #claimsTools: CapabilityClaims['tools'];
+  readonly #audience: readonly string[];
+
+  constructor(
+    claims: CapabilityClaims,
+    fields: { id: string; issuer: string; issuedAt: number; issuedAtMs: number; chainExpiresAt: number; audience: readonly string[] },
+    shared: SharedTools,
+    delegation: Delegation | undefined,
+  ) {
+    this.id = fields.id;
+    this.issuer = fields.issuer;
+    this.subject = claims.sub;
+    this.issuedAt = fields.issuedAt;
+    this.issuedAtMs = fields.issuedAtMs;
+    this.notBefore = claims.nbf;
+    this.expiresAt = claims.exp;
+    this.intent = Object.freeze(claims.intent);
+    this.tools = shared.tools;
+    this.confirmationJkt = claims.cnf?.jkt;
+    this.chainExpiresAt = fields.chainExpiresAt;
+    this.#delegation = delegation;
+    this.#jti = claims.jti;
+    const rest: { aud?: string[]; act?: CapabilityClaims['act']; prt?: string; iat_ms?: number } = {};
+    if (typeof claims.aud !== 'string') rest.aud = claims.aud;
+    if (claims.iat_ms !== undefined) rest.iat_ms = claims.iat_ms;
+    if (claims.act !== undefined) rest.act = claims.act;
+    if (claims.prt !== undefined) rest.prt = claims.prt;
+    this.#rest = Object.keys(rest).length === 0 ? undefined : Object.freeze(rest);
+    this.#claimsTools = shared.claimsTools;
+    this.#audience = fields.audience;
+    Object.freeze(this);
+  }
+
+  get audience(): readonly string[] {
+    return this.#audience;
+  }
+
+  get chain(): VerifiedCapability['chain'] {
+    return this.#delegation?.chain ?? { ids: [this.id], agents: [this.subject], depth: 0 };
+  }
+
+  get ancestorLimits(): VerifiedCapability['ancestorLimits'] {
+    return this.#delegation?.limits ?? EMPTY_LIMITS;
+  }
+
+  get ancestorExpiresAt(): VerifiedCapability['ancestorExpiresAt'] {
+    return this.#delegation?.expiries ?? EMPTY_EXPIRIES;
+  }
+
+  /** The verified claims (unknown claims dropped), rebuilt on each access. */
+  get claims(): CapabilityClaims {
+    const r = this.#rest;
+    const claims: CapabilityClaims = {
+      iss: this.issuer,
+      sub: this.subject,
+      aud: r?.aud ?? this.#audience[0]!,
+      iat: this.#delegation?.iat ?? this.issuedAt,
+      nbf: this.notBefore,
+      exp: this.expiresAt,
+      jti: this.#jti,
+      intent: this.intent,
+      tools: this.#claimsTools,
+    };
+    if (this.confirmationJkt !== undefined) claims.cnf = { jkt: this.confirmationJkt };
+    if (r?.act !== undefined) claims.act = r.act;
+    if (r?.prt !== undefined) claims.prt = r.prt;
+    if (r?.iat_ms !== undefined) claims.iat_ms = r.iat_ms;
+    return Object.freeze(claims);
+  }
+}
+
+/**
+ * Builds a verifier for one guard. Keys are imported once; the verify cache keeps each compiled
+ * capability until it expires, within a memory budget, and forgets it as soon as the key that
+ * verified it leaves the issuer's key set.
+ */
+export function createCapabilityVerifier(options: VerifyCapabilityOptions): {
   verify: CapabilityVerifier;
-  /** The cached capability, or undefined (also when it has expired). */
+  /** The cached capability, or undefined (also when it has expired or its key set must be fetched first). */
   cached(token: string): VerifiedCapability | undefined;
+  /** Entries and estimated bytes held by the verify cache. */
+  cacheStats(): { entries: number; bytes: number; maxBytes: number };
 } {
-  const issuers = new Map<string, IssuerKeys>();
-  for (const t of options.trust) issuers.set(t.issuer, keyResolver(t));
-  const cache = new Map<string, VerifiedCapability>();
+  const maxBytes = options.cacheMaxBytes ?? DEFAULT_VERIFY_CACHE_BYTES;
+  if (typeof maxBytes !== 'number' || !Number.isFinite(maxBytes) || maxBytes < 0) {
+    throw new RangeError('verifyCacheMaxBytes must be a non-negative number of bytes');
+  }
+  const issuers = new Map<string, IssuerKeySet>();
+  for (const t of options.trust) {
+    if (issuers.has(t.issuer)) throw new TypeError(`trust names issuer ${t.issuer} twice; give each issuer once with all its keys`);
+    issuers.set(t.issuer, issuerKeys(t, options.clock));
+  }
+  const trustedList = [...issuers.keys()].map((i) => quote(i)).join(', ');
+  const audienceForm = Object.freeze([options.audience]) as readonly string[];
+
+  const sharedTools = new Map<string, SharedTools>();
+  let sharedBytes = 0;
+  const release = (slot: Slot): void => {
+    const sh = slot.shared;
+    if (--sh.refs === 0 && sharedTools.get(sh.key) === sh) {
+      sharedTools.delete(sh.key);
+      sharedBytes -= sh.bytes;
+    }
+  };
+  const cache = createVerifyCache<VerifiedCapability, Slot>(maxBytes, release, () => sharedBytes);
+  const digest = createTokenDigest();
+  const linkKeys = new Map<string, KeyUse>();
+
+  /** true: every key still trusted; false: one was withdrawn; undefined: a key set must be fetched first. */
+  const keysTrusted = (slot: Slot, now: number): boolean | undefined => {
+    const s = slot.keys.current(now);
+    if (s === undefined) return undefined;
+    if (s !== slot.snapshot) {
+      if (!s.fingerprints.has(slot.fingerprint)) return false;
+      slot.snapshot = s;
+    }
+    if (slot.more !== undefined) {
+      for (const u of slot.more) {
+        const c = u.keys.current(now);
+        if (c === undefined) return undefined;
+        if (!c.fingerprints.has(u.fingerprint)) return false;
+      }
+    }
+    return true;
+  };
 
   const cached = (token: string): VerifiedCapability | undefined => {
-    const hit = cache.get(token);
-    if (hit === undefined) return undefined;
-    if (options.clock() >= (hit.chainExpiresAt + options.clockSkewSec) * 1000) {
-      cache.delete(token);
-      return undefined;
-    }
-    return hit;
+    if (typeof token !== 'string' || token.length === 0 || token.length > options.maxTokenBytes) return undefined;
+    const d = digest(token);
+    const now = options.clock();
+    const slot = cache.get(d, now);
+    if (slot === undefined) return undefined;
+    const trusted = keysTrusted(slot, now);
+    if (trusted === true) return slot.value;
+    if (trusted === false) cache.delete(d);
+    return undefined;
   };
 
   const checkClaims = (payload: unknown, now: number): CapabilityClaims =>
     parseCapabilityClaims(payload, now, options.clockSkewSec, options.maxLifetimeSec);
 
-  const verifyAuthoritySigned = async (token: string, decoded = decodeCapability(token)): Promise<CapabilityClaims> => {
+  const verifyAuthoritySigned = async (
+    token: string,
+    decoded: DecodedCapability,
+    used: (use: KeyUse) => void,
+  ): Promise<CapabilityClaims> => {
     const { header, payload: unverified } = decoded;
     for (const h of FORBIDDEN_HEADERS) {
       if (h in header) fail('capability_invalid', `the capability's header carries "${h}"; keys are never taken from a token`);
     }
     if (typeof header.kid !== 'string') fail('capability_invalid', 'the capability has no kid');
     const keys = typeof unverified.iss === 'string' ? issuers.get(unverified.iss) : undefined;
-    if (keys === undefined) fail('capability_invalid', 'the capability was issued by an untrusted issuer');
-
+    if (keys === undefined) {
+      fail('capability_invalid', `the capability was issued by an untrusted issuer ${quote(unverified.iss ?? null)}; this guard trusts ${trustedList}`);
+    }
+    if (typeof header.alg !== 'string' || !keys!.algorithms.includes(header.alg)) {
+      fail('capability_invalid', `the capability is signed with an algorithm this guard does not accept (${quote(header.alg ?? null)}; accepted from ${quote(keys!.issuer)}: ${keys!.algorithms.join(', ')})`);
+    }
     const now = options.clock();
+    const key = await keys!.select(header, now);
     let payload: Record<string, unknown>;
     try {
-      const r = await jwtVerify(token, keys!.getKey, {
-        algorithms: keys!.algorithms,
+      const r = await jwtVerify(token, key.key, {
+        algorithms: [...keys!.algorithms],
         issuer: keys!.issuer,
         audience: options.audience,
         clockTolerance: options.clockSkewSec,
@@ -283,9 +527,19 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
       });
       payload = r.payload as Record<string, unknown>;
     } catch (err) {
-      return explainJoseError(err);
+      return explainJoseError(err, options);
     }
-    return checkClaims(payload, now);
+    const claims = checkClaims(payload, now);
+    used({ keys: keys!, fingerprint: key.fingerprint });
+    return claims;
+  };
+
+  const rememberLink = (token: string, use: KeyUse): void => {
+    if (linkKeys.size >= LINK_KEYS_MAX) {
+      const oldest = linkKeys.keys().next();
+      if (!oldest.done) linkKeys.delete(oldest.value);
+    }
+    linkKeys.set(token, use);
   };
 
   const chainContext: ChainContext = Object.freeze({
@@ -293,12 +547,91 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
     clock: options.clock,
     clockSkewSec: options.clockSkewSec,
     maxLifetimeSec: options.maxLifetimeSec,
-    verifyAuthoritySigned: (token: string) => verifyAuthoritySigned(token),
+    verifyAuthoritySigned: (token: string) => verifyAuthoritySigned(token, decodeCapability(token), (use) => rememberLink(token, use)),
   });
+
+  /**
+   * The authority keys along a delegated chain. The chain verifier remembers verified prefixes,
+   * so a link's key is looked up from when it was verified; a link no longer remembered is
+   * verified again, so that its key is known and checked against the current set.
+   */
+  const chainKeys = async (token: string, decoded: DecodedCapability): Promise<KeyUse[]> => {
+    const uses: KeyUse[] = [];
+    let link = token;
+    let d = decoded;
+    for (let depth = 0; depth <= 64; depth++) {
+      if (!('jwk' in d.header)) {
+        let use = linkKeys.get(link);
+        if (use === undefined) {
+          await verifyAuthoritySigned(link, d, (u) => {
+            use = u;
+            rememberLink(link, u);
+          });
+        }
+        uses.push(use!);
+      }
+      const prt = d.payload.prt;
+      if (typeof prt !== 'string') break;
+      link = prt;
+      d = decodeCapability(prt);
+    }
+    if (uses.length === 0) fail('delegation_invalid', 'the delegation chain has no link signed by a trusted authority');
+    return uses;
+  };
+
+  /** Compiles the tools once per distinct grant; capabilities granting the same tools share it. */
+  const toolsFor = (claims: CapabilityClaims, ancestors: readonly CapabilityClaims[]): SharedTools => {
+    const key = ancestors.length === 0 ? JSON.stringify(claims.tools) : JSON.stringify([claims.tools, ...ancestors.map((a) => a.tools)]);
+    const hit = sharedTools.get(key);
+    if (hit !== undefined) return hit;
+    const tools = new Map<string, CompiledGrant>();
+    for (const [name, grant] of Object.entries(claims.tools)) {
+      // Narrowing was proven for every link; the ancestors' constraints are checked at each call
+      // too, so a flaw in that proof still cannot let a call through that an ancestor forbids.
+      const checks: ((args: Record<string, unknown>, prefix: string) => string | undefined)[] = [];
+      for (const g of [grant, ...ancestors.map((a) => a.tools[name])]) {
+        if (g?.args !== undefined) checks.push(compileFields(g.args));
+      }
+      tools.set(name, Object.freeze({
+        name,
+        maxCalls: grant.maxCalls,
+        check:
+          checks.length === 0
+            ? () => undefined
+            : checks.length === 1
+              ? (args: Record<string, unknown>) => checks[0]!(args, '')
+              : (args: Record<string, unknown>) => {
+                  for (const c of checks) {
+                    const why = c(args, '');
+                    if (why !== undefined) return why;
+                  }
+                  return undefined;
+                },
+      }));
+    }
+    const sh: SharedTools = {
+      key,
+      tools,
+      claimsTools: deepFreeze(claims.tools),
+      bytes: SHARED_BYTES + stringBytes(key) + key.length * SHARED_BYTES_PER_JSON_CHAR,
+      refs: 0,
+    };
+    return sh;
+  };
 
   const verify = async (token: string): Promise<VerifiedCapability> => {
     if (typeof token !== 'string' || token.length === 0) fail('capability_missing', 'no capability token was presented');
     if (token.length > options.maxTokenBytes) fail('capability_invalid', `the capability is larger than ${options.maxTokenBytes} bytes`);
+    const d = digest(token);
+    const hit = cache.get(d, options.clock());
+    if (hit !== undefined) {
+      // Cached, but a key set is due: fetch it, then the capability stands only if its keys are
+      // still in it.
+      await hit.keys.ready(options.clock());
+      if (hit.more !== undefined) for (const u of hit.more) await u.keys.ready(options.clock());
+      if (keysTrusted(hit, options.clock()) === true) return hit.value;
+      cache.delete(d);
+    }
     const decoded = decodeCapability(token);
 
     let claims: CapabilityClaims;
@@ -307,10 +640,11 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
     let issuedAt: number;
     let issuedAtMs: number;
     let ancestors: readonly CapabilityClaims[] = [];
-    let ancestorLimits: ReadonlyMap<string, ReadonlyMap<string, number>> = new Map();
-    const ancestorExpiresAt = new Map<string, number>();
+    let ancestorLimits: ReadonlyMap<string, ReadonlyMap<string, number>> = EMPTY_LIMITS;
+    let ancestorExpiresAt: ReadonlyMap<string, number> = EMPTY_EXPIRIES;
+    let uses: KeyUse[] = [];
     if (!('prt' in decoded.payload) && !('act' in decoded.payload)) {
-      claims = await verifyAuthoritySigned(token, decoded);
+      claims = await verifyAuthoritySigned(token, decoded, (u) => uses.push(u));
       chain = { ids: [claims.jti], agents: [claims.sub], depth: 0 };
       chainExpiresAt = claims.exp;
       issuedAt = claims.iat;
@@ -327,60 +661,54 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
       issuedAt = Math.min(...c.links.map((l) => l.iat));
       issuedAtMs = Math.min(...c.links.map(issuedAtMsOf));
       ancestorLimits = c.ancestorLimits;
-      ancestors.forEach((a, i) => ancestorExpiresAt.set(c.ids[i]!, a.exp));
+      const expiries = new Map<string, number>();
+      // Keyed by the derived ids the store uses, never by a jti a delegating agent chose.
+      ancestors.forEach((a, i) => expiries.set(c.ids[i]!, a.exp));
+      ancestorExpiresAt = expiries;
+      uses = await chainKeys(token, decoded);
     }
 
-    const tools = new Map<string, CompiledGrant>();
-    for (const [name, grant] of Object.entries(claims.tools)) {
-      // Narrowing was proven for every link; the ancestors' constraints are checked at each call
-      // too, so a flaw in that proof still cannot let a call through that an ancestor forbids.
-      const checks: ((args: Record<string, unknown>, prefix: string) => string | undefined)[] = [];
-      for (const g of [grant, ...ancestors.map((a) => a.tools[name])]) {
-        if (g?.args !== undefined) checks.push(compileFields(g.args));
-      }
-      tools.set(name, {
-        name,
-        maxCalls: grant.maxCalls,
-        check:
-          checks.length === 0
-            ? () => undefined
-            : checks.length === 1
-              ? (args) => checks[0]!(args, '')
-              : (args) => {
-                  for (const c of checks) {
-                    const why = c(args, '');
-                    if (why !== undefined) return why;
-                  }
-                  return undefined;
-                },
-      });
-    }
-
-    const verified: VerifiedCapability = Object.freeze({
-      id: chain.ids[chain.ids.length - 1]!,
-      issuer: claims.iss,
-      subject: claims.sub,
-      audience: typeof claims.aud === 'string' ? [claims.aud] : claims.aud,
-      issuedAt,
-      issuedAtMs,
-      notBefore: claims.nbf,
-      expiresAt: claims.exp,
-      intent: claims.intent,
-      tools,
-      confirmationJkt: claims.cnf?.jkt,
-      chain,
-      chainExpiresAt,
-      ancestorLimits,
-      ancestorExpiresAt,
+    const shared = toolsFor(claims, ancestors);
+    const verified: VerifiedCapability = new CapabilityRecord(
       claims,
-    });
-    if (cache.size >= cacheSize) {
-      const oldest = cache.keys().next();
-      if (!oldest.done) cache.delete(oldest.value);
+      { id: chain.ids[chain.ids.length - 1]!, issuer: chain.depth === 0 ? uses[0]!.keys.issuer : claims.iss, issuedAt, issuedAtMs, chainExpiresAt, audience: audienceForm },
+      shared,
+      chain.depth === 0 ? undefined : { chain, limits: ancestorLimits, expiries: ancestorExpiresAt, iat: claims.iat },
+    );
+
+    let bytes = ENTRY_BYTES + stringBytes(claims.jti) + stringBytes(claims.sub) + stringBytes(claims.intent.id) + stringBytes(claims.intent.purpose);
+    bytes += stringBytes(claims.cnf?.jkt) + stringBytes(claims.prt);
+    if (chain.depth > 0) {
+      bytes += (chain.depth + 1) * LINK_BYTES + (claims.act === undefined ? 0 : JSON.stringify(claims.act).length * 8);
+      for (const a of ancestors) bytes += stringBytes(a.jti) + stringBytes(a.sub);
     }
-    cache.set(token, verified);
+    const now = options.clock();
+    const first = uses[0]!;
+    const snapshot = first.keys.current(now);
+    if (snapshot !== undefined && snapshot.fingerprints.has(first.fingerprint)) {
+      if (sharedTools.get(shared.key) !== shared) {
+        sharedTools.set(shared.key, shared);
+        sharedBytes += shared.bytes;
+      }
+      shared.refs++;
+      cache.set(
+        d,
+        {
+          value: verified,
+          bytes,
+          expiresAtSec: chainExpiresAt + options.clockSkewSec,
+          hot: false,
+          keys: first.keys,
+          fingerprint: first.fingerprint,
+          snapshot,
+          more: uses.length > 1 ? uses.slice(1) : undefined,
+          shared,
+        },
+        now,
+      );
+    }
     return verified;
   };
 
-  return { verify, cached };
+  return { verify, cached, cacheStats: () => ({ entries: cache.size, bytes: cache.bytes + sharedBytes, maxBytes }) };
 }

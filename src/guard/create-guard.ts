@@ -78,6 +78,7 @@ export function createGuard(options: GuardOptions): Guard {
     maxLifetimeSec,
     maxTokenBytes: 16 * 1024,
     verifyChain: createChainVerifier({ maxDepth: options.maxDelegationDepth ?? 3 }),
+    ...(options.verifyCacheMaxBytes === undefined ? {} : { cacheMaxBytes: options.verifyCacheMaxBytes }),
   });
   const als = new AsyncLocalStorage<CapabilityContext>();
   const currentBinding = (): CapabilityContext | undefined => als.getStore();

@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { VerifiedCapability } from '../capability/verify.js';
 import { CREDENTIAL_MARGIN_SEC } from '../credentials/call-credential.js';
 import type { Credential, CredentialProvider, CredentialRequest } from '../credentials/types.js';
-import { DENIAL_STANDARDS, type DenialCode, standardsTags, TesseraError, ToolDeniedError } from '../errors.js';
+import { DENIAL_STANDARDS, type DenialCode, safeCause, standardsTags, TesseraError, ToolDeniedError } from '../errors.js';
 import type { AgentIdentity } from '../identity/types.js';
 import { APPROVAL_MARKER_TTL_MS, askApproval, previewArguments } from '../policy/approval.js';
 import { evaluatePolicies } from '../policy/evaluate.js';
@@ -432,6 +432,6 @@ function toDenial(
   // error's message because it may quote a secret (a store URL, a token fragment).
   const code = STAGE_FAILURE[stage] ?? 'capability_invalid';
   const denial = new ToolDeniedError(code, STAGE_REASON[stage] ?? 'the call could not be authorized', details);
-  Object.defineProperty(denial, 'cause', { value: err, enumerable: false });
+  Object.defineProperty(denial, 'cause', { value: safeCause(err), enumerable: false });
   return denial;
 }

@@ -143,6 +143,12 @@ export interface GuardOptions {
   maxCapabilityLifetime?: Duration;
   /** Deepest delegation chain accepted; default 3. */
   maxDelegationDepth?: number;
+  /**
+   * Memory budget of the verify cache, bytes; default 64 MiB. Entries are sized by an estimate
+   * (about 1 KB for a typical capability; compiled grants shared by capabilities with the same
+   * tools count once) and the oldest are evicted when it is full.
+   */
+  verifyCacheMaxBytes?: number;
   clock?: Clock;
 }
 

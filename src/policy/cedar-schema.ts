@@ -23,12 +23,49 @@ interface Field {
   readonly convert: Convert;
 }
 
-const DECIMAL_LIMIT = 922_337_203_685_477;
+/**
+ * A number as Cedar's `decimal` (a 64-bit integer of ten-thousandths), written exactly or not at
+ * all. The number is taken as JavaScript writes it (its shortest round-trip form), so 0.1 is
+ * 0.1 and not the binary fraction nearest to it. More than 4 fractional digits, a value outside
+ * ±922337203685477.5807 or a non-finite number throws: rounding 100.00004 to 100.0 would let it
+ * pass a policy forbidding more than 100.0.
+ */
+export function toCedarDecimal(v: unknown): string {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError('a decimal argument is not a finite number');
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(v));
+  if (m === null) throw new RangeError('a decimal argument has no exact decimal form');
+  const sign = m[1]!;
+  let digits = m[2]! + (m[3] ?? '');
+  // Position of the decimal point within `digits`, after applying the exponent.
+  let point = m[2]!.length + Number(m[4] ?? 0);
+  if (point <= 0) {
+    digits = '0'.repeat(1 - point) + digits;
+    point = 1;
+  } else if (point > digits.length) {
+    digits += '0'.repeat(point - digits.length);
+  }
+  const whole = digits.slice(0, point).replace(/^0+(?=\d)/, '');
+  const fraction = digits.slice(point).replace(/0+$/, '');
+  if (fraction.length > 4) throw new RangeError('a decimal argument has more than 4 fractional digits, which Cedar cannot hold exactly');
+  const ten4 = fraction.padEnd(4, '0');
+  const limit = sign === '-' ? '9223372036854775808' : '9223372036854775807';
+  const scaled = (whole + ten4).replace(/^0+(?=\d)/, '');
+  if (scaled.length > limit.length || (scaled.length === limit.length && scaled > limit)) {
+    throw new RangeError('a decimal argument is outside the range of Cedar decimal');
+  }
+  return `${sign === '-' && scaled !== '0' ? '-' : ''}${whole}.${fraction.length === 0 ? '0' : fraction}`;
+}
 
-const decimal = (v: unknown): unknown => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) >= DECIMAL_LIMIT) throw new RangeError('number out of Cedar decimal range');
-  return { __extn: { fn: 'decimal', arg: v.toFixed(4) } };
-};
+const decimal = (v: unknown): unknown => ({ __extn: { fn: 'decimal', arg: toCedarDecimal(v) } });
+
+/** A number as Cedar's `Long`: an integer JavaScript holds exactly (a safe integer), nothing else. */
+export function toCedarLong(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
+    throw new RangeError('an integer argument is not a safe integer (non-integer, non-finite or beyond ±2^53 - 1), which Cedar Long cannot take exactly');
+  }
+  // -0 is an integer Cedar writes as 0.
+  return v === 0 ? 0 : v;
+}
 
 /**
  * JSON Schema (as zod emits it) → Cedar type. Integers become Long, other numbers `decimal`,
@@ -45,10 +82,7 @@ function field(js: Record<string, unknown>): Field | undefined {
     case 'integer':
       return {
         type: { type: 'Long' },
-        convert: (v) => {
-          if (!Number.isSafeInteger(v)) throw new RangeError('integer out of range');
-          return v;
-        },
+        convert: toCedarLong,
       };
     case 'number':
       return { type: { type: 'Extension', name: 'decimal' }, convert: decimal };

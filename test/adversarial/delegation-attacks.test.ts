@@ -123,7 +123,7 @@ describe('delegation attacks', () => {
     const t = await forge(billingRoot, s.keys.planner, { aud: AUDIENCE, tools: { 'email.send': {} } });
     expect(await attack(t, {}, s)).toMatchObject({
       code: 'delegation_invalid',
-      reason: "link 0 (the root grant): the capability was granted for another audience than this guard's",
+      reason: 'link 0 (the root grant): the capability was granted for another audience ("billing-app") than this guard\'s ("support-app"); ask the authority for a grant with audience "support-app"',
     });
   });
 
@@ -259,7 +259,7 @@ describe('delegation attacks', () => {
     const { toMailer } = await s.chain();
     const stranger = createGuard({ audience: AUDIENCE, trust: { issuer: 'https://other.example.com', jwks: { keys: [] } }, clock: s.clock });
     const outcome = await stranger.inspect(toMailer).then(() => 'ALLOWED', (e: unknown) => e);
-    expect(outcome).toMatchObject({ code: 'delegation_invalid', reason: 'link 0 (the root grant): the capability was issued by an untrusted issuer' });
+    expect(outcome).toMatchObject({ code: 'delegation_invalid', reason: 'link 0 (the root grant): the capability was issued by an untrusted issuer "https://authz.example.com"; this guard trusts "https://other.example.com"' });
   });
 
   test('an expired link in the chain is capability_expired, naming the link', async () => {

@@ -68,10 +68,14 @@ describe('fail closed', () => {
     const url = `http://127.0.0.1:${port}/jwks.json`;
     const inspect = await h.run(['inspect', '--jwks', url, parent]);
     expect(inspect.code).toBe(3);
-    expect(inspect.err).toBe('tessera inspect: capability rejected (capability_invalid): the capability could not be verified\n');
+    expect(inspect.err).toBe(
+      'tessera inspect: capability rejected (capability_invalid): the trusted keys of issuer "https://authz.example.com" could not be fetched; its capabilities are refused until they can be\n',
+    );
     const check = await h.run(['check', '--jwks', url, '--tool', 'docs.write', parent]);
     expect(check.code).toBe(3);
-    expect(check.out).toBe('denied (capability_invalid): the capability could not be verified\nstandards: ASI03, T3, T9, L4, MEASURE 2.7\n');
+    expect(check.out).toBe(
+      'denied (capability_invalid): the trusted keys of issuer "https://authz.example.com" could not be fetched; its capabilities are refused until they can be\nstandards: ASI03, T3, T9, L4, MEASURE 2.7\n',
+    );
   });
 
   test('a key-bound capability without a proof is denied by check (no agent key in a dry run)', async () => {

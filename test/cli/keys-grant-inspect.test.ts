@@ -184,14 +184,14 @@ describe('tessera inspect', () => {
     const token = await grantToken();
     const r = await h.run(['inspect', '--jwks', 'other-jwks.json', '--json', token]);
     expect(r.code).toBe(3);
-    expect(JSON.parse(r.out)).toEqual({ valid: false, code: 'capability_invalid', reason: "the capability's signing key (kid) is not trusted by this guard" });
+    expect(JSON.parse(r.out)).toEqual({ valid: false, code: 'capability_invalid', reason: "the capability's signing key (kid) is not trusted by this guard: it is not in the issuer's current key set (unknown, or withdrawn by the issuer)" });
   });
 
   test('the wrong required audience exits 3', async () => {
     const token = await grantToken();
     const r = await h.run(['inspect', '--jwks', 'jwks.json', '--audience', 'billing-app', token]);
     expect(r.code).toBe(3);
-    expect(r.err).toContain("capability rejected (capability_invalid): the capability was granted for another audience than this guard's");
+    expect(r.err).toContain('capability rejected (capability_invalid): the capability was granted for another audience ("support-app") than this guard\'s ("billing-app")');
   });
 
   test('not a token at all exits 3 without echoing it', async () => {
