@@ -56,10 +56,16 @@ function fail(walk: Walk, problem: string): never {
   throw new SnapshotError(renderPath(walk.path), problem);
 }
 
-function describe(value: object): string {
-  const proto = Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null;
-  const name = proto !== null && typeof proto.constructor?.name === 'string' ? proto.constructor.name : 'object';
-  return `a ${name} is not plain JSON data (only objects, arrays, strings, finite numbers, booleans and null)`;
+/** The value's class name for the reason, read without running any of the caller's code. */
+function describe(proto: object): string {
+  let name: string | undefined;
+  if (!types.isProxy(proto)) {
+    const ctor = Object.getOwnPropertyDescriptor(proto, 'constructor');
+    const fn = ctor !== undefined && 'value' in ctor && typeof ctor.value === 'function' && !types.isProxy(ctor.value) ? (ctor.value as object) : undefined;
+    const own = fn === undefined ? undefined : Object.getOwnPropertyDescriptor(fn, 'name');
+    if (own !== undefined && 'value' in own && typeof own.value === 'string' && /^[A-Za-z_$][\w$]{0,39}$/.test(own.value)) name = own.value;
+  }
+  return name === undefined ? 'an object with a foreign prototype is not plain JSON data' : `a ${name} is not plain JSON data`;
 }
 
 function copy(value: unknown, walk: Walk, depth: number): unknown {
@@ -89,7 +95,7 @@ function copy(value: unknown, walk: Walk, depth: number): unknown {
   let out: unknown[] | Record<string, unknown>;
   walk.ancestors.push(obj);
   if (Array.isArray(obj)) {
-    if (proto !== Array.prototype) fail(walk, describe(obj));
+    if (proto !== Array.prototype) fail(walk, proto === null ? 'an array without a prototype is not plain JSON data' : describe(proto as object));
     const length = obj.length;
     const arr = new Array<unknown>(length);
     for (let i = 0; i < length; i++) {
@@ -102,7 +108,7 @@ function copy(value: unknown, walk: Walk, depth: number): unknown {
     }
     out = arr;
   } else {
-    if (proto !== Object.prototype && proto !== null) fail(walk, describe(obj));
+    if (proto !== Object.prototype && proto !== null) fail(walk, describe(proto as object));
     const rec: Record<string, unknown> = {};
     for (const key of Object.keys(obj)) {
       const d = Object.getOwnPropertyDescriptor(obj, key)!;
