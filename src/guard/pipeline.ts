@@ -148,7 +148,7 @@ export async function runGuardedCall(
     stage = 'verify';
     cap =
       rt.cached(binding!.capability) ??
-      (await withDeadline(rt.verify(binding!.capability), timeouts.keysMs, 'verifying the capability (its issuer keys)'));
+      (await withDeadline(rt.verify(binding!.capability), timeouts.keysMs, "the capability's issuer keys"));
     span.setAttributes({
       [ATTR.CAPABILITY_ID]: cap.id,
       [ATTR.INTENT_ID]: cap.intent.id,

@@ -68,7 +68,7 @@ export type ToolType = 'function' | 'extension' | 'datastore';
 export interface ToolDefinition<S extends z.ZodType = z.ZodType> {
   name: string;
   description: string;
-  /** The arguments' schema; the implementation receives exactly what it parsed. */
+  /** The arguments' schema; the implementation receives a deeply frozen plain-data snapshot of what it parsed. */
   input: S;
   /** Risk tier; default `write`. `external`, `production` and `admin` call for approval by default. */
   risk?: RiskTier;
