@@ -27,13 +27,14 @@ export type DenialCode =
   | 'approval_denied'
   | 'approval_timeout'
   | 'store_unavailable'
-  | 'credential_unavailable';
+  | 'credential_unavailable'
+  | 'call_aborted';
 
 /** The standards a denial answers. */
 export interface StandardsTags {
-  /** OWASP Top 10 for Agentic Applications (2026). */
+  /** OWASP Top 10 for Agentic Applications (2026); `none` when no entry applies. */
   readonly owaspAgentic: string;
-  /** OWASP Agentic AI Threats and Mitigations. */
+  /** OWASP Agentic AI Threats and Mitigations; `['none']` when no threat applies. */
   readonly owaspThreats: readonly string[];
   /** CSA MAESTRO layer. */
   readonly maestro: string;
@@ -77,6 +78,15 @@ const CASCADING: StandardsTags = {
   maestro: 'L4 Deployment and Infrastructure',
   nist: ['MANAGE 4.1'],
 };
+// A call its own caller aborted is not a threat: no OWASP entry or threat applies. It is
+// recorded so that the stop shows in telemetry (MAESTRO's observability layer), and honouring it
+// is the kind of disengage mechanism NIST AI RMF MANAGE 2.4 asks for.
+const CANCELLED: StandardsTags = {
+  owaspAgentic: 'none',
+  owaspThreats: ['none'],
+  maestro: 'L5 Evaluation and Observability',
+  nist: ['MANAGE 2.4'],
+};
 const POLICY: StandardsTags = {
   owaspAgentic: 'ASI02 Tool Misuse and Exploitation',
   owaspThreats: ['T2 Tool Misuse', 'T6 Intent Breaking and Goal Manipulation'],
@@ -106,6 +116,7 @@ export const DENIAL_STANDARDS: Readonly<Record<DenialCode, StandardsTags>> = Obj
   approval_timeout: HUMAN_TRUST,
   store_unavailable: CASCADING,
   credential_unavailable: CASCADING,
+  call_aborted: CANCELLED,
 });
 
 /** All denial codes, in a stable order. */
@@ -119,7 +130,8 @@ export function standardsTags(code: DenialCode): string[] {
   if (tags === undefined) {
     const s = DENIAL_STANDARDS[code];
     const id = (label: string): string => label.split(' ')[0] ?? label;
-    tags = Object.freeze([id(s.owaspAgentic), ...s.owaspThreats.map(id), id(s.maestro), ...s.nist]);
+    // "none" marks a column no entry applies to; it is not a tag.
+    tags = Object.freeze([id(s.owaspAgentic), ...s.owaspThreats.map(id), id(s.maestro), ...s.nist].filter((t) => t !== 'none'));
     TAGS.set(code, tags);
   }
   return [...tags];

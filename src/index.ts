@@ -25,6 +25,7 @@ export type {
   Guard,
   GuardedTool,
   GuardOptions,
+  GuardTimeouts,
   ProofBinding,
   ProofSigner,
   TelemetryOptions,

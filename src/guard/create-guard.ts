@@ -5,6 +5,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { z } from 'zod';
 import { createChainVerifier } from '../capability/delegation-chain.js';
+import type { JWKS } from '../capability/keys.js';
 import { createCapabilityVerifier, type TrustedIssuer } from '../capability/verify.js';
 import { createSignedCredentials } from '../credentials/call-credential.js';
 import { createAgentContext } from '../identity/agent-context.js';
@@ -14,10 +15,21 @@ import { riskBaseline } from '../policy/baseline.js';
 import { createMemoryStore } from '../store/memory.js';
 import { createRevoker } from '../store/revocation.js';
 import { createRecorder } from '../telemetry/recorder.js';
+import { CapabilityError } from '../errors.js';
+import { DeadlineError, withDeadline } from '../util/deadline.js';
 import { durationSeconds, systemClock } from '../util/time.js';
 import { prepareTool, wrapTool } from './guard-tool.js';
 import { type GuardRuntime } from './pipeline.js';
-import type { CapabilityBinding, CapabilityContext, Guard, GuardOptions, GuardedTool, ToolDefinition, ToolImplementation } from './types.js';
+import type {
+  CapabilityBinding,
+  CapabilityContext,
+  Guard,
+  GuardOptions,
+  GuardTimeouts,
+  GuardedTool,
+  ToolDefinition,
+  ToolImplementation,
+} from './types.js';
 
 /** Internal hooks later stages plug into (identity proofs, delegation). Not public API. */
 export const GUARD_RUNTIME: unique symbol = Symbol('tessera.guard.runtime');
@@ -37,6 +49,52 @@ function requireMs(value: number | undefined, fallback: number, option: string, 
   return v;
 }
 
+const TIMEOUT_DEFAULTS: Readonly<Required<GuardTimeouts>> = Object.freeze({
+  identityMs: 10_000,
+  keysMs: 10_000,
+  proofMs: 2_000,
+  credentialMs: 10_000,
+  storeMs: 2_000,
+});
+
+/** Validates `timeouts`: a misspelt name would otherwise leave a dependency on its default silently. */
+function parseTimeouts(value: unknown): Readonly<Required<GuardTimeouts>> {
+  if (value === undefined) return TIMEOUT_DEFAULTS;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError('timeouts must be an object of deadlines in ms');
+  const given = value as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!Object.hasOwn(TIMEOUT_DEFAULTS, key)) {
+      throw new TypeError(`timeouts.${key} is not an option; use ${Object.keys(TIMEOUT_DEFAULTS).join(', ')}`);
+    }
+  }
+  const out = { ...TIMEOUT_DEFAULTS };
+  for (const key of Object.keys(TIMEOUT_DEFAULTS) as (keyof GuardTimeouts)[]) {
+    const v = given[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'number') throw new TypeError(`timeouts.${key} must be a number of ms`);
+    out[key] = requireMs(v, TIMEOUT_DEFAULTS[key], `timeouts.${key}`, 300_000);
+  }
+  return Object.freeze(out);
+}
+
+/** A `trust.jwks` function is the issuer's code: its answer gets a deadline like any dependency's. */
+function withKeyDeadline(t: TrustedIssuer, keysMs: number): TrustedIssuer {
+  const source = t.jwks;
+  if (typeof source !== 'function') return t;
+  const what = `the key source of issuer "${t.issuer}"`;
+  const jwks = (): JWKS | Promise<JWKS> => {
+    const answer = withDeadline(source(), keysMs, what);
+    if (!(answer instanceof Promise)) return answer;
+    return answer.catch((err: unknown) => {
+      if (err instanceof DeadlineError) {
+        throw new CapabilityError('capability_invalid', `${err.message}; capabilities from it cannot be verified until it answers`, { cause: err });
+      }
+      throw err;
+    });
+  };
+  return { ...t, jwks };
+}
+
 export function createGuard(options: GuardOptions): Guard {
   if (options === null || typeof options !== 'object') throw new TypeError('createGuard needs an options object');
   const audience = requireString(options.audience, 'audience');
@@ -46,6 +104,7 @@ export function createGuard(options: GuardOptions): Guard {
     requireString(t?.issuer, 'trust.issuer');
     if (t.jwks === undefined) throw new TypeError(`trust.jwks is required for issuer ${t.issuer}`);
   }
+  const timeouts = parseTimeouts(options.timeouts);
   const clock = options.clock ?? systemClock;
   const clockSkewSec = options.clockSkewSec ?? 30;
   if (!Number.isFinite(clockSkewSec) || clockSkewSec < 0 || clockSkewSec > 300) throw new RangeError('clockSkewSec must be between 0 and 300');
@@ -72,7 +131,7 @@ export function createGuard(options: GuardOptions): Guard {
 
   const verifier = createCapabilityVerifier({
     audience,
-    trust,
+    trust: trust.map((t) => withKeyDeadline(t, timeouts.keysMs)),
     clock,
     clockSkewSec,
     maxLifetimeSec,
@@ -83,8 +142,13 @@ export function createGuard(options: GuardOptions): Guard {
   const als = new AsyncLocalStorage<CapabilityContext>();
   const currentBinding = (): CapabilityContext | undefined => als.getStore();
   const agents = createAgentContext();
-  const bindIdentity = createIdentityBinder({ verifier: options.identity, requireIdentity: options.requireIdentity === true, clock });
-  const checkProof = createProofChecker({ ...parseProofOptions(options.proof), audience, clock, clockSkewSec });
+  const bindIdentity = createIdentityBinder({
+    verifier: options.identity,
+    requireIdentity: options.requireIdentity === true,
+    clock,
+    timeoutMs: timeouts.identityMs,
+  });
+  const checkProof = createProofChecker({ ...parseProofOptions(options.proof), audience, clock, clockSkewSec, timeoutMs: timeouts.proofMs });
 
   const runtime: GuardRuntime = {
     audience,
@@ -101,6 +165,7 @@ export function createGuard(options: GuardOptions): Guard {
     policyTimeoutMs: requireMs(options.policyTimeoutMs, 1000, 'policyTimeoutMs'),
     approver: options.approver,
     approvalTimeoutMs: requireMs(options.approvalTimeoutMs, 60_000, 'approvalTimeoutMs', 24 * 3_600_000),
+    timeouts,
     environment: Object.freeze({ ...(options.environment ?? {}) }),
     recorder: createRecorder(options.telemetry),
     currentBinding,

@@ -1,7 +1,8 @@
 /**
- * One guarded call, stage by stage. Every stage fails closed: a thrown
- * error, a timeout or an unreachable store becomes a denial with its own code, and the tool's
- * implementation never runs. One readable function over small steps.
+ * One guarded call, stage by stage. Every stage fails closed: a thrown error, a passed deadline
+ * or an unreachable store becomes a denial with its own code, and the tool's implementation
+ * never runs. Every call into code the guard does not own has a deadline, started only when
+ * that code answers with a promise. One readable function over small steps.
  */
 import { context, type Span } from '@opentelemetry/api';
 import type { z } from 'zod';
@@ -17,9 +18,11 @@ import type { CallReservation, TesseraStore } from '../store/types.js';
 import { ATTR, OPERATION_EXECUTE_TOOL } from '../telemetry/attributes.js';
 import type { Recorder } from '../telemetry/recorder.js';
 import { hashArguments, NotJsonError, randomId } from '../util/canonical.js';
+import { DeadlineError, LazySignal, withDeadline } from '../util/deadline.js';
+import { SnapshotError, snapshotArguments } from '../util/snapshot.js';
 import type { Clock } from '../util/time.js';
 import { counterKey, proofMarkerKey, revocationChecks, withAncestorCounters } from './reservation.js';
-import type { CallOptions, CapabilityContext, ToolContext, ToolDefinition, ToolType } from './types.js';
+import type { CallOptions, CapabilityContext, GuardTimeouts, ToolContext, ToolDefinition, ToolType } from './types.js';
 
 /** Everything the pipeline needs, fixed when the guard is created. */
 export interface GuardRuntime {
@@ -34,6 +37,7 @@ export interface GuardRuntime {
   readonly checkProof: (
     cap: VerifiedCapability,
     binding: CapabilityContext,
+    /** `rawArgs` is the snapshot of the arguments as the caller passed them. */
     call: { tool: string; callId: string; rawArgs: unknown; proof: string | undefined },
   ) => undefined | { jti: string; ttlMs: number } | Promise<undefined | { jti: string; ttlMs: number }>;
   readonly credentials: CredentialProvider;
@@ -42,6 +46,7 @@ export interface GuardRuntime {
   readonly policyTimeoutMs: number;
   readonly approver: Approver | undefined;
   readonly approvalTimeoutMs: number;
+  readonly timeouts: Readonly<Required<GuardTimeouts>>;
   readonly environment: Readonly<Record<string, unknown>>;
   readonly recorder: Recorder;
   readonly currentBinding: () => CapabilityContext | undefined;
@@ -65,7 +70,7 @@ export interface PreparedTool {
 }
 
 /** The code a stage's unexpected failure maps to: fail closed, with the right name. */
-const STAGE_FAILURE: Record<string, DenialCode> = {
+const STAGE_FAILURE: Readonly<Record<string, DenialCode>> = {
   resolve: 'capability_missing',
   verify: 'capability_invalid',
   identity: 'identity_unavailable',
@@ -121,26 +126,30 @@ export async function runGuardedCall(
   };
 
   const signal = options?.signal ?? NEVER_ABORTED;
+  const { timeouts } = rt;
+  // What the credential provider sees as its signal: made only if it reads it, aborted when the
+  // caller aborts or the provider's deadline passes.
+  const credentialSignal = new LazySignal(signal);
   let credential: Credential | undefined;
   let credentialRequest: CredentialRequest | undefined;
   let implStart = 0;
   let implEnd = 0;
   let outcome: { decision: 'allow' | 'deny' | 'error'; code?: string; errorType?: string } = { decision: 'allow' };
-  // Set once the call has awaited something after its arguments were checked.
-  let yielded = false;
 
   try {
     // 1 resolve: from the call options or the async context; never from the model's arguments.
+    if (signal.aborted) deny('call_aborted', 'the call was aborted by its caller before it was authorized; nothing ran');
     const given = options?.capability ?? rt.currentBinding();
     const binding: CapabilityContext | undefined = typeof given === 'string' ? { capability: given } : given;
     if (binding === undefined || typeof binding.capability !== 'string' || binding.capability === '') {
       deny('capability_missing', 'no capability is bound to this call; run the agent inside guard.withCapability(token, fn) or pass { capability }');
     }
-    if (signal.aborted) deny('capability_missing', 'the call was aborted before it was authorized');
 
     // 2 verify (cached until expiry)
     stage = 'verify';
-    cap = rt.cached(binding!.capability) ?? (await rt.verify(binding!.capability));
+    cap =
+      rt.cached(binding!.capability) ??
+      (await withDeadline(rt.verify(binding!.capability), timeouts.keysMs, "the capability's issuer keys"));
     span.setAttributes({
       [ATTR.CAPABILITY_ID]: cap.id,
       [ATTR.INTENT_ID]: cap.intent.id,
@@ -160,21 +169,24 @@ export async function runGuardedCall(
     // 5 scope: granted tool, arguments parsed by the tool's schema, then the grant's constraints
     stage = 'scope';
     const grant = cap.tools.get(tool.name);
-    if (grant === undefined) {
-      deny('tool_not_granted', `the capability for intent "${cap.intent.id}" does not grant "${tool.name}"; granted: ${[...cap.tools.keys()].join(', ')}`);
-    }
-    const parsed = tool.input.safeParse(rawArgs);
+    if (grant === undefined) deny('tool_not_granted', notGrantedReason(cap, tool.name));
+    // A proof of possession covers the arguments as the caller passed them: those are snapshotted
+    // first, so that the proof, the schema and the tool all see the same values.
+    const input = cap.confirmationJkt === undefined ? rawArgs : snapshotOrDeny(rawArgs, true, deny);
+    const parsed = tool.input.safeParse(input);
     if (!parsed.success) {
       deny('arguments_invalid', `the arguments do not match the tool's schema: ${parsed.error.issues
         .slice(0, 3)
         .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
         .join('; ')}`);
     }
-    const args = parsed.data as Record<string, unknown>;
+    // ONE deeply frozen snapshot of the parsed arguments: constraints, hash, policy, approval,
+    // credential and tool all get this value, and nothing the caller holds can change it.
+    const args = snapshotOrDeny(parsed.data, false, deny) as Readonly<Record<string, unknown>>;
     if (typeof args !== 'object' || args === null || Array.isArray(args)) {
       deny('arguments_invalid', "the tool's schema must produce an object of named arguments");
     }
-    const violation = grant!.check(args);
+    const violation = grant!.check(args as Record<string, unknown>);
     if (violation !== undefined) deny('arguments_out_of_scope', `${violation} (intent "${cap.intent.id}")`);
     let argsHash: string;
     try {
@@ -188,8 +200,7 @@ export async function runGuardedCall(
 
     // 3b proof of possession, bound to this exact call
     stage = 'proof';
-    const proved = rt.checkProof(cap, binding!, { tool: tool.name, callId, rawArgs, proof: options?.proof });
-    if (proved instanceof Promise) yielded = true;
+    const proved = rt.checkProof(cap, binding!, { tool: tool.name, callId, rawArgs: input, proof: options?.proof });
     const proof = proved instanceof Promise ? await proved : proved;
 
     // 4 + 6 revocation, call limits, single-use markers, credential registration: one round trip
@@ -208,8 +219,11 @@ export async function runGuardedCall(
       once: proof ? [{ key: proofMarkerKey(cap.id, proof.jti), ttlMs: proof.ttlMs }] : NONE,
       credentials: credentialRegistration,
     };
-    const reserving = rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, nowMs, counterMarginMs));
-    if (reserving instanceof Promise) yielded = true;
+    const reserving = withDeadline(
+      rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, nowMs, counterMarginMs)),
+      timeouts.storeMs,
+      'the guard store',
+    );
     const reserved = reserving instanceof Promise ? await reserving : reserving;
     if (!reserved.ok) {
       if (reserved.reason === 'revoked') {
@@ -234,7 +248,6 @@ export async function runGuardedCall(
       time: nowMs,
     };
     const evaluating = evaluatePolicies(rt.policy, policyRequest, rt.policyTimeoutMs);
-    if (evaluating instanceof Promise) yielded = true;
     const decision = evaluating instanceof Promise ? await evaluating : evaluating;
     policyIds = decision.policyIds;
     span.setAttribute(ATTR.POLICY_EFFECT, decision.effect);
@@ -248,7 +261,6 @@ export async function runGuardedCall(
       if (rt.approver === undefined) {
         deny('approval_denied', `${decision.reason}; this guard has no approver configured, so the call is denied`);
       }
-      yielded = true;
       const answer = await askApproval(
         rt.approver!,
         {
@@ -267,6 +279,7 @@ export async function runGuardedCall(
         signal,
       );
       span.setAttribute(ATTR.APPROVAL_WAIT_MS, answer.waitMs);
+      if (signal.aborted) deny('call_aborted', 'the call was aborted by its caller while it waited for approval; nothing ran');
       if (answer.outcome === 'timeout') {
         span.setAttribute(ATTR.APPROVAL_DECISION, 'timeout');
         deny('approval_timeout', `no approver answered within ${rt.approvalTimeoutMs} ms`);
@@ -290,9 +303,13 @@ export async function runGuardedCall(
       if (approved.id !== undefined) {
         // Single use across every process sharing the store: a replayed approval id is refused.
         stage = 'store';
-        const fresh = await rt.store.consumeOnce(`approval:${approved.id}`, Math.max(capTtlMs, APPROVAL_MARKER_TTL_MS));
+        const fresh = await withDeadline(
+          rt.store.consumeOnce(`approval:${approved.id}`, Math.max(capTtlMs, APPROVAL_MARKER_TTL_MS)),
+          timeouts.storeMs,
+          'the guard store',
+        );
         stage = 'approval';
-        if (!fresh) {
+        if (fresh !== true) {
           span.setAttribute(ATTR.APPROVAL_DECISION, 'replayed');
           deny('approval_denied', 'this approval was already used for another call; each approval covers one call, ask again');
         }
@@ -303,19 +320,25 @@ export async function runGuardedCall(
       // while the human was deciding still wins) and the credential's registration is renewed
       // so that it lives as long as the credential minted now.
       stage = 'store';
-      const renewed = await rt.store.reserve({
-        revocations: revocationChecks(cap),
-        counters: NONE,
-        once: NONE,
-        credentials: credentialRegistration,
-      });
+      const renewed = await withDeadline(
+        rt.store.reserve({
+          revocations: revocationChecks(cap),
+          counters: NONE,
+          once: NONE,
+          credentials: credentialRegistration,
+        }),
+        timeouts.storeMs,
+        'the guard store',
+      );
       if (!renewed.ok) {
         deny('capability_revoked', 'the capability was revoked while the call waited for approval; ask the authority for a new grant');
       }
     }
 
-    // 9 mint a single-use credential for this one call
+    // 9 mint a single-use credential for this one call, never outliving the capability
     stage = 'mint';
+    if (signal.aborted) deny('call_aborted', 'the call was aborted by its caller before its credential was minted; nothing ran');
+    const remainingSec = remainingLifetimeSec(rt, cap, deny);
     credentialRequest = {
       credentialId,
       tool: tool.name,
@@ -325,26 +348,30 @@ export async function runGuardedCall(
       intentId: cap.intent.id,
       capabilityId: cap.id,
       audience: tool.credentialAudience,
-      ttlSec: credentialTtlSec,
-      signal,
+      ttlSec: Math.min(credentialTtlSec, remainingSec),
+      get signal() {
+        return credentialSignal.signal;
+      },
     };
-    const minting = rt.credentials.mint(credentialRequest);
-    if (minting instanceof Promise) yielded = true;
-    credential = minting instanceof Promise ? await minting : minting;
+    const minting = withDeadline(rt.credentials.mint(credentialRequest), timeouts.credentialMs, 'the credential provider', (err) =>
+      credentialSignal.abort(err),
+    );
+    if (minting instanceof Promise) {
+      credential = await minting;
+      // A slow provider can outlast the capability too.
+      remainingLifetimeSec(rt, cap, deny);
+    } else {
+      credential = minting;
+    }
     if (credential === null || typeof credential !== 'object' || typeof credential.id !== 'string') {
+      credential = undefined;
       deny('credential_unavailable', 'the credential provider returned no credential');
     }
     span.setAttributes({ [ATTR.CREDENTIAL_ID]: credential!.id, [ATTR.CREDENTIAL_TYPE]: credential!.type });
-    if (signal.aborted) deny('capability_missing', 'the call was aborted before the tool ran');
-    // Parsed arguments may share nested objects with the caller (z.unknown, z.any). If the call
-    // waited on anything since they were checked, they are hashed again: what runs is what was
-    // checked, approved and bound into the credential, or nothing runs.
-    if (yielded && hashArguments(args) !== argsHash!) {
-      deny('arguments_invalid', 'the arguments changed while the call was being authorized; nothing ran');
-    }
+    if (signal.aborted) deny('call_aborted', 'the call was aborted by its caller before the tool ran; nothing ran');
     stage = 'execute';
 
-    // 10 execute with exactly the parsed, checked arguments
+    // 10 execute with exactly the snapshot that was checked
     const toolCtx: ToolContext = {
       credential: credential!,
       callId,
@@ -373,18 +400,79 @@ export async function runGuardedCall(
     outcome = { decision: 'error', errorType: err instanceof Error ? err.constructor.name || err.name : 'NonError' };
     throw err;
   } finally {
-    // 11 revoke the credential whatever happened
+    // 11 revoke the credential whatever happened, within the provider's deadline: a provider that
+    // never answers cannot hold the call's result back.
     if (credential !== undefined && credentialRequest !== undefined) {
       try {
-        const revoking = rt.credentials.revoke(credential, credentialRequest);
+        const revoking = withDeadline(rt.credentials.revoke(credential, credentialRequest), timeouts.credentialMs, 'the credential provider', (err) =>
+          credentialSignal.abort(err),
+        );
         if (revoking instanceof Promise) await revoking;
       } catch (revokeErr) {
         span.setAttribute(ATTR.CREDENTIAL_REVOKE_ERROR, revokeErr instanceof Error ? revokeErr.name : 'NonError');
       }
     }
+    credentialSignal.release();
     // 12 record
     finishCall(rt, call, t0, implStart, implEnd, tool.name, outcome);
   }
+}
+
+/** Seconds the capability (its whole chain) still lives; denies when its window has closed. */
+function remainingLifetimeSec(rt: GuardRuntime, cap: VerifiedCapability, deny: (code: DenialCode, reason: string) => never): number {
+  const nowMs = rt.clock();
+  if (nowMs >= (cap.chainExpiresAt + rt.clockSkewSec) * 1000) {
+    deny('capability_expired', 'the capability expired while the call was being authorized; nothing ran, ask the authority for a new grant');
+  }
+  if (nowMs < (cap.notBefore - rt.clockSkewSec) * 1000) deny('capability_invalid', 'the capability is not valid yet (nbf is in the future)');
+  // A credential lives in whole seconds and never past the capability's own exp.
+  const remaining = Math.floor(cap.chainExpiresAt - nowMs / 1000);
+  if (remaining < 1) {
+    deny('capability_expired', 'the capability has less than a second left, too little for a call credential; ask the authority for a new grant');
+  }
+  return remaining;
+}
+
+/** Arguments as one frozen snapshot, or an `arguments_invalid` denial naming the path. */
+function snapshotOrDeny(value: unknown, remember: boolean, deny: (code: DenialCode, reason: string) => never): unknown {
+  try {
+    return snapshotArguments(value, { remember });
+  } catch (err) {
+    if (err instanceof SnapshotError) return deny('arguments_invalid', `the arguments are not plain JSON data at ${err.path}: ${err.problem}`);
+    throw err;
+  }
+}
+
+const NEAR_NAMES = 3;
+const SEPARATOR = /[.:/]/;
+
+/**
+ * Names the requested tool and the intent, and at most a few granted tools in the same
+ * namespace: never the whole grant, which could be thousands of names and would tell a
+ * prompt-injected model its remaining reach. One pass over the names, stopping early.
+ */
+function notGrantedReason(cap: VerifiedCapability, tool: string): string {
+  let cut = -1;
+  for (let i = tool.length - 1; i >= 0; i--) {
+    if (SEPARATOR.test(tool[i]!)) {
+      cut = i;
+      break;
+    }
+  }
+  const near: string[] = [];
+  if (cut > 0) {
+    const namespace = tool.slice(0, cut + 1);
+    for (const name of cap.tools.keys()) {
+      if (name.startsWith(namespace)) {
+        near.push(name);
+        if (near.length === NEAR_NAMES) break;
+      }
+    }
+  }
+  const count = cap.tools.size;
+  const grants = `it grants ${count} tool${count === 1 ? '' : 's'}`;
+  const similar = near.length === 0 ? '' : `, including ${near.join(', ')}`;
+  return `the capability for intent "${cap.intent.id}" does not grant "${tool}"; ${grants}${similar}`;
 }
 
 function finishCall(
@@ -429,9 +517,14 @@ function toDenial(
     return new ToolDeniedError(err.code as DenialCode, typeof reason === 'string' ? reason : err.message, details);
   }
   // Unexpected failure inside a stage: deny with the stage's code. The cause is kept off the
-  // error's message because it may quote a secret (a store URL, a token fragment).
+  // error's message because it may quote a secret (a store URL, a token fragment); a passed
+  // deadline's own message names only the dependency and the deadline.
   const code = STAGE_FAILURE[stage] ?? 'capability_invalid';
-  const denial = new ToolDeniedError(code, STAGE_REASON[stage] ?? 'the call could not be authorized', details);
+  const reason =
+    err instanceof DeadlineError
+      ? `${err.message}; the call is denied (fail closed)`
+      : (STAGE_REASON[stage] ?? 'the call could not be authorized');
+  const denial = new ToolDeniedError(code, reason, details);
   Object.defineProperty(denial, 'cause', { value: safeCause(err), enumerable: false });
   return denial;
 }

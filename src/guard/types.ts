@@ -23,7 +23,8 @@ export interface CapabilityContext {
 
 /** Signs a `tessera-pop+jwt` proof for one call (see `createAgentKey`). */
 export interface ProofSigner {
-  prove(binding: ProofBinding): Promise<string> | string;
+  /** `signal` aborts when the guard stops waiting (`timeouts.proofMs`). */
+  prove(binding: ProofBinding, options?: { readonly signal?: AbortSignal }): Promise<string> | string;
 }
 
 /** What a proof of possession is bound to. */
@@ -67,7 +68,7 @@ export type ToolType = 'function' | 'extension' | 'datastore';
 export interface ToolDefinition<S extends z.ZodType = z.ZodType> {
   name: string;
   description: string;
-  /** The arguments' schema; the implementation receives exactly what it parsed. */
+  /** The arguments' schema; the implementation receives a deeply frozen plain-data snapshot of what it parsed. */
   input: S;
   /** Risk tier; default `write`. `external`, `production` and `admin` call for approval by default. */
   risk?: RiskTier;
@@ -128,6 +129,8 @@ export interface GuardOptions {
   approver?: Approver;
   /** Deadline for an approval, ms; default 60,000. */
   approvalTimeoutMs?: number;
+  /** Deadlines for the other dependencies the guard calls; each passed deadline denies the call. */
+  timeouts?: GuardTimeouts;
   /** Verifies identity tokens the agent runtime presents. */
   identity?: IdentityVerifier;
   /** Deny calls whose runtime presented no verified identity; default false. */
@@ -150,6 +153,24 @@ export interface GuardOptions {
    */
   verifyCacheMaxBytes?: number;
   clock?: Clock;
+}
+
+/**
+ * Deadlines, ms, for calls into code the guard does not own. A dependency that answers
+ * synchronously is never timed; one that returns a promise must settle within its deadline or
+ * the call is denied with that stage's code. Each is a positive number up to 300,000.
+ */
+export interface GuardTimeouts {
+  /** `identity.verify` for a token not yet cached; default 10,000. Denies `identity_unavailable`. */
+  identityMs?: number;
+  /** Verifying a capability not yet cached, including a `trust.jwks` function or URL; default 10,000. Denies `capability_invalid`. */
+  keysMs?: number;
+  /** A prover signing a proof of possession; default 2,000. Denies `proof_invalid`. */
+  proofMs?: number;
+  /** The credential provider's `mint` (denies `credential_unavailable`) and `revoke` (recorded on the span); default 10,000. */
+  credentialMs?: number;
+  /** Each store operation of a call (`reserve`, `consumeOnce`); default 2,000. Denies `store_unavailable`. */
+  storeMs?: number;
 }
 
 export interface Guard {

@@ -4,6 +4,7 @@
  */
 import type { VerifiedCapability } from '../capability/verify.js';
 import type { CapabilityContext } from '../guard/types.js';
+import { withDeadline } from '../util/deadline.js';
 import type { Clock } from '../util/time.js';
 import { IdentityError } from './errors.js';
 import type { AgentIdentity, IdentityVerifier } from './types.js';
@@ -12,12 +13,15 @@ export interface IdentityBindingOptions {
   verifier: IdentityVerifier | undefined;
   requireIdentity: boolean;
   clock: Clock;
+  /** How long an identity verifier may take, ms; past it the call is `identity_unavailable`. Default 10,000. */
+  timeoutMs?: number;
   cacheSize?: number;
 }
 
 export function createIdentityBinder(options: IdentityBindingOptions) {
   const cache = new Map<string, AgentIdentity>();
   const max = options.cacheSize ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const asserted = new WeakMap<VerifiedCapability, AgentIdentity>();
 
   // A verified identity is answered synchronously from the cache: no await on the common path.
@@ -44,11 +48,25 @@ export function createIdentityBinder(options: IdentityBindingOptions) {
       throw new IdentityError('identity_invalid', 'an identity token was presented but this guard has no identity verifier configured');
     }
     let identity: AgentIdentity;
+    // Verification runs only on a cache miss, so an AbortController here is not on the hot path.
+    const controller = new AbortController();
     try {
-      identity = await options.verifier.verify(token);
+      identity = await withDeadline(options.verifier.verify(token, { signal: controller.signal }), timeoutMs, 'the identity verifier', (err) =>
+        controller.abort(err),
+      );
     } catch (err) {
       if (err instanceof IdentityError) throw err;
+      if (controller.signal.aborted) {
+        throw new IdentityError(
+          'identity_unavailable',
+          `the identity verifier did not answer within ${timeoutMs} ms; identity tokens are refused until it answers`,
+          { cause: err },
+        );
+      }
       throw new IdentityError('identity_unavailable', "the agent's identity could not be verified", { cause: err });
+    }
+    if (identity === null || typeof identity !== 'object' || typeof identity.id !== 'string' || identity.id === '') {
+      throw new IdentityError('identity_unavailable', 'the identity verifier returned no identity');
     }
     if (cache.size >= max) {
       const oldest = cache.keys().next();

@@ -25,7 +25,7 @@ export interface JwtSvidVerifierOptions {
   refreshIntervalSec?: number;
   /** Least time between refreshes prompted by an unknown `kid` or a failure, seconds; default 30. */
   cooldownSec?: number;
-  /** Fetch timeout for URL bundles, ms; default 5000. */
+  /** Deadline of each bundle load (URL, file or function), ms; default 5000. */
   timeoutMs?: number;
   /** Allowed clock skew, seconds; default 30, at most 300. */
   clockSkewSec?: number;

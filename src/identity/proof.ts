@@ -14,6 +14,7 @@ import { PROOF_TYP } from '../capability/claims.js';
 import type { VerifiedCapability } from '../capability/verify.js';
 import type { CapabilityContext } from '../guard/types.js';
 import { hashArguments } from '../util/canonical.js';
+import { DeadlineError, LazySignal, withDeadline } from '../util/deadline.js';
 import type { Clock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
 import { IdentityError } from './errors.js';
@@ -43,6 +44,8 @@ export interface ProofCheckerOptions extends ProofOptions {
   audience: string;
   clock: Clock;
   clockSkewSec: number;
+  /** How long a prover may take to sign, ms; past it the call is `proof_invalid`. Default 2000. */
+  timeoutMs?: number;
 }
 
 const MAX_PROOF_BYTES = 4096;
@@ -119,6 +122,7 @@ export function createProofChecker(options: ProofCheckerOptions, cacheSize = 10_
   const maxAgeSec = options.maxAgeSec ?? 60;
   const algorithms = new Set<string>(options.algorithms ?? ['EdDSA', 'ES256']);
   const { audience, clock, clockSkewSec } = options;
+  const timeoutMs = options.timeoutMs ?? 2000;
   // A proof is accepted from iat - skew to iat + maxAge + skew: remember its jti that long.
   const ttlMs = (maxAgeSec + 2 * clockSkewSec + 1) * 1000;
   const keys = new Map<string, ProofKey>();
@@ -198,17 +202,32 @@ export function createProofChecker(options: ProofCheckerOptions, cacheSize = 10_
       return invalid('the arguments are not JSON data, so no proof can be bound to them');
     }
     if (call.proof !== undefined || binding.prover === undefined) return check(jkt, capHash, argsHash, call, call.proof);
+    // The signal exists only if the prover reads it: a synchronous prover costs no controller.
+    const lazy = new LazySignal();
     let signed: string | Promise<string>;
     try {
-      signed = binding.prover.prove({ tool: call.tool, callId: call.callId, argsHash, capabilityHash: capHash, audience });
+      signed = withDeadline(
+        binding.prover.prove(
+          { tool: call.tool, callId: call.callId, argsHash, capabilityHash: capHash, audience },
+          {
+            get signal() {
+              return lazy.signal;
+            },
+          },
+        ),
+        timeoutMs,
+        "the agent runtime's prover",
+        (err) => lazy.abort(err),
+      );
     } catch (err) {
       throw new IdentityError('proof_invalid', "the agent runtime's prover could not sign a proof for this call", { cause: err });
     }
-    if (typeof signed === 'string') return check(jkt, capHash, argsHash, call, signed);
-    return Promise.resolve(signed).then(
+    if (!(signed instanceof Promise)) return check(jkt, capHash, argsHash, call, signed);
+    return signed.then(
       (p) => check(jkt, capHash, argsHash, call, p),
       (err: unknown) => {
-        throw new IdentityError('proof_invalid', "the agent runtime's prover could not sign a proof for this call", { cause: err });
+        const why = err instanceof DeadlineError ? `${err.message}; no proof of possession, no call` : "the agent runtime's prover could not sign a proof for this call";
+        throw new IdentityError('proof_invalid', why, { cause: err });
       },
     );
   };

@@ -25,7 +25,7 @@ export function createIdentityRouter(options: IdentityRouterOptions): IdentityVe
   if (svid === undefined && oidc.size === 0) throw new TypeError('createIdentityRouter needs jwtSvid or at least one oidc verifier');
 
   return {
-    verify(token: string): Promise<AgentIdentity> {
+    verify(token: string, verifyOptions?: { readonly signal?: AbortSignal }): Promise<AgentIdentity> {
       let claims: { iss?: unknown; sub?: unknown };
       try {
         claims = decodeJwt(token);
@@ -33,8 +33,8 @@ export function createIdentityRouter(options: IdentityRouterOptions): IdentityVe
         return Promise.reject(new IdentityError('identity_invalid', 'the identity token is not a well-formed JWT'));
       }
       const byIssuer = typeof claims.iss === 'string' ? oidc.get(claims.iss) : undefined;
-      if (byIssuer !== undefined) return byIssuer.verify(token);
-      if (svid !== undefined && typeof claims.sub === 'string' && claims.sub.startsWith('spiffe://')) return svid.verify(token);
+      if (byIssuer !== undefined) return byIssuer.verify(token, verifyOptions);
+      if (svid !== undefined && typeof claims.sub === 'string' && claims.sub.startsWith('spiffe://')) return svid.verify(token, verifyOptions);
       return Promise.reject(new IdentityError('identity_invalid', "no identity verifier is configured for this token's issuer"));
     },
   };

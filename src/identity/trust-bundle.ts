@@ -4,11 +4,14 @@
  * nothing. A bundle from a file, a URL or a function is refreshed when its
  * `spiffe_refresh_hint` (or the configured interval) says so, and when a token names an unknown
  * `kid`, at most once per cooldown. A bundle that cannot be loaded or refreshed when due is
- * unavailable: verification fails closed (`identity_unavailable`).
+ * unavailable: verification fails closed (`identity_unavailable`). Every load, whatever its
+ * source, has a deadline: a refresh shared by concurrent verifications settles by then, so a
+ * source that hangs once cannot hold its trust domain hostage after it recovers.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { JWK } from 'jose';
+import { withDeadline } from '../util/deadline.js';
 import type { Clock } from '../util/time.js';
 import { IdentityError } from './errors.js';
 
@@ -21,20 +24,21 @@ export interface TrustBundleDocument {
 
 /**
  * Where a trust domain's bundle comes from: the document itself (never refreshed), a file path,
- * an HTTPS URL (an `http:` URL only on a loopback host), or a function returning the document.
+ * an HTTPS URL (an `http:` URL only on a loopback host), or a function returning the document
+ * (its `signal` aborts when the load's deadline passes).
  */
 export type TrustBundleSource =
   | TrustBundleDocument
   | URL
   | { file: string }
-  | (() => TrustBundleDocument | Promise<TrustBundleDocument>);
+  | ((options: { readonly signal: AbortSignal }) => TrustBundleDocument | Promise<TrustBundleDocument>);
 
 export interface TrustBundleOptions {
   /** Refresh interval when the bundle gives no `spiffe_refresh_hint`, seconds; default 300. */
   refreshIntervalSec: number;
   /** Least time between two refreshes prompted by unknown `kid`s or failures, seconds; default 30. */
   cooldownSec: number;
-  /** Fetch timeout for URL bundles, ms; default 5000. */
+  /** Deadline of each load (URL, file or function), ms; default 5000. */
   timeoutMs: number;
   clock: Clock;
 }
@@ -111,20 +115,30 @@ function refreshHint(doc: unknown): number | undefined {
   return typeof hint === 'number' && Number.isFinite(hint) && hint > 0 ? hint : undefined;
 }
 
-async function fetchBundle(url: URL, timeoutMs: number): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
+async function fetchBundle(url: URL, signal: AbortSignal): Promise<unknown> {
+  const res = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/json' } });
   if (!res.ok) throw new Error(`trust bundle endpoint answered ${res.status}`);
   const text = await res.text();
   if (text.length > MAX_BUNDLE_BYTES) throw new Error('trust bundle is too large');
   return JSON.parse(text);
 }
 
-async function load(source: Exclude<TrustBundleSource, TrustBundleDocument>, timeoutMs: number): Promise<unknown> {
-  if (source instanceof URL) return fetchBundle(source, timeoutMs);
-  if (typeof source === 'function') return source();
-  const text = await readFile(source.file, 'utf8');
+async function read(source: Exclude<TrustBundleSource, TrustBundleDocument>, signal: AbortSignal): Promise<unknown> {
+  if (source instanceof URL) return fetchBundle(source, signal);
+  if (typeof source === 'function') return source({ signal });
+  const text = await readFile(source.file, { encoding: 'utf8', signal });
   if (text.length > MAX_BUNDLE_BYTES) throw new Error('trust bundle is too large');
   return JSON.parse(text);
+}
+
+/** One load, settled by its deadline whatever the source does; the source's signal aborts then. */
+function load(source: Exclude<TrustBundleSource, TrustBundleDocument>, timeoutMs: number): Promise<unknown> {
+  const controller = new AbortController();
+  const loading = read(source, controller.signal);
+  const settled = withDeadline(loading, timeoutMs, 'the trust bundle source', (err) => controller.abort(err));
+  // A source that settles after its deadline is ignored; its late rejection must not surface.
+  loading.catch(() => {});
+  return Promise.resolve(settled);
 }
 
 export function createTrustBundle(trustDomain: string, source: TrustBundleSource, options: TrustBundleOptions): TrustBundle {

@@ -20,5 +20,6 @@ export interface AgentIdentity {
 
 /** Verifies an identity token presented by the agent runtime. Throws `IdentityError` on failure. */
 export interface IdentityVerifier {
-  verify(token: string): Promise<AgentIdentity>;
+  /** `signal` aborts when the caller stops waiting (the guard's `timeouts.identityMs`). */
+  verify(token: string, options?: { readonly signal?: AbortSignal }): Promise<AgentIdentity>;
 }

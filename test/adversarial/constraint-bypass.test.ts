@@ -98,7 +98,7 @@ describe('prototype keys in arguments', () => {
 });
 
 describe('arguments changed while the call waits (time of check, time of use)', () => {
-  test('a nested object mutated during approval is caught: arguments_invalid, nothing runs', async () => {
+  test('a nested object mutated during approval changes nothing: the tool runs with the values that were checked and approved', async () => {
     const s = await setup({
       approver: async () => {
         shared.to = 'attacker@evil.example';
@@ -123,7 +123,8 @@ describe('arguments changed while the call waits (time of check, time of use)', 
       () => 'allowed',
       (e: { code: string }) => e.code,
     );
-    expect(code).toBe('arguments_invalid');
-    expect(bodies).toEqual([]);
+    expect(code).toBe('allowed');
+    expect(shared.to).toBe('attacker@evil.example');
+    expect(bodies).toEqual([{ message: { to: 'dana@example.com' } }]);
   });
 });

@@ -160,10 +160,12 @@ describe('capability token attacks', () => {
     expect(ran).toBe(1);
   });
 
-  test('a capability within the clock skew after exp is still accepted', async () => {
+  test('a capability within the clock skew after exp still verifies, but no call runs on it: its credential would outlive it', async () => {
     const t = await sign(claims());
     clock.advance(301_000 + 20_000);
-    await expect(read({ ticketId: '1' }, { capability: t })).resolves.toBe('ran');
+    await expect(guard.inspect(t)).resolves.toMatchObject({ id: 'jti-aaaaaaaaaaaaaaaa' });
+    expect(await denial(t)).toMatchObject({ code: 'capability_expired' });
+    expect(ran).toBe(0);
   });
 
   test('a capability not yet valid is refused', async () => {

@@ -53,7 +53,7 @@ describe('tessera check', () => {
     const r = await check('--tool', 'tickets.delete', '--args', '{"ticketId":"4711"}');
     expect(r.code).toBe(3);
     expect(r.out).toBe(
-      'denied (tool_not_granted): the capability for intent "ticket-4711" does not grant "tickets.delete"; granted: tickets.read, email.send\nstandards: ASI02, T2, L3, GOVERN 1.4\n',
+      'denied (tool_not_granted): the capability for intent "ticket-4711" does not grant "tickets.delete"; it grants 2 tools, including tickets.read\nstandards: ASI02, T2, L3, GOVERN 1.4\n',
     );
   });
 

@@ -153,7 +153,7 @@ describe('Vercel AI SDK (generateText with MockLanguageModelV3)', () => {
     const output = await w.guard.withCapability(w.capability, () =>
       readTicket.execute!({ ticketId: '4711' }, { toolCallId: 'call-aborted', messages: [], abortSignal: controller.signal }),
     );
-    expect(output).toMatchObject({ denied: true, code: 'capability_missing', callId: 'call-aborted' });
+    expect(output).toMatchObject({ denied: true, code: 'call_aborted', callId: 'call-aborted' });
     expect(w.ran).toEqual([]);
   });
 
