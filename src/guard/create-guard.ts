@@ -108,7 +108,6 @@ export function createGuard(options: GuardOptions): Guard {
   const revoke = async (key: string, at: number): Promise<void> => {
     await store.revoke(key, at, (maxLifetimeSec + clockSkewSec + 60) * 1000);
   };
-  const nowSec = (): number => Math.floor(clock() / 1000);
 
   const guard: Guard & GuardInternals = {
     [GUARD_RUNTIME]: runtime,
@@ -135,8 +134,8 @@ export function createGuard(options: GuardOptions): Guard {
     revokeCapability: (id: string) => revoke(revocationKey.capability(id), Number.MAX_SAFE_INTEGER),
     // The authority's clock may run ahead of ours: a stop also covers tokens issued up to the
     // allowed skew after it, so that nothing granted before the stop slips through.
-    revokeAgent: (agentId: string) => revoke(revocationKey.agent(agentId), nowSec() + clockSkewSec),
-    revokeIntent: (intentId: string) => revoke(revocationKey.intent(intentId), nowSec() + clockSkewSec),
+    revokeAgent: (agentId: string) => revoke(revocationKey.agent(agentId), clock() + clockSkewSec * 1000),
+    revokeIntent: (intentId: string) => revoke(revocationKey.intent(intentId), clock() + clockSkewSec * 1000),
   };
   return guard;
 }

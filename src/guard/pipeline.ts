@@ -443,9 +443,9 @@ function revocationChecks(cap: VerifiedCapability): readonly RevocationCheck[] {
   let checks = REVOCATION_CHECKS.get(cap);
   if (checks === undefined) {
     checks = Object.freeze([
-      ...cap.chain.ids.map((id) => ({ key: revocationKey.capability(id), issuedAt: cap.issuedAt })),
-      ...cap.chain.agents.map((a) => ({ key: revocationKey.agent(a), issuedAt: cap.issuedAt })),
-      { key: revocationKey.intent(cap.intent.id), issuedAt: cap.issuedAt },
+      ...cap.chain.ids.map((id) => ({ key: revocationKey.capability(id), issuedAtMs: cap.issuedAt * 1000 })),
+      ...cap.chain.agents.map((a) => ({ key: revocationKey.agent(a), issuedAtMs: cap.issuedAt * 1000 })),
+      { key: revocationKey.intent(cap.intent.id), issuedAtMs: cap.issuedAt * 1000 },
     ]);
     REVOCATION_CHECKS.set(cap, checks);
   }

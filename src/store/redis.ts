@@ -165,7 +165,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       ];
       for (const c of r.revocations) {
         keys.push(prefix + c.key);
-        args.push(String(c.issuedAt));
+        args.push(String(c.issuedAtMs));
       }
       for (const m of r.once) {
         keys.push(prefix + m.key);
@@ -210,7 +210,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     },
 
     async revoke(key: string, at: number, ttlMs: number): Promise<void> {
-      if (!Number.isSafeInteger(at)) throw new RangeError('revoke: at must be a safe integer (seconds)');
+      if (!Number.isSafeInteger(at)) throw new RangeError('revoke: at must be a safe integer (ms)');
       flush();
       await run(REVOKE, [prefix + key], [String(at), ms(ttlMs)]);
     },

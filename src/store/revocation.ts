@@ -30,14 +30,13 @@ const requireId = (value: unknown, what: string): string => {
  * still have, so the key expires only once nothing it refuses could verify anyway.
  */
 export function createRevoker(store: TesseraStore, clock: Clock, keepMs: number): Revoker {
-  const nowSec = (): number => Math.floor(clock() / 1000);
   const revoke = async (key: string, at: number): Promise<void> => {
     await store.revoke(key, at, keepMs);
   };
   return {
     // One id is revoked whatever its issue time, so the time is "forever".
     revokeCapability: async (id) => revoke(revocationKey.capability(requireId(id, 'capabilityId')), Number.MAX_SAFE_INTEGER),
-    revokeAgent: async (agentId) => revoke(revocationKey.agent(requireId(agentId, 'agentId')), nowSec()),
-    revokeIntent: async (intentId) => revoke(revocationKey.intent(requireId(intentId, 'intentId')), nowSec()),
+    revokeAgent: async (agentId) => revoke(revocationKey.agent(requireId(agentId, 'agentId')), clock()),
+    revokeIntent: async (intentId) => revoke(revocationKey.intent(requireId(intentId, 'intentId')), clock()),
   };
 }

@@ -9,10 +9,10 @@
 
 /** A revocation check: `key` is revoked for tokens issued at or before the stored time. */
 export interface RevocationCheck {
-  /** `cap:<jti>`, `agent:<identity>` or `intent:<id>` (see `revocationKey`). */
+  /** `cap:<id>`, `agent:<identity>` or `intent:<id>` (see `revocationKey`). */
   readonly key: string;
-  /** The `iat` (seconds) of the token being checked. */
-  readonly issuedAt: number;
+  /** When the token being checked was issued, in ms since the epoch. */
+  readonly issuedAtMs: number;
 }
 
 export interface CounterIncrement {
@@ -61,8 +61,13 @@ export interface TesseraStore {
    * register every credential as live.
    */
   reserve(reservation: CallReservation): MaybePromise<ReservationResult>;
-  /** Revokes `key` for every token issued at or before `at` (seconds); kept for `ttlMs`. */
-  revoke(key: string, at: number, ttlMs: number): MaybePromise<void>;
+  /** Revokes `key` for every token issued at or before `atMs` (ms since the epoch); kept for `ttlMs`. */
+  revoke(key: string, atMs: number, ttlMs: number): MaybePromise<void>;
+  /**
+   * Answers what `reserve` would answer for this reservation right now, and writes nothing.
+   * Used for dry runs (asking the guard before asking a human). Optional for custom stores.
+   */
+  peek?(reservation: CallReservation): MaybePromise<ReservationResult>;
   /** Sets a single-use marker; false if it was already set. */
   consumeOnce(key: string, ttlMs: number): MaybePromise<boolean>;
   /** Moves a live credential to spent, atomically; reports what it found. */

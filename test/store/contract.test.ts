@@ -45,22 +45,22 @@ function contract(makeSubject: () => Subject, shortTtl: number): void {
   test('a revocation applies to tokens issued at or before its time, and not after', async () => {
     const key = `cap:${id('jti')}`;
     await s.store.revoke(key, 1000, TTL);
-    expect(await s.store.reserve(reservation({ revocations: [{ key, issuedAt: 999 }] }))).toEqual({ ok: false, reason: 'revoked', key });
-    expect(await s.store.reserve(reservation({ revocations: [{ key, issuedAt: 1000 }] }))).toEqual({ ok: false, reason: 'revoked', key });
-    expect(await s.store.reserve(reservation({ revocations: [{ key, issuedAt: 1001 }] }))).toEqual({ ok: true });
+    expect(await s.store.reserve(reservation({ revocations: [{ key, issuedAtMs: 999 }] }))).toEqual({ ok: false, reason: 'revoked', key });
+    expect(await s.store.reserve(reservation({ revocations: [{ key, issuedAtMs: 1000 }] }))).toEqual({ ok: false, reason: 'revoked', key });
+    expect(await s.store.reserve(reservation({ revocations: [{ key, issuedAtMs: 1001 }] }))).toEqual({ ok: true });
   });
 
   test('a revocation only widens: an earlier time never shortens a later one', async () => {
     const key = `agent:${id('spiffe')}`;
     await s.store.revoke(key, 2000, TTL);
     await s.store.revoke(key, 1000, TTL);
-    expect(await s.store.reserve(reservation({ revocations: [{ key, issuedAt: 1500 }] }))).toEqual({ ok: false, reason: 'revoked', key });
+    expect(await s.store.reserve(reservation({ revocations: [{ key, issuedAtMs: 1500 }] }))).toEqual({ ok: false, reason: 'revoked', key });
   });
 
   test('a revocation for every token ever issued (the largest safe integer) holds exactly', async () => {
     const key = `cap:${id('jti')}`;
     await s.store.revoke(key, Number.MAX_SAFE_INTEGER, TTL);
-    expect(await s.store.reserve(reservation({ revocations: [{ key, issuedAt: Number.MAX_SAFE_INTEGER - 1 }] }))).toEqual({ ok: false, reason: 'revoked', key });
+    expect(await s.store.reserve(reservation({ revocations: [{ key, issuedAtMs: Number.MAX_SAFE_INTEGER - 1 }] }))).toEqual({ ok: false, reason: 'revoked', key });
   });
 
   test('a once-marker is accepted once, then reads as a replay', async () => {
@@ -93,7 +93,7 @@ function contract(makeSubject: () => Subject, shortTtl: number): void {
     const rev = `intent:${id('intent')}`;
     const counter = `calls:${id('cap')}:a`;
     await s.store.revoke(rev, 5000, TTL);
-    const r = reservation({ revocations: [{ key: rev, issuedAt: 4000 }], counters: [{ key: counter, limit: 1, ttlMs: TTL }] });
+    const r = reservation({ revocations: [{ key: rev, issuedAtMs: 4000 }], counters: [{ key: counter, limit: 1, ttlMs: TTL }] });
     expect(await s.store.reserve(r)).toEqual({ ok: false, reason: 'revoked', key: rev });
     expect(await s.store.reserve(reservation({ counters: [{ key: counter, limit: 1, ttlMs: TTL }] }))).toEqual({ ok: true });
   });
@@ -106,7 +106,7 @@ function contract(makeSubject: () => Subject, shortTtl: number): void {
     const all = { once: [{ key: marker, ttlMs: TTL }], counters: [{ key: counter, limit: 1, ttlMs: TTL }] };
     expect(await s.store.reserve(reservation(all))).toEqual({ ok: false, reason: 'replay', key: marker });
     await s.store.revoke(rev, 10, TTL);
-    expect(await s.store.reserve(reservation({ ...all, revocations: [{ key: rev, issuedAt: 10 }] }))).toEqual({ ok: false, reason: 'revoked', key: rev });
+    expect(await s.store.reserve(reservation({ ...all, revocations: [{ key: rev, issuedAtMs: 10 }] }))).toEqual({ ok: false, reason: 'revoked', key: rev });
   });
 
   test('every counter of one call counts (a delegated call spends its ancestors\' budgets too)', async () => {
@@ -158,10 +158,10 @@ function contract(makeSubject: () => Subject, shortTtl: number): void {
     const r = reservation({ counters: [{ key: counter, limit: 1, ttlMs: shortTtl }], once: [{ key: marker, ttlMs: shortTtl }], credentials: [{ id: cred, ttlMs: shortTtl }] });
     expect(await s.store.reserve(r)).toEqual({ ok: true });
     await s.store.revoke(rev, 100, shortTtl);
-    expect(await s.store.reserve(reservation({ revocations: [{ key: rev, issuedAt: 100 }] }))).toEqual({ ok: false, reason: 'revoked', key: rev });
+    expect(await s.store.reserve(reservation({ revocations: [{ key: rev, issuedAtMs: 100 }] }))).toEqual({ ok: false, reason: 'revoked', key: rev });
     await s.elapse(shortTtl * 2);
     expect(await s.store.reserve(r)).toEqual({ ok: true });
-    expect(await s.store.reserve(reservation({ revocations: [{ key: rev, issuedAt: 100 }] }))).toEqual({ ok: true });
+    expect(await s.store.reserve(reservation({ revocations: [{ key: rev, issuedAtMs: 100 }] }))).toEqual({ ok: true });
     expect(await s.store.consumeCredential(id('cred'))).toBe('unknown');
   });
 

@@ -70,10 +70,10 @@ export async function revoke(argv: readonly string[], io: CliIo): Promise<ExitCo
     throw new CliError(`could not reach Redis at ${where(url)}`);
   }
   const store = createRedisStore({ client, ...(str(p, 'prefix') ? { prefix: str(p, 'prefix')! } : {}), timeoutMs: 5000 });
-  const nowSec = Math.floor(io.clock() / 1000);
+  const nowMs = io.clock();
   const key = kind === 'capability' ? revocationKey.capability(id) : kind === 'agent' ? revocationKey.agent(id) : revocationKey.intent(id);
   try {
-    await store.revoke(key, kind === 'capability' ? Number.MAX_SAFE_INTEGER : nowSec, keepSec * 1000);
+    await store.revoke(key, kind === 'capability' ? Number.MAX_SAFE_INTEGER : nowMs, keepSec * 1000);
   } catch {
     throw new CliError(`the revocation could not be written to Redis at ${where(url)}`);
   } finally {
