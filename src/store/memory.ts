@@ -2,7 +2,8 @@
  * The embedded store: one process, no I/O, synchronous answers. Entries expire with the tokens
  * they serve, and the store is bounded: when full it refuses new entries (the guard then denies
  * with `store_unavailable`) rather than evicting one, because evicting a spent marker would let a
- * replay through and evicting a counter would reset a budget.
+ * replay through and evicting a counter would reset a budget. Revocations alone are written
+ * past the bound: they are operators' stops, never made by calls.
  *
  * Every guarded call leaves an entry behind for about a minute (its credential's registration,
  * kept past the credential's expiry so that a late use reads as a replay), so at a sustained
@@ -32,8 +33,9 @@ import type {
 
 export interface MemoryStoreOptions {
   /**
-   * Most entries held at once (counters, markers, credentials, revocations); default 4,000,000,
-   * which holds about 65,000 guarded calls per second with the default 30 s credential lifetime.
+   * Most entries held at once (counters, markers, credentials); default 4,000,000, which holds
+   * about 60,000 guarded calls per second with the default 30 s credential lifetime. Revocations
+   * are written even past it.
    */
   maxEntries?: number;
   /**
@@ -51,10 +53,16 @@ export class StoreFullError extends Error {
   }
 }
 
+/** Every answer is synchronous: the guard's call path never waits on this store. */
 export interface MemoryStore extends TesseraStore {
   /** Entries currently held, expired ones included until their bucket is dropped. */
   readonly size: number;
+  reserve(reservation: CallReservation): ReservationResult;
   peek(reservation: CallReservation): ReservationResult;
+  revoke(key: string, atMs: number, ttlMs: number): void;
+  consumeOnce(key: string, ttlMs: number): boolean;
+  consumeCredential(id: string): CredentialState;
+  revokeCredential(id: string, ttlMs: number): void;
   close(): void;
 }
 
@@ -490,7 +498,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       const end = endTick(now, requireTtl(ttlMs));
       const e = records.get(key);
       if (e === undefined) {
-        ensureRoom(1);
+        // Not bounded by maxEntries: a revocation is an operator's stop, and a store filled by
+        // calls must not be able to refuse it.
         setExact(records, key, atMs, end);
         return;
       }
