@@ -152,9 +152,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const seed = randomBytes(4).readInt32LE(0);
 
   // ---- packed entries ----------------------------------------------------------------------
-  /** Newest (latest end) first: a re-registered id is found in its latest bucket. */
-  const generations: Generation[] = [];
-  const generationAt = new Map<number, Generation>();
+  /**
+   * Each kind has its own buckets, so that a lookup of one kind never visits the other's (proof
+   * markers outlive credentials: their buckets would come first). Newest (latest end) first: a
+   * re-registered id is found in its latest bucket.
+   */
+  const spaces: readonly { readonly generations: Generation[]; readonly at: Map<number, Generation> }[] = [
+    { generations: [], at: new Map() },
+    { generations: [], at: new Map() },
+  ];
   let packed = 0;
   // The id being looked up, unpacked once per operation.
   let w0 = 0;
@@ -227,11 +233,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
   const newTable = (slots: number): Table => ({ slots, ids: new Int32Array(slots * 4), tags: new Uint8Array(slots) });
 
-  const generationFor = (end: number): Generation => {
-    let g = generationAt.get(end);
+  const generationFor = (kind: number, end: number): Generation => {
+    const { generations, at } = spaces[kind]!;
+    let g = at.get(end);
     if (g === undefined) {
       g = { end, count: 0, table: newTable(MIN_SLOTS), old: undefined, moved: 0 };
-      generationAt.set(end, g);
+      at.set(end, g);
       let i = generations.length;
       while (i > 0 && generations[i - 1]!.end < end) i--;
       generations.splice(i, 0, g);
@@ -294,7 +301,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 
   /** Writes the unpacked id into bucket `end` with `state`, or sets the state of the copy there. */
   const put = (end: number, kind: number, h: number, state: number): void => {
-    const g = generationFor(end);
+    const g = generationFor(kind, end);
     let r = findIn(g, kind, h);
     if (r >= 0) {
       foundTags[foundAt] = tagOf(kind, h, state);
@@ -330,6 +337,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
    * only ever copied into a later bucket, so the latest copy is the one that counts.
    */
   const find = (kind: number, h: number, minEnd = -Infinity): boolean => {
+    const { generations } = spaces[kind]!;
     for (let k = 0; k < generations.length; k++) {
       const g = generations[k]!;
       if (g.end < minEnd) break;
@@ -371,11 +379,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     if (now < nextTickAt) return now;
     const tick = Math.floor((now - base) / TICK_MS);
     if (tick <= current) return now; // the clock went back; nothing new has expired
-    while (generations.length > 0 && generations[generations.length - 1]!.end <= tick) {
-      const g = generations.pop()!;
-      generationAt.delete(g.end);
-      packed -= g.count;
-      if (g.old !== undefined) growing.splice(growing.indexOf(g), 1);
+    for (const { generations, at } of spaces) {
+      while (generations.length > 0 && generations[generations.length - 1]!.end <= tick) {
+        const g = generations.pop()!;
+        at.delete(g.end);
+        packed -= g.count;
+        if (g.old !== undefined) growing.splice(growing.indexOf(g), 1);
+      }
     }
     if (buckets.size > 0) {
       if (tick - current <= buckets.size) {
