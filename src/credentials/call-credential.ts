@@ -9,7 +9,7 @@ import { importSigningKeySync, type JWKS, type PrivateKeyInput } from '../capabi
 import type { TesseraStore } from '../store/types.js';
 import { randomId } from '../util/canonical.js';
 import type { Clock } from '../util/time.js';
-import { createCompactSigner } from './jws.js';
+import { createCompactSigner, createThreadpoolSigner } from './jws.js';
 import type { Credential, CredentialProvider, CredentialRequest } from './types.js';
 
 /**
@@ -33,6 +33,26 @@ export interface CallCredentialClaims {
   intent_id: string;
 }
 
+/**
+ * Where call credentials are signed. `main` signs synchronously on the thread running the call;
+ * `threadpool` signs on libuv's thread pool, so that on a machine with more than one core other
+ * calls go on while a signature is computed.
+ */
+export type SignIn = 'main' | 'threadpool';
+
+/** Validates `credentials.signIn`; it only means something for the built-in credentials. */
+export function parseSignIn(value: unknown, customProvider: boolean): SignIn {
+  if (value === undefined) return 'main';
+  if (value !== 'main' && value !== 'threadpool') {
+    throw new TypeError(`credentials.signIn must be "main" or "threadpool", got ${JSON.stringify(value) ?? typeof value}`);
+  }
+  if (customProvider) throw new TypeError('credentials.signIn applies to the built-in call credentials; a custom credentials.provider signs its own');
+  return value;
+}
+
+/** How long a signature on the thread pool may take before the call is denied. */
+export const THREADPOOL_SIGN_DEADLINE_MS = 5000;
+
 export interface SignedCredentialsOptions {
   issuer: string;
   store: TesseraStore;
@@ -41,6 +61,10 @@ export interface SignedCredentialsOptions {
   signingKey?: PrivateKeyInput;
   /** `kid` for the key; random when absent. */
   kid?: string;
+  /** Where to sign; default `main`. */
+  signIn?: SignIn;
+  /** Deadline for a signature on the thread pool, ms; default THREADPOOL_SIGN_DEADLINE_MS. */
+  signDeadlineMs?: number;
 }
 
 export interface SignedCredentialProvider extends CredentialProvider {
@@ -55,12 +79,16 @@ export function createSignedCredentials(options: SignedCredentialsOptions): Sign
     options.kid ?? randomId(),
     'credentials.signingKey',
   );
-  const sign = createCompactSigner(key, CALL_CREDENTIAL_TYP);
+  const signIn = parseSignIn(options.signIn, false);
+  const deadlineMs = options.signDeadlineMs ?? THREADPOOL_SIGN_DEADLINE_MS;
+  if (!Number.isFinite(deadlineMs) || deadlineMs <= 0) throw new RangeError('signDeadlineMs must be a positive number of ms');
+  const sign = signIn === 'main' ? createCompactSigner(key, CALL_CREDENTIAL_TYP) : undefined;
+  const signAsync = signIn === 'threadpool' ? createThreadpoolSigner(key, CALL_CREDENTIAL_TYP, deadlineMs) : undefined;
   const { issuer, store, clock } = options;
   return {
     issuer,
     jwks: () => ({ keys: [{ ...key.publicJwk }] }),
-    mint(req: CredentialRequest): Credential {
+    mint(req: CredentialRequest): Credential | Promise<Credential> {
       const now = clock();
       const iat = Math.floor(now / 1000);
       const exp = iat + req.ttlSec;
@@ -77,7 +105,9 @@ export function createSignedCredentials(options: SignedCredentialsOptions): Sign
         cap_jti: req.capabilityId,
         intent_id: req.intentId,
       };
-      return { id: req.credentialId, token: sign(claims), expiresAt: exp * 1000, type: CALL_CREDENTIAL_TYP };
+      const id = req.credentialId;
+      if (sign !== undefined) return { id, token: sign(claims), expiresAt: exp * 1000, type: CALL_CREDENTIAL_TYP };
+      return signAsync!(claims).then((token) => ({ id, token, expiresAt: exp * 1000, type: CALL_CREDENTIAL_TYP }));
     },
     revoke(credential: Credential, req: CredentialRequest) {
       return store.revokeCredential(credential.id, (req.ttlSec + CREDENTIAL_MARGIN_SEC) * 1000);

@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { createChainVerifier } from '../capability/delegation-chain.js';
 import type { JWKS } from '../capability/keys.js';
 import { createCapabilityVerifier, type TrustedIssuer } from '../capability/verify.js';
-import { createSignedCredentials } from '../credentials/call-credential.js';
+import { createSignedCredentials, parseSignIn } from '../credentials/call-credential.js';
 import { createAgentContext } from '../identity/agent-context.js';
 import { createIdentityBinder } from '../identity/bind.js';
 import { createProofChecker, parseProofOptions } from '../identity/proof.js';
@@ -111,12 +111,14 @@ export function createGuard(options: GuardOptions): Guard {
   const maxLifetimeSec = durationSeconds(options.maxCapabilityLifetime ?? '24h', 'maxCapabilityLifetime');
   const store = options.store ?? createMemoryStore({ clock });
   const credentialIssuer = options.credentials?.issuer ?? `urn:tessera:guard:${audience}`;
+  const signIn = parseSignIn(options.credentials?.signIn, options.credentials?.provider !== undefined);
   const signed =
     options.credentials?.provider === undefined
       ? createSignedCredentials({
           issuer: credentialIssuer,
           store,
           clock,
+          signIn,
           ...(options.credentials?.signingKey ? { signingKey: options.credentials.signingKey } : {}),
         })
       : undefined;

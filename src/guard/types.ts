@@ -120,6 +120,13 @@ export interface GuardOptions {
     ttl?: Duration;
     /** Key for built-in call credentials; default a fresh Ed25519 key. */
     signingKey?: PrivateKeyInput;
+    /**
+     * Where built-in call credentials are signed: `'main'` (default) on the thread running the
+     * call, `'threadpool'` on libuv's thread pool so that other calls run meanwhile (more calls
+     * per second on a machine with two or more cores; a signature not back within 5 s denies the
+     * call `credential_unavailable`).
+     */
+    signIn?: 'main' | 'threadpool';
   };
   /** Policy engines, all consulted; a deny anywhere wins. Default: high-risk tiers require approval. */
   policy?: PolicyEngine | readonly PolicyEngine[];

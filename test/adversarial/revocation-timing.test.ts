@@ -100,9 +100,9 @@ function timingSuite(makeStore: () => TesseraStore): void {
     expect(await w.call(child)).toBe('capability_revoked');
   });
 
-  test("guard.revokeAgent reaches its skew ahead; a grant from an authority sharing the store 1 ms later still works", async (ctx) => {
+  test("guard.revokeAgent reaches its skew ahead; a grant from an authority sharing the store 1 ms later still works", async () => {
     const store = makeStore();
-    if (store.peek === undefined) return ctx.skip();
+    expect(store.peek).toBeTypeOf('function');
     const w = await world(store);
     const before = await w.grant();
     w.clock.advance(1);
