@@ -7,7 +7,7 @@
  */
 import { posix } from 'node:path';
 import { z } from 'zod';
-import { pathWithinProblem } from './path-within.js';
+import { PATH_OUTSIDE_ROOT, pathWithinProblem } from './path-within.js';
 import { compilePattern, PATTERN_MAX_INPUT, patternProblem } from './pattern.js';
 import { hostAllowed, hostShapeProblem, parseStrictUrl } from './url-host.js';
 
@@ -153,8 +153,20 @@ function got(v: unknown, expected: unknown): string {
 /** A host as shown in a reason: only ever a strict-shape DNS name or IPv4 address, cut to 64. */
 const showHost = (h: string): string => JSON.stringify(h.length > 64 ? `${h.slice(0, 61)}...` : h);
 
+export interface CompileOptions {
+  /**
+   * What a check does with a value it cannot judge: a string longer than a pattern's input
+   * bound, a URL not in the strict form, a path whose meaning depends on who decodes or resolves
+   * it. `fails` (the default) is right for a grant or a permit, which allow only what they can
+   * vouch for; a forbid rule uses `holds`, so an unjudgeable value is treated as forbidden rather
+   * than slipping past the rule.
+   */
+  unjudgeable?: 'fails' | 'holds';
+}
+
 /** Compiles a validated constraint into a checker that returns a violation or undefined. */
-export function compileConstraint(c: ArgConstraint): CompiledConstraint {
+export function compileConstraint(c: ArgConstraint, options: CompileOptions = {}): CompiledConstraint {
+  const lenient = options.unjudgeable === 'holds';
   const checks: CompiledConstraint[] = [];
   if (c.eq !== undefined) {
     const eq = c.eq;
@@ -200,6 +212,7 @@ export function compileConstraint(c: ArgConstraint): CompiledConstraint {
     checks.push((v, p) => {
       if (typeof v !== 'string') return `${p} must be a string matching the pattern /${shown}/ in full (got ${kind(v)})`;
       if (v.length > PATTERN_MAX_INPUT) {
+        if (lenient) return undefined;
         return `${p} must be at most ${PATTERN_MAX_INPUT} characters to be matched against the pattern /${shown}/ (got ${kind(v)})`;
       }
       return re.test(v) ? undefined : `${p} must match the pattern /${shown}/ in full (got ${kind(v)} that does not)`;
@@ -212,7 +225,8 @@ export function compileConstraint(c: ArgConstraint): CompiledConstraint {
     checks.push((v, p) => {
       if (typeof v !== 'string') return `${p} must be ${wanted} (got ${kind(v)})`;
       const why = pathWithinProblem(root, v, relative);
-      return why === undefined ? undefined : `${p} must be ${wanted}, but it ${why}`;
+      if (why === undefined || (lenient && why !== PATH_OUTSIDE_ROOT)) return undefined;
+      return `${p} must be ${wanted}, but it ${why}`;
     });
   }
   if (c.hostIn !== undefined) {
@@ -221,20 +235,20 @@ export function compileConstraint(c: ArgConstraint): CompiledConstraint {
     checks.push((v, p) => {
       if (typeof v !== 'string') return `${p} must be a URL string (got ${kind(v)})`;
       const url = parseStrictUrl(v);
-      if (typeof url === 'string') return `${p} ${url}`;
+      if (typeof url === 'string') return lenient ? undefined : `${p} ${url}`;
       if (!schemes.includes(url.scheme)) return `${p} uses scheme ${showHost(url.scheme)}, allowed: ${schemes.join(', ')}`;
       return hostAllowed(url.host, hosts) ? undefined : `${p} has host ${showHost(url.host)}, allowed: ${hosts.join(', ')}`;
     });
   }
   if (c.fields !== undefined) {
-    const fields = compileFields(c.fields);
+    const fields = compileFields(c.fields, options);
     checks.push((v, p) => {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) return `${p} must be an object (got ${kind(v)})`;
       return fields(v as Record<string, unknown>, p);
     });
   }
   if (c.items !== undefined) {
-    const item = compileConstraint(c.items);
+    const item = compileConstraint(c.items, options);
     checks.push((v, p) => {
       if (!Array.isArray(v)) return `${p} must be an array (got ${kind(v)})`;
       for (let i = 0; i < v.length; i++) {
@@ -258,8 +272,9 @@ export function compileConstraint(c: ArgConstraint): CompiledConstraint {
 /** Compiles per-field constraints; keys are looked up as own properties only. */
 export function compileFields(
   fields: Record<string, ArgConstraint>,
+  options: CompileOptions = {},
 ): (obj: Record<string, unknown>, prefix: string) => string | undefined {
-  const entries: [string, CompiledConstraint][] = Object.entries(fields).map(([k, c]) => [k, compileConstraint(c)]);
+  const entries: [string, CompiledConstraint][] = Object.entries(fields).map(([k, c]) => [k, compileConstraint(c, options)]);
   return (obj, prefix) => {
     for (const [key, check] of entries) {
       const value = Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;

@@ -14,6 +14,8 @@ import { posix } from 'node:path';
 
 /** Longest path `pathWithin` accepts, in UTF-16 code units. */
 export const PATH_MAX_INPUT = 4096;
+/** The one refusal that is a judgement about the location rather than about the form. */
+export const PATH_OUTSIDE_ROOT = 'resolves outside the root';
 /** Percent-encoding layers decoded before a path is refused as too deeply encoded. */
 const MAX_DECODE_DEPTH = 3;
 
@@ -80,5 +82,5 @@ export function pathWithinProblem(root: string, value: string, allowRelative: bo
   if (!value.startsWith('/') && !allowRelative) return 'is a relative path and the grant allows only absolute ones';
   const resolved = posix.resolve(root, value);
   const inside = root === '/' || resolved === root || resolved.startsWith(`${root}/`);
-  return inside ? undefined : 'resolves outside the root';
+  return inside ? undefined : PATH_OUTSIDE_ROOT;
 }
