@@ -30,12 +30,12 @@ export interface CompiledPattern {
   test(value: string): boolean;
 }
 
-/** Why RE2 refused a pattern, without the library's own prefix and without repeating the pattern. */
+/** Why RE2 refused a pattern, phrased to follow "it", without the library's own prefix. */
 function re2Reason(err: unknown): string {
   const raw = err instanceof Error ? err.message : String(err);
   const m = /^error parsing regexp: ([^:`]+)/.exec(raw);
-  const what = (m?.[1] ?? 'not a valid pattern').trim();
-  return `${what} (patterns use RE2 syntax: no backreferences, no lookahead or lookbehind)`;
+  const what = (m?.[1] ?? 'unparsable').trim();
+  return `is not valid RE2 syntax (${what}; RE2 has no backreferences, lookahead or lookbehind)`;
 }
 
 function build(source: string): RE2JS | string {
