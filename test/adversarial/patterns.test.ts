@@ -323,3 +323,27 @@ describe('reasons carry what is needed to fix the call, never the model-supplied
     }
   });
 });
+
+describe('further documented behaviour of patterns and constraints', () => {
+  test('(?s) lets . match a newline', async () => {
+    const cap = await grantPattern('(?s)a.*');
+    expect((await call(cap, { q: 'a\nb' })).outcome).toBe('allowed');
+  });
+
+  test('a pattern is compiled once and shared by every capability that carries it', () => {
+    expect(compilePattern('[0-9]+-shared')).toBe(compilePattern('[0-9]+-shared'));
+  });
+
+  test('in takes 1 to 1000 values; maxLength counts UTF-16 code units', () => {
+    expect(argConstraintSchema.safeParse({ in: [] }).success).toBe(false);
+    expect(argConstraintSchema.safeParse({ in: Array.from({ length: 1001 }, (_, i) => i) }).success).toBe(false);
+    expect(argConstraintSchema.safeParse({ in: Array.from({ length: 1000 }, (_, i) => i) }).success).toBe(true);
+    expect(compileConstraint({ maxLength: 1 })('\ud83d\ude00', 'q')).toBe('q must be a string or array of length <= 1 (got a string of 2 characters)');
+  });
+
+  test('values from the grant are cut to 80 characters in a reason', () => {
+    const long = 'x'.repeat(200);
+    const why = compileConstraint({ eq: long })('y', 'q')!;
+    expect(why).toBe(`q must equal ${JSON.stringify(long).slice(0, 77)}... (got another string)`);
+  });
+});

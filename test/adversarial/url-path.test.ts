@@ -4,7 +4,7 @@ import { createAgentKey, createAuthority, createGuard, createRulesEngine, delega
 import { argConstraintSchema, type ArgConstraint } from '../../src/capability/constraints.js';
 import { constraintWithin } from '../../src/capability/subsumption.js';
 import { PATH_MAX_INPUT } from '../../src/capability/path-within.js';
-import { URL_MAX_INPUT } from '../../src/capability/url-host.js';
+import { parseStrictUrl, URL_MAX_INPUT } from '../../src/capability/url-host.js';
 import { AGENT, AUDIENCE, ISSUER, manualClock } from '../support/fixtures.js';
 
 // The tool's schema takes any JSON so that the grant's constraints alone stand between the
@@ -304,5 +304,26 @@ describe('forbid rules treat a URL or path they cannot judge as forbidden', () =
   ])('%s: %s', async (_name, args, expected) => {
     const run = await rulesWorld(docs[Object.keys(args)[0]!]!);
     expect(await run(args)).toBe(expected);
+  });
+});
+
+describe('further documented behaviour of hostIn and pathWithin', () => {
+  test.each(['https://0x7f.1/', 'https://2130706433/', 'https://127.1/', 'https://010.0.0.1/'])('%s is refused as a non-canonical numeric host', (url) => {
+    expect(parseStrictUrl(url)).toBe('has a numeric host that is not a dotted-decimal IPv4 address such as 192.0.2.1');
+  });
+
+  test.each(['https://api.example.com/<x>', 'https://api.example.com/a|b', 'https://api.example.com/^', 'https://api.example.com/`'])('%s is denied arguments_out_of_scope', async (url) => {
+    expect(await outcome({ url })).toBe('arguments_out_of_scope');
+  });
+
+  test('an international name below a *. entry is accepted in its xn-- form', async () => {
+    expect(await outcome({ url: 'https://xn--80ak6aa92e.cdn.example.com/' })).toBe('allowed');
+  });
+
+  test('percent-escapes are decoded at most three rounds deep', async () => {
+    // Each layer decodes to the next; the last one is the letter A.
+    expect(await outcome({ path: '/srv/data/%%%33%34%%33%31' })).toBe('allowed');
+    const err = await fetchTool({ path: '/srv/data/%%%%33%33%33%34%%%33%33%33%31' }, { capability: cap }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'arguments_out_of_scope', reason: expect.stringContaining('is percent-encoded more than 3 levels deep') });
   });
 });
