@@ -14,7 +14,7 @@
 import type { ToolGrant } from './claims.js';
 import { compileConstraint, type ArgConstraint, type CompiledConstraint } from './constraints.js';
 
-type RuleName = Exclude<keyof ArgConstraint, 'optional' | 'schemes'>;
+type RuleName = Exclude<keyof ArgConstraint, 'optional' | 'schemes' | 'unsafeAllowRelative'>;
 const RULES: readonly RuleName[] = ['eq', 'in', 'startsWith', 'endsWith', 'min', 'max', 'maxLength', 'pattern', 'pathWithin', 'hostIn', 'fields', 'items'];
 
 const quote = (v: unknown): string => {
@@ -33,6 +33,8 @@ export function describeRule(c: ArgConstraint, rule: RuleName): string {
       return `in ${list(c.in ?? [])}`;
     case 'hostIn':
       return `hostIn ${list(c.hostIn ?? [])} over ${(c.schemes ?? ['https']).join('/')}`;
+    case 'pathWithin':
+      return `pathWithin ${quote(c.pathWithin)}${c.unsafeAllowRelative === true ? ' (relative paths allowed)' : ''}`;
     case 'fields':
       return `fields {${Object.keys(c.fields ?? {}).join(', ')}}`;
     case 'items':
@@ -55,7 +57,14 @@ function singleRules(parent: ArgConstraint): { rule: RuleName; check: CompiledCo
   const out: { rule: RuleName; check: CompiledConstraint }[] = [];
   for (const rule of RULES) {
     if (parent[rule] === undefined) continue;
-    const only: ArgConstraint = rule === 'hostIn' ? { hostIn: parent.hostIn, schemes: parent.schemes } : { [rule]: parent[rule] };
+    // A rule travels with the option that shapes it, or the single-rule check would be stricter
+    // or looser than the parent's own.
+    const only: ArgConstraint =
+      rule === 'hostIn'
+        ? { hostIn: parent.hostIn, schemes: parent.schemes }
+        : rule === 'pathWithin'
+          ? { pathWithin: parent.pathWithin, unsafeAllowRelative: parent.unsafeAllowRelative }
+          : { [rule]: parent[rule] };
     out.push({ rule, check: compileConstraint(only) });
   }
   return out;
@@ -102,11 +111,17 @@ function ruleHolds(child: ArgConstraint, parent: ArgConstraint, rule: RuleName, 
       const inner = child.pathWithin;
       const outer = parent.pathWithin!;
       if (inner === undefined || !pathUnder(inner, outer)) return no();
+      // Relative values reach the child only if the child allows them (and does not demand a
+      // leading '/' some other way); the parent must then allow them too.
+      const childRelative = child.unsafeAllowRelative === true && !child.startsWith?.startsWith('/');
+      if (!childRelative) return undefined;
+      if (parent.unsafeAllowRelative !== true) {
+        return `${path}: ${describeConstraint(child)} is not within ${describeRule(parent, rule)}, which refuses relative paths`;
+      }
+      // A relative value resolves against each root separately: `sub/x` names /data/x/sub/x
+      // under one and /data/sub/x under the other, so only the same root (or '/') is proven.
       if (inner === outer || outer === '/') return undefined;
-      // A relative value resolves against each root separately: `sub/../../x` stays inside
-      // /data/x yet leaves /data. Only absolute values resolve the same under both roots.
-      if (child.startsWith?.startsWith('/')) return undefined;
-      return `${path}: ${describeConstraint(child)} is not within ${describeRule(parent, rule)} for relative paths (add startsWith '/' or keep the parent's root)`;
+      return `${path}: ${describeConstraint(child)} is not within ${describeRule(parent, rule)} for relative paths (drop unsafeAllowRelative or keep the parent's root)`;
     }
     case 'hostIn': {
       if (child.hostIn === undefined) return no();

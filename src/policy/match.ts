@@ -5,18 +5,32 @@
 import type { AgentIdentity } from '../identity/types.js';
 import type { IdentityMatcher, TimeWindow, Weekday } from './rules-schema.js';
 import { WEEKDAYS } from './rules-schema.js';
+import { compileInternalPattern, quotePattern } from '../capability/pattern.js';
 
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** `*` matches within one `/`-separated segment, `**` across segments; everything else is literal. */
+/**
+ * `*` matches within one `/`-separated segment, `**` across segments; everything else is literal.
+ *
+ * The values are agent ids, tool names and intent ids, which an agent can influence, so a glob
+ * never becomes a backtracking regular expression: the shapes rules use (one wildcard) are
+ * plain string tests, and anything else runs on the linear-time pattern engine.
+ */
 export function compileGlob(pattern: string): (value: string) => boolean {
   if (!pattern.includes('*')) return (v) => v === pattern;
-  const source = pattern
-    .split('**')
-    .map((part) => part.split('*').map(escape).join('[^/]*'))
-    .join('.*');
-  const re = new RegExp(`^${source}$`, 's');
-  return (v) => re.test(v);
+  const parts = pattern.split('**').map((part) => part.split('*'));
+  const wildcards = parts.reduce((n, p) => n + p.length - 1, parts.length - 1);
+  if (wildcards === 1) {
+    const deep = parts.length === 2;
+    const pre = parts[0]![0]!;
+    const suf = deep ? parts[1]![0]! : parts[0]![1]!;
+    const min = pre.length + suf.length;
+    return (v) =>
+      v.length >= min &&
+      v.startsWith(pre) &&
+      v.endsWith(suf) &&
+      (deep || !v.slice(pre.length, v.length - suf.length).includes('/'));
+  }
+  const source = parts.map((part) => part.map(quotePattern).join('[^/]*')).join('(?s:.*)');
+  return compileInternalPattern(source);
 }
 
 export function compileGlobs(patterns: readonly string[]): (value: string) => boolean {

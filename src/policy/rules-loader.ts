@@ -73,7 +73,14 @@ async function readYaml(text: string, source: string): Promise<{ value: unknown;
       doc.errors.map((e) => ({ path: '', message: `invalid YAML: ${e.message.split('\n')[0] ?? e.code}`, ...lineColumn(text, e.pos[0]) })),
     );
   }
-  const value = doc.toJS({ maxAliasCount: 0 }) as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 0 }) as unknown;
+  } catch (err) {
+    // Aliases are refused outright (no alias expansion bombs); yaml reports that as a plain error.
+    if (!(err instanceof ReferenceError)) throw err;
+    throw new InvalidPolicyError(source, [{ path: '', message: 'invalid YAML: aliases (*name) are not accepted in rules files' }]);
+  }
   const locate: Locate = (path) => {
     if (path.length === 0) return doc.contents?.range?.[0];
     const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1) as unknown[], true);

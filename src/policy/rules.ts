@@ -238,7 +238,9 @@ function compileRule(
   }
   if (r.args !== undefined) {
     // A rule's argument condition reuses the grant constraint language, so both read the same.
-    const fields: [string, CompiledConstraint][] = Object.entries(r.args).map(([k, c]) => [k, compileConstraint(c)]);
+    // A value no check can judge makes a forbid or approval rule match, never slip past it.
+    const options = r.effect === 'permit' ? {} : { unjudgeable: 'holds' as const };
+    const fields: [string, CompiledConstraint][] = Object.entries(r.args).map(([k, c]) => [k, compileConstraint(c, options)]);
     add('args', r.args, () => (req) => {
       for (const [k, check] of fields) if (check(Object.hasOwn(req.args, k) ? req.args[k] : undefined, k) !== undefined) return false;
       return true;

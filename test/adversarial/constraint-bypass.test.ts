@@ -48,7 +48,7 @@ const attempt = (args: Record<string, unknown>) =>
 
 describe('constraint bypass attempts are denied arguments_out_of_scope', () => {
   test('control: an in-scope call is allowed', async () => {
-    expect(await attempt({ url: 'https://api.example.com/v1', to: 'a@example.com', account: '1', path: 'q3.csv', limit: 10 })).toBe('allowed');
+    expect(await attempt({ url: 'https://api.example.com/v1', to: 'a@example.com', account: '1', path: '/srv/reports/q3.csv', limit: 10 })).toBe('allowed');
   });
 
   test.each([

@@ -64,7 +64,7 @@ describe('tessera check', () => {
       decision: 'deny',
       tool: 'email.send',
       code: 'arguments_out_of_scope',
-      reason: 'to must be a string ending with "@example.com" (intent "ticket-4711")',
+      reason: 'to must be a string ending with "@example.com" (got a string of 11 characters that does not) (intent "ticket-4711")',
       standards: ['ASI02', 'T2', 'L3', 'GOVERN 1.4'],
       policyIds: [],
     });

@@ -18,7 +18,8 @@ const rarely = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.oneof(
 const valid = (c: ArgConstraint): boolean =>
   Object.keys(c).some((k) => k !== 'optional') &&
   (c.min === undefined || c.max === undefined || c.min <= c.max) &&
-  (c.schemes === undefined || c.hostIn !== undefined);
+  (c.schemes === undefined || c.hostIn !== undefined) &&
+  (c.unsafeAllowRelative === undefined || c.pathWithin !== undefined);
 
 const built = new Map<number, fc.Arbitrary<ArgConstraint>>();
 
@@ -35,7 +36,7 @@ export function constraint(depth = 2): fc.Arbitrary<ArgConstraint> {
     fc.integer({ min: 0, max: 12 }).map((max) => ({ max })),
     fc.integer({ min: 0, max: 8 }).map((maxLength) => ({ maxLength })),
     pattern.map((p) => ({ pattern: p })),
-    root.map((pathWithin) => ({ pathWithin })),
+    fc.tuple(root, fc.boolean()).map(([pathWithin, relative]) => (relative ? { pathWithin, unsafeAllowRelative: true } : { pathWithin })),
     fc.tuple(hosts, schemes).map(([hostIn, s]) => (s === undefined ? { hostIn } : { hostIn, schemes: s })),
   ];
   if (depth > 0) {
@@ -71,6 +72,7 @@ export function derived(parent: ArgConstraint, depth = 2): fc.Arbitrary<ArgConst
     pathWithin: p.pathWithin === undefined ? fc.constant(undefined) : tweak(p.pathWithin, fc.oneof(root, fc.constant(p.pathWithin === '/' ? '/data' : `${p.pathWithin}/x`))),
     hostIn: p.hostIn === undefined ? fc.constant(undefined) : tweak(p.hostIn, fc.oneof(hosts, fc.subarray(p.hostIn, { minLength: 1 }))),
     schemes: p.hostIn === undefined ? fc.constant(undefined) : tweak(p.schemes, schemes),
+    unsafeAllowRelative: p.pathWithin === undefined ? fc.constant(undefined) : fc.constantFrom(p.unsafeAllowRelative, true, undefined),
     fields:
       p.fields === undefined || depth === 0
         ? fc.constant(undefined)
@@ -95,7 +97,7 @@ function literalsOf(c: ArgConstraint | undefined, out: unknown[]): void {
   if (c.endsWith !== undefined) out.push(c.endsWith, `z${c.endsWith}`);
   if (c.min !== undefined) out.push(c.min, c.min - 1);
   if (c.max !== undefined) out.push(c.max, c.max + 1);
-  if (c.pathWithin !== undefined) out.push(c.pathWithin, `${c.pathWithin}/f`, `${c.pathWithin}/../x`, 'f', 'sub/../../x');
+  if (c.pathWithin !== undefined) out.push(c.pathWithin, `${c.pathWithin}/f`, `${c.pathWithin}/../x`, 'f', 'sub/../../x', './f', 'sub/f');
   if (c.hostIn) for (const h of c.hostIn) out.push(`https://${h.replace('*', 'q')}/`, `http://${h.replace('*', 'q')}/`);
   if (c.fields) for (const f of Object.values(c.fields)) literalsOf(f, out);
   literalsOf(c.items, out);

@@ -83,7 +83,7 @@ describe('runScenario', () => {
         '3  tickets.read  {"ticketId":"1"}      arguments_out_of_scope  arguments_out_of_scope  ok',
         '',
         'why:',
-        '  #2: to must be a string ending with "@example.com" (intent "test-intent")',
+        '  #2: to must be a string ending with "@example.com" (got a string of 11 characters that does not) (intent "test-intent")',
       ].join('\n'),
     );
     expect((err as ScenarioMismatchError).result.rows.map((r) => r.ok)).toEqual([true, false, true]);
