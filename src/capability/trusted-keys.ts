@@ -124,10 +124,12 @@ function fits(key: KeyObject, alg: string): boolean {
   }
 }
 
+class FetchTimeoutError extends Error {}
+
 function withDeadline<T>(work: () => T | Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('key set fetch timed out')), ms);
+    timer = setTimeout(() => reject(new FetchTimeoutError('key set fetch timed out')), ms);
     timer.unref?.();
   });
   return Promise.race([Promise.resolve().then(work), deadline]).finally(() => clearTimeout(timer));
@@ -173,10 +175,15 @@ export function createIssuerKeySet(o: IssuerKeySetOptions): IssuerKeySet {
   let fetchedAt = -Infinity;
   let attemptedAt = -Infinity;
   let failedAt: number | undefined;
+  let timedOut = false;
   let inflight: Promise<void> | undefined;
 
   const usable = (now: number): boolean => snapshot !== undefined && now - fetchedAt < maxStaleMs;
-  const failing = (now: number): boolean => failedAt !== undefined && now - failedAt < Math.min(RETRY_AFTER_FAILURE_MS, refreshIntervalMs);
+  // The retry pause only spares a failing source while a last good set still serves; with no set
+  // at all every call would be refused anyway, so the next call asks again (one fetch at a time),
+  // and a source that failed once recovers at once.
+  const failing = (now: number): boolean =>
+    snapshot !== undefined && failedAt !== undefined && now - failedAt < Math.min(RETRY_AFTER_FAILURE_MS, refreshIntervalMs);
 
   const refresh = (): Promise<void> => {
     inflight ??= (async () => {
@@ -187,8 +194,10 @@ export function createIssuerKeySet(o: IssuerKeySetOptions): IssuerKeySet {
         if (snapshot === undefined || !sameSet(snapshot, next)) snapshot = next;
         fetchedAt = clock();
         failedAt = undefined;
-      } catch {
+        timedOut = false;
+      } catch (err) {
         failedAt = clock();
+        timedOut = err instanceof FetchTimeoutError || (err instanceof Error && err.name === 'TimeoutError');
       } finally {
         inflight = undefined;
       }
@@ -196,12 +205,14 @@ export function createIssuerKeySet(o: IssuerKeySetOptions): IssuerKeySet {
     return inflight;
   };
 
-  const unavailable = (): never =>
-    fail(
+  const unavailable = (): never => {
+    const why = timedOut ? `did not answer within ${fetchTimeoutMs} ms` : 'failed';
+    return fail(
       snapshot === undefined
-        ? `the trusted keys of issuer "${issuer}" could not be fetched; its capabilities are refused until they can be`
-        : `the trusted keys of issuer "${issuer}" could not be refreshed for ${Math.round(maxStaleMs / 1000)}s; its capabilities are refused until they can be`,
+        ? `the key source of issuer "${issuer}" ${why}; its capabilities are refused until its keys can be fetched`
+        : `the key source of issuer "${issuer}" ${why}, and its keys could not be refreshed for ${Math.round(maxStaleMs / 1000)}s; its capabilities are refused until they can be`,
     );
+  };
 
   const current = (now: number): KeySnapshot | undefined => {
     if (snapshot === undefined) return undefined;

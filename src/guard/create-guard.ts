@@ -5,7 +5,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { z } from 'zod';
 import { createChainVerifier } from '../capability/delegation-chain.js';
-import type { JWKS } from '../capability/keys.js';
 import { createCapabilityVerifier, type TrustedIssuer } from '../capability/verify.js';
 import { createSignedCredentials, parseSignIn } from '../credentials/call-credential.js';
 import { createAgentContext } from '../identity/agent-context.js';
@@ -15,8 +14,6 @@ import { riskBaseline } from '../policy/baseline.js';
 import { createMemoryStore } from '../store/memory.js';
 import { createRevoker } from '../store/revocation.js';
 import { createRecorder } from '../telemetry/recorder.js';
-import { CapabilityError } from '../errors.js';
-import { DeadlineError, withDeadline } from '../util/deadline.js';
 import { durationSeconds, systemClock } from '../util/time.js';
 import { prepareTool, wrapTool } from './guard-tool.js';
 import { type GuardRuntime } from './pipeline.js';
@@ -77,22 +74,9 @@ function parseTimeouts(value: unknown): Readonly<Required<GuardTimeouts>> {
   return Object.freeze(out);
 }
 
-/** A `trust.jwks` function is the issuer's code: its answer gets a deadline like any dependency's. */
+/** A key source is the issuer's code: each fetch gets the guard's key deadline unless the entry sets its own. */
 function withKeyDeadline(t: TrustedIssuer, keysMs: number): TrustedIssuer {
-  const source = t.jwks;
-  if (typeof source !== 'function') return t;
-  const what = `the key source of issuer "${t.issuer}"`;
-  const jwks = (): JWKS | Promise<JWKS> => {
-    const answer = withDeadline(source(), keysMs, what);
-    if (!(answer instanceof Promise)) return answer;
-    return answer.catch((err: unknown) => {
-      if (err instanceof DeadlineError) {
-        throw new CapabilityError('capability_invalid', `${err.message}; capabilities from it cannot be verified until it answers`, { cause: err });
-      }
-      throw err;
-    });
-  };
-  return { ...t, jwks };
+  return t.fetchTimeoutMs === undefined ? { ...t, fetchTimeoutMs: Math.min(keysMs, 60_000) } : t;
 }
 
 export function createGuard(options: GuardOptions): Guard {

@@ -121,7 +121,7 @@ describe('a failing key source', () => {
     w.clock.advance(14 * MIN);
     expect(await w.call(cap, '2')).toBe('allowed');
     w.clock.advance(1 * MIN);
-    expect(await w.call(cap, '3')).toMatch(/^capability_invalid: the trusted keys of issuer "https:\/\/authz.example.com" could not be refreshed/);
+    expect(await w.call(cap, '3')).toMatch(/^capability_invalid: the key source of issuer "https:\/\/authz.example.com" failed, and its keys could not be refreshed/);
     expect(w.ran).toEqual(['1', '2']);
   });
 

@@ -69,12 +69,12 @@ describe('fail closed', () => {
     const inspect = await h.run(['inspect', '--jwks', url, parent]);
     expect(inspect.code).toBe(3);
     expect(inspect.err).toBe(
-      'tessera inspect: capability rejected (capability_invalid): the trusted keys of issuer "https://authz.example.com" could not be fetched; its capabilities are refused until they can be\n',
+      'tessera inspect: capability rejected (capability_invalid): the key source of issuer "https://authz.example.com" failed; its capabilities are refused until its keys can be fetched\n',
     );
     const check = await h.run(['check', '--jwks', url, '--tool', 'docs.write', parent]);
     expect(check.code).toBe(3);
     expect(check.out).toBe(
-      'denied (capability_invalid): the trusted keys of issuer "https://authz.example.com" could not be fetched; its capabilities are refused until they can be\nstandards: ASI03, T3, T9, L4, MEASURE 2.7\n',
+      'denied (capability_invalid): the key source of issuer "https://authz.example.com" failed; its capabilities are refused until its keys can be fetched\nstandards: ASI03, T3, T9, L4, MEASURE 2.7\n',
     );
   });
 
