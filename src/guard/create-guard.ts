@@ -13,10 +13,12 @@ import { createProofChecker, parseProofOptions } from '../identity/proof.js';
 import { riskBaseline } from '../policy/baseline.js';
 import { createMemoryStore } from '../store/memory.js';
 import { revocationKey } from '../store/types.js';
+import { withScopedAttributes } from '../telemetry/call-attributes.js';
 import { createRecorder } from '../telemetry/recorder.js';
 import { durationSeconds, systemClock } from '../util/time.js';
 import { prepareTool, wrapTool } from './guard-tool.js';
-import { type GuardRuntime } from './pipeline.js';
+import { type GuardRuntime, type PreparedTool } from './pipeline.js';
+import { checkPreflightOptions, preflightCall, unknownToolDecision } from './preflight.js';
 import type { CapabilityBinding, CapabilityContext, Guard, GuardOptions, GuardedTool, ToolDefinition, ToolImplementation } from './types.js';
 
 /** Internal hooks later stages plug into (identity proofs, delegation). Not public API. */
@@ -101,7 +103,7 @@ export function createGuard(options: GuardOptions): Guard {
     approver: options.approver,
     approvalTimeoutMs: requireMs(options.approvalTimeoutMs, 60_000, 'approvalTimeoutMs', 24 * 3_600_000),
     environment: Object.freeze({ ...(options.environment ?? {}) }),
-    recorder: createRecorder(options.telemetry),
+    recorder: withScopedAttributes(createRecorder(options.telemetry)),
     currentBinding,
   };
 
@@ -109,6 +111,9 @@ export function createGuard(options: GuardOptions): Guard {
     await store.revoke(key, at, (maxLifetimeSec + clockSkewSec + 60) * 1000);
   };
   const nowSec = (): number => Math.floor(clock() / 1000);
+  // For preflight: the latest tool registered under each name, and each guarded tool's own.
+  const toolsByName = new Map<string, PreparedTool>();
+  const preparedOf = new WeakMap<object, PreparedTool>();
 
   const guard: Guard & GuardInternals = {
     [GUARD_RUNTIME]: runtime,
@@ -129,7 +134,18 @@ export function createGuard(options: GuardOptions): Guard {
     currentBinding,
     withAgent: agents.run,
     tool<S extends z.ZodType, R>(definition: ToolDefinition<S>, implementation: ToolImplementation<S, R>): GuardedTool<S, R> {
-      return wrapTool(guard, runtime, prepareTool(definition), implementation);
+      const prepared = prepareTool(definition);
+      const guarded = wrapTool(guard, runtime, prepared, implementation);
+      toolsByName.set(prepared.name, prepared);
+      preparedOf.set(guarded, prepared);
+      return guarded;
+    },
+    preflight(tool, args, preflightOptions) {
+      checkPreflightOptions(preflightOptions);
+      if (typeof tool !== 'string' && tool?.guard !== guard) throw new TypeError('preflight: the tool was not made by this guard');
+      const prepared = typeof tool === 'string' ? toolsByName.get(tool) : preparedOf.get(tool);
+      if (prepared === undefined) return Promise.resolve(unknownToolDecision(String(tool), preflightOptions));
+      return preflightCall(runtime, prepared, args, preflightOptions);
     },
     inspect: (token: string) => verifier.verify(token),
     revokeCapability: (id: string) => revoke(revocationKey.capability(id), Number.MAX_SAFE_INTEGER),
