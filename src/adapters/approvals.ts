@@ -139,7 +139,7 @@ const REGISTERED = new WeakMap<Approver, FrameworkApprovals>();
 
 /** The framework approvals this guard was created with, if its approver is one. */
 export function frameworkApprovalsOf(guard: Guard): FrameworkApprovals | undefined {
-  const approver = (guard as Partial<GuardInternals>)[GUARD_RUNTIME]?.approver;
+  const approver = (guard as Partial<GuardInternals> | undefined)?.[GUARD_RUNTIME]?.approver;
   return approver === undefined ? undefined : REGISTERED.get(approver);
 }
 

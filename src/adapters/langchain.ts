@@ -126,7 +126,7 @@ export function guardedHumanInTheLoop<C, M extends object>(
   humanInTheLoopMiddleware: (config: C) => M,
   tools: readonly object[],
   options: GuardedHumanInTheLoopOptions = {},
-): M {
+): GuardedMiddleware<M> {
   parseOptions(hitlOptionsSchema, options, 'guardedHumanInTheLoop');
   if (typeof humanInTheLoopMiddleware !== 'function') throw new TypeError('guardedHumanInTheLoop: humanInTheLoopMiddleware must be the function from "langchain"');
   const byName = new Map<string, { guarded: GuardedTool<z.ZodType, unknown>; approvals: FrameworkApprovals }>();
@@ -196,6 +196,12 @@ export function guardedHumanInTheLoop<C, M extends object>(
   const wrapped = typeof afterModel === 'function' ? hook : { ...afterModel, hook };
   return Object.assign(Object.create(Object.getPrototypeOf(middleware) as object | null) as M, middleware, { afterModel: wrapped });
 }
+
+/**
+ * The middleware without its type-only markers: `langchain`'s own declaration of them does not
+ * type-check under `exactOptionalPropertyTypes`, which would force a cast in strict projects.
+ */
+export type GuardedMiddleware<M> = Omit<M, '~middlewareTypes' | 'contextSchema'>;
 
 export { createFrameworkApprovals } from './approvals.js';
 export type { FrameworkApprovals, FrameworkApprovalsOptions, FrameworkDecision, FrameworkNoDecision } from './approvals.js';
