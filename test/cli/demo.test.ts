@@ -33,7 +33,7 @@ describe('tessera demo', () => {
       expect(r.out).toMatch(/tickets\.delete\s+denied\s+tool_not_granted/);
       expect(r.out).toMatch(/email an outsider\s+email\.send\s+denied\s+arguments_out_of_scope/);
       expect(r.out).toMatch(/email again\s+email\.send\s+denied\s+call_limit_exceeded/);
-      expect(r.out).toMatch(/replay the credential\s+mail-api\s+denied\s+credential_/);
+      expect(r.out).toMatch(/replay the credential\s+mail-api\s+denied\s+replay_detected/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
