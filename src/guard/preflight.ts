@@ -24,7 +24,7 @@ export interface PreflightOptions {
   capability?: CapabilityBinding;
   /** The call id the framework will use; echoed in a denial. */
   callId?: string;
-  /** Longest the whole dry run may take, ms; default 1000. On timeout the answer is `deny`. */
+  /** Longest the dry run waits for each asynchronous answer (verification, identity, store), ms; default 1000. On timeout the answer is `deny`. Policy engines keep the guard's `policyTimeoutMs`. */
   timeoutMs?: number;
 }
 
@@ -100,29 +100,33 @@ export async function preflightCall(rt: GuardRuntime, tool: PreparedTool, rawArg
     return { decision: 'deny', tool: tool.name, code, reason, policyIds: state.policyIds, limitsChecked: state.limitsChecked, denial };
   };
 
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<PreflightDecision>((resolve) => {
-    timer = setTimeout(() => resolve(deny(STAGE_FAILURE[state.stage] ?? 'capability_invalid', `the preflight did not finish within ${timeoutMs} ms`)), timeoutMs);
-  });
-  const run = (async (): Promise<PreflightDecision> => {
-    try {
-      return await stages(rt, tool, rawArgs, options, state);
-    } catch (err) {
-      if (err instanceof PreflightDenial) return deny(err.code, err.reason);
-      if (err instanceof ToolDeniedError) return deny(err.code, err.reason);
-      if (err instanceof TesseraError && Object.hasOwn(DENIAL_STANDARDS, err.code)) {
-        const reason = (err as TesseraError & { reason?: unknown }).reason;
-        return deny(err.code as DenialCode, typeof reason === 'string' ? reason : err.message);
-      }
-      // The cause may quote a secret (a store URL, a token fragment): only the stage is named.
-      return deny(STAGE_FAILURE[state.stage] ?? 'capability_invalid', `the ${state.stage} stage failed during preflight`);
-    }
-  })();
   try {
-    return await Promise.race([run, deadline]);
-  } finally {
-    clearTimeout(timer);
+    return await stages(rt, tool, rawArgs, options, state, timeoutMs);
+  } catch (err) {
+    if (err instanceof PreflightDenial) return deny(err.code, err.reason);
+    if (err instanceof ToolDeniedError) return deny(err.code, err.reason);
+    if (err instanceof TesseraError && Object.hasOwn(DENIAL_STANDARDS, err.code)) {
+      const reason = (err as TesseraError & { reason?: unknown }).reason;
+      return deny(err.code as DenialCode, typeof reason === 'string' ? reason : err.message);
+    }
+    // The cause may quote a secret (a store URL, a token fragment): only the stage is named.
+    return deny(STAGE_FAILURE[state.stage] ?? 'capability_invalid', `the ${state.stage} stage failed during preflight`);
   }
+}
+
+/**
+ * A deadline on what code the guard does not own answers with a promise (a JWKS fetch, an
+ * identity provider, a store). A synchronous answer needs no timer, which keeps the common
+ * in-process dry run cheap.
+ */
+function bounded<T>(value: T | Promise<T>, ms: number, stage: string): T | Promise<T> {
+  // Any thenable gets the deadline, not only native promises: a custom store's could hang too.
+  if (value === null || typeof value !== 'object' || typeof (value as { then?: unknown }).then !== 'function') return value;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PreflightDenial(STAGE_FAILURE[stage] ?? 'capability_invalid', `the ${stage} stage did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([Promise.resolve(value), deadline]).finally(() => clearTimeout(timer));
 }
 
 async function stages(
@@ -131,6 +135,7 @@ async function stages(
   rawArgs: unknown,
   options: PreflightOptions | undefined,
   state: { stage: string; cap: VerifiedCapability | undefined; policyIds: readonly string[]; limitsChecked: boolean },
+  timeoutMs: number,
 ): Promise<PreflightDecision> {
   const given = options?.capability ?? rt.currentBinding();
   const binding: CapabilityContext | undefined = typeof given === 'string' ? { capability: given } : given;
@@ -139,11 +144,11 @@ async function stages(
   }
 
   state.stage = 'verify';
-  const cap = rt.cached(binding.capability) ?? (await rt.verify(binding.capability));
+  const cap = rt.cached(binding.capability) ?? (await bounded(rt.verify(binding.capability), timeoutMs, 'verify'));
   state.cap = cap;
 
   state.stage = 'identity';
-  const agent = await rt.bindIdentity(cap, binding);
+  const agent = await bounded(rt.bindIdentity(cap, binding), timeoutMs, 'identity');
 
   state.stage = 'scope';
   const grant = cap.tools.get(tool.name);
@@ -167,7 +172,7 @@ async function stages(
   const nowMs = rt.clock();
   const peek = (rt.store as TesseraStore & { peek?: Peek }).peek;
   if (typeof peek === 'function') {
-    const answer = await peek.call(rt.store, reservationFor(cap, tool.name, grant.maxCalls, nowMs, rt.clockSkewSec));
+    const answer = await bounded(peek.call(rt.store, reservationFor(cap, tool.name, grant.maxCalls, nowMs, rt.clockSkewSec)), timeoutMs, 'store');
     state.limitsChecked = true;
     if (answer === null || typeof answer !== 'object') throw new Error('store peek answered nonsense');
     if (!answer.ok) {
