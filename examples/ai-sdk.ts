@@ -23,7 +23,7 @@ export async function aiSdkExample() {
   const guard = createGuard({
     audience: 'support-app',
     trust: { issuer: 'https://authz.example.com', jwks: authority.jwks() },
-    // The AI SDK asks the human; the guard's approver reads that answer for the exact call.
+    // The one place approvals are wired: the AI SDK asks the human, the guard reads the answer.
     approver: approvals.approver,
   });
   const readTicket = guard.tool(
@@ -41,7 +41,7 @@ export async function aiSdkExample() {
     tools: { tickets_read: { args: { ticketId: { eq: '4711' } } }, payments_refund: { args: { amount: { max: 50 } }, maxCalls: 1 } },
     ttl: '5m',
   });
-  const tools = toAISDKTools([readTicket, refund], { approvals });
+  const tools = toAISDKTools([readTicket, refund]);
   const model = new MockLanguageModelV3({
     doGenerate: [
       turn('c1', 'tickets_read', { ticketId: '4711' }),

@@ -5,13 +5,14 @@
  */
 import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { Command, MemorySaver } from '@langchain/langgraph';
-import { createAgent, fakeModel, humanInTheLoopMiddleware, type AgentMiddleware } from 'langchain';
+import { createAgent, fakeModel, humanInTheLoopMiddleware } from 'langchain';
 import { z } from 'zod';
-import { createFrameworkApprovals, parseDenial, recordHumanDecisions, toLangChainTools } from '../src/adapters/langchain.js';
+import { createFrameworkApprovals, guardedHumanInTheLoop, parseDenial, toLangChainTools } from '../src/adapters/langchain.js';
 import { createAuthority, createGuard } from '../src/index.js';
 
 export async function langChainExample() {
   const authority = await createAuthority({ issuer: 'https://authz.example.com' });
+  // The one place approvals are wired: the guard's approver. The adapters find it there.
   const approvals = createFrameworkApprovals();
   const guard = createGuard({ audience: 'support-app', trust: { issuer: 'https://authz.example.com', jwks: authority.jwks() }, approver: approvals.approver });
   const readTicket = guard.tool(
@@ -30,16 +31,16 @@ export async function langChainExample() {
     ttl: '5m',
   });
 
-  const hitl = { interruptOn: { payments_refund: { allowedDecisions: ['approve', 'reject'] } } };
   const model = fakeModel()
     .respondWithTools([{ name: 'tickets_read', args: { ticketId: '9999' }, id: 'c1' }])
     .respondWithTools([{ name: 'payments_refund', args: { orderId: 'o-1', amount: 20 }, id: 'c2' }])
     .respond(new AIMessage('Refunded order o-1.'));
+  const tools = toLangChainTools([readTicket, refund]);
   const agent = createAgent({
     model,
-    tools: toLangChainTools([readTicket, refund], { approvals }),
-    // The middleware asks the human; recordHumanDecisions hands each answer to the guard.
-    middleware: [recordHumanDecisions(humanInTheLoopMiddleware(hitl as never), hitl, approvals) as unknown as AgentMiddleware],
+    tools,
+    // Pauses only for calls the guard would allow with a human's approval; each answer reaches the guard.
+    middleware: [guardedHumanInTheLoop(humanInTheLoopMiddleware, tools)],
     checkpointer: new MemorySaver(),
   });
   const config = { configurable: { thread_id: 'ticket-4711' } };

@@ -63,7 +63,7 @@ export async function mcpExample() {
   await server.close();
   return {
     read: read.structuredContent,
-    denied: { isError: other.isError, code: parseDenial((other.content[0] as { text: string }).text)?.code },
+    denied: { isError: other.isError, code: parseDenial(other)?.code },
     refunded: refunded.structuredContent,
     userWasAsked: asked.length,
   };

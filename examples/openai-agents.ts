@@ -5,7 +5,7 @@
  */
 import { Agent, Runner, Usage, type Model, type ModelResponse } from '@openai/agents-core';
 import { z } from 'zod';
-import { createFrameworkApprovals, parseDenial, toOpenAIAgentsTool } from '../src/adapters/openai-agents.js';
+import { createFrameworkApprovals, parseDenial, toOpenAIAgentsTools } from '../src/adapters/openai-agents.js';
 import { createAuthority, createGuard } from '../src/index.js';
 
 /** Stands in for an LLM: answers from a script, one turn per call. */
@@ -29,6 +29,7 @@ const call = (callId: string, name: string, args: unknown): ModelResponse['outpu
 
 export async function openAIAgentsExample() {
   const authority = await createAuthority({ issuer: 'https://authz.example.com' });
+  // The one place approvals are wired: the guard's approver. The adapter finds it there.
   const approvals = createFrameworkApprovals();
   const guard = createGuard({ audience: 'support-app', trust: { issuer: 'https://authz.example.com', jwks: authority.jwks() }, approver: approvals.approver });
   const readTicket = guard.tool(
@@ -48,7 +49,7 @@ export async function openAIAgentsExample() {
   });
 
   // The SDK rewrites `tickets.read` to `tickets_read`; the guard still sees its own name.
-  const tools = [toOpenAIAgentsTool(readTicket), toOpenAIAgentsTool(refund, { approvals })];
+  const tools = toOpenAIAgentsTools([readTicket, refund]);
   const model = scriptedModel([
     call('c1', 'tickets_read', { ticketId: '9999' }),
     call('c2', 'payments_refund', { orderId: 'o-1', amount: 20 }),
@@ -66,8 +67,7 @@ export async function openAIAgentsExample() {
     const second = await runner.run(agent, first.state);
     const lastInput = model.seen.at(-1) as { type: string; callId?: string; output?: unknown }[];
     const deniedOutput = lastInput.find((i) => i.type === 'function_call_result' && i.callId === 'c1')?.output;
-    const text = typeof deniedOutput === 'string' ? deniedOutput : (deniedOutput as { text?: string } | undefined)?.text;
-    return { denied: parseDenial(text)?.code, approvalAskedFor: interruption.name, final: second.finalOutput };
+    return { denied: parseDenial(deniedOutput)?.code, approvalAskedFor: interruption.name, final: second.finalOutput };
   });
 }
 

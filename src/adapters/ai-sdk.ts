@@ -6,26 +6,28 @@
  * v6 and can be passed through v7's `tool()` as well. The AI SDK's tool-call id becomes the
  * guard's call id (span `gen_ai.tool.call.id`) and its abort signal cancels the call.
  *
- * Approval: `needsApproval` (default: the tool's risk tier is high) makes the AI SDK stop and
- * emit a `tool-approval-request`; the host answers with a `tool-approval-response`. The AI SDK
- * only executes approved calls; this adapter then reads the approval response for this
- * tool-call id from the messages the SDK passes to `execute`, and hands it to the guard's
- * approver through `approvals` (see `createFrameworkApprovals`). The guard still decides.
+ * Approval is wired once, on the guard: `createGuard({ approver: approvals.approver })` with
+ * `approvals = createFrameworkApprovals()`. The adapter then asks the guard first
+ * (`guard.preflight`) and sets `needsApproval` only for a call the guard would let through with
+ * a human's approval; the AI SDK stops and emits a `tool-approval-request`, the host answers
+ * with a `tool-approval-response`, and the adapter reads that answer for this tool-call id from
+ * the messages the SDK passes to `execute` and hands it to the guard's approver. The guard still
+ * decides. A guard with another approver (or none) gets no `needsApproval` from this adapter.
  */
 import type { ModelMessage, Tool, ToolExecutionOptions } from 'ai';
 import { z } from 'zod';
 import type { GuardedTool } from '../guard/types.js';
-import { HIGH_RISK_TIERS } from '../policy/types.js';
-import type { FrameworkApprovals, FrameworkDecision } from './approvals.js';
+import { frameworkApprovalsOf, unreachableApprovals, type FrameworkDecision } from './approvals.js';
 import { asDenial, denialMessage, denialModeSchema, functionSchema, parseOptions, type DenialMessage, type DenialMode } from './denial.js';
 
 export interface AISDKToolOptions<I = unknown> {
   /** `message` (default): a denial becomes the tool's result; `throw`: it becomes a `tool-error`. */
   onDenial?: DenialMode;
-  /** Ask the AI SDK's approval flow first; default true for `external`, `production` and `admin` tools. */
+  /**
+   * Ask the AI SDK's approval flow first. Default: when the guard's approver is framework
+   * approvals, exactly the calls `guard.preflight` answers `require_approval` for; otherwise never.
+   */
   needsApproval?: boolean | ((input: I, options: { toolCallId: string; messages: ModelMessage[] }) => boolean | Promise<boolean>);
-  /** Carries the AI SDK's approval decisions to the guard's approver. */
-  approvals?: FrameworkApprovals;
   /** Overrides the description the model sees. */
   description?: string;
 }
@@ -33,7 +35,6 @@ export interface AISDKToolOptions<I = unknown> {
 const optionsSchema = z.object({
   onDenial: denialModeSchema.optional(),
   needsApproval: z.union([z.boolean(), functionSchema]).optional(),
-  approvals: z.custom<FrameworkApprovals>((v) => typeof (v as FrameworkApprovals | undefined)?.run === 'function', 'must come from createFrameworkApprovals()').optional(),
   description: z.string().optional(),
 });
 
@@ -60,12 +61,21 @@ export function approvalFromMessages(messages: readonly ModelMessage[], toolCall
 }
 
 /** Turns a guarded tool into an AI SDK tool. */
-export function toAISDKTool<I, R>(guarded: GuardedTool<z.ZodType<unknown, I>, R>, options: AISDKToolOptions<I> = {}): Tool<I, R | DenialMessage> {
+export function toAISDKTool<S extends z.ZodType, R>(guarded: GuardedTool<S, R>, options: AISDKToolOptions<z.input<S>> = {}): Tool<z.input<S>, R | DenialMessage> {
+  type I = z.input<S>;
   parseOptions(optionsSchema, options, 'toAISDKTool');
   const def = guarded.definition;
   const mode = options.onDenial ?? 'message';
-  const approvals = options.approvals;
-  const needsApproval = options.needsApproval ?? HIGH_RISK_TIERS.has(def.risk);
+  const approvals = frameworkApprovalsOf(guarded.guard);
+  if (approvals === undefined && options.needsApproval !== undefined && options.needsApproval !== false) {
+    throw unreachableApprovals('toAISDKTool', def.name, 'the AI SDK');
+  }
+  const needsApproval =
+    options.needsApproval ??
+    (approvals === undefined
+      ? false
+      : async (input: I, { toolCallId }: { toolCallId: string }) =>
+          (await guarded.guard.preflight(guarded, input, { callId: toolCallId })).decision === 'require_approval');
 
   const execute = async (input: I, { toolCallId, abortSignal, messages }: ToolExecutionOptions): Promise<R | DenialMessage> => {
     const call = (): Promise<R> => guarded(input, { callId: toolCallId, ...(abortSignal ? { signal: abortSignal } : {}) });
@@ -83,7 +93,14 @@ export function toAISDKTool<I, R>(guarded: GuardedTool<z.ZodType<unknown, I>, R>
               id: `ai-sdk:${answer.approvalId}`,
               ...(answer.reason === undefined ? {} : { reason: answer.reason }),
             };
-      return await approvals.run(decision, call);
+      return await approvals.run(
+        decision ?? {
+          tool: def.name,
+          callId: toolCallId,
+          missing: `the AI SDK did not ask a human about it (needsApproval of toAISDKTools answered false for "${def.name}", or the messages passed to generateText lack its tool-approval-response)`,
+        },
+        call,
+      );
     } catch (err) {
       const denial = asDenial(err);
       if (denial === undefined || mode === 'throw') throw err;
@@ -115,6 +132,6 @@ export function toAISDKTools(
 }
 
 export { createFrameworkApprovals } from './approvals.js';
-export type { FrameworkApprovals, FrameworkApprovalsOptions, FrameworkDecision } from './approvals.js';
+export type { FrameworkApprovals, FrameworkApprovalsOptions, FrameworkDecision, FrameworkNoDecision } from './approvals.js';
 export { parseDenial } from './denial.js';
 export type { DenialMessage, DenialMode } from './denial.js';

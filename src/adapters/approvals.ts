@@ -1,16 +1,21 @@
 /**
- * Framework approvals reach the guard through its `approver`.
+ * Framework approvals reach the guard through its `approver`, wired once:
+ * `createGuard({ approver: createFrameworkApprovals().approver })`. Every adapter finds them
+ * through the guarded tool's guard; nothing else is passed to the adapters.
  *
  * A framework that has its own human-in-the-loop flow (AI SDK tool approvals, OpenAI Agents
  * interruptions, LangChain's human-in-the-loop middleware) records the human's decision for one
  * tool call. The guard still runs its own policy and, when policy requires approval, asks
  * `approvals.approver`, which answers only from a decision recorded for that exact tool and
  * call id. No recorded decision means no approval: a call the framework never put in front of a
- * human is denied (`approval_denied`), unless a `fallback` approver is configured.
+ * human is denied (`approval_denied`) with a reason that says what was missing, unless a
+ * `fallback` approver is configured.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { z } from 'zod';
 import type { ApprovalAnswer, ApprovalRequest, Approver } from '../policy/types.js';
+import { GUARD_RUNTIME, type GuardInternals } from '../guard/create-guard.js';
+import type { Guard } from '../guard/types.js';
 import type { Clock } from '../util/time.js';
 import { functionSchema, parseOptions } from './denial.js';
 
@@ -31,14 +36,22 @@ export interface FrameworkDecision {
   readonly id?: string;
 }
 
+/** A call that reached the tool without a human decision, and what the framework did not do. */
+export interface FrameworkNoDecision {
+  readonly tool: string;
+  readonly callId: string;
+  /** Completes "no decision recorded for call <id>: …" in the denial's reason. */
+  readonly missing: string;
+}
+
 export interface FrameworkApprovals {
-  /** Give this to `createGuard({ approver })`. */
+  /** Give this to `createGuard({ approver })`; the adapters find it there. */
   readonly approver: Approver;
   /**
-   * Runs one guarded call with the framework's decision for it in scope. Adapters call this
-   * when the decision is known where the tool executes (AI SDK, OpenAI Agents).
+   * Runs one guarded call with the framework's decision for it (or the lack of one) in scope.
+   * Adapters call this when the decision is known where the tool executes.
    */
-  run<T>(decision: FrameworkDecision | undefined, fn: () => T): T;
+  run<T>(decision: FrameworkDecision | FrameworkNoDecision | undefined, fn: () => T): T;
   /**
    * Keeps a decision made elsewhere (a middleware hook) until the call runs. Single use; it
    * expires after `ttlMs`.
@@ -73,14 +86,15 @@ export function createFrameworkApprovals(options: FrameworkApprovalsOptions = {}
   const ttlMs = options.ttlMs ?? 15 * 60_000;
   const maxPending = options.maxPending ?? 10_000;
   const clock = options.clock ?? Date.now;
-  const scope = new AsyncLocalStorage<FrameworkDecision>();
+  const scope = new AsyncLocalStorage<FrameworkDecision | FrameworkNoDecision>();
   const pending = new Map<string, { decision: FrameworkDecision; expiresAt: number }>();
 
   const approver: Approver = (request: ApprovalRequest): ApprovalAnswer | Promise<ApprovalAnswer> => {
     const d = scope.getStore();
     // The decision must be for this very call: a decision in scope for one call never approves
     // a nested or different call made while it runs.
-    if (d !== undefined && d.callId === request.callId && d.tool === request.tool) {
+    const forThisCall = d !== undefined && d.callId === request.callId && d.tool === request.tool;
+    if (forThisCall && 'approved' in d) {
       return {
         approved: d.approved,
         approver: d.approver ?? 'framework approval',
@@ -89,14 +103,14 @@ export function createFrameworkApprovals(options: FrameworkApprovalsOptions = {}
       };
     }
     if (fallback !== undefined) return fallback(request);
-    return {
-      approved: false,
-      approver: 'framework approval',
-      reason: "no human approved this call through the framework's approval flow",
-    };
+    const missing =
+      forThisCall && 'missing' in d
+        ? d.missing
+        : 'it did not come through an adapter of this guard (toAISDKTools, toOpenAIAgentsTools, toLangChainTools), so no framework asked a human';
+    return { approved: false, approver: 'framework approval', reason: `no decision recorded for call ${request.callId}: ${missing}` };
   };
 
-  return {
+  const approvals: FrameworkApprovals = {
     approver,
     run: (decision, fn) => (decision === undefined ? fn() : scope.run(decision, fn)),
     record(key, decision) {
@@ -117,4 +131,22 @@ export function createFrameworkApprovals(options: FrameworkApprovalsOptions = {}
       return entry.expiresAt > clock() ? entry.decision : undefined;
     },
   };
+  REGISTERED.set(approver, approvals);
+  return approvals;
+}
+
+const REGISTERED = new WeakMap<Approver, FrameworkApprovals>();
+
+/** The framework approvals this guard was created with, if its approver is one. */
+export function frameworkApprovalsOf(guard: Guard): FrameworkApprovals | undefined {
+  const approver = (guard as Partial<GuardInternals> | undefined)?.[GUARD_RUNTIME]?.approver;
+  return approver === undefined ? undefined : REGISTERED.get(approver);
+}
+
+/** The startup error for a framework asked to collect approvals the guard cannot receive. */
+export function unreachableApprovals(adapter: string, tool: string, framework: string): TypeError {
+  return new TypeError(
+    `${adapter}: tool "${tool}": needsApproval makes ${framework} ask a human, but the guard cannot receive the answer: ` +
+      'create the guard with { approver: approvals.approver } where approvals = createFrameworkApprovals()',
+  );
 }

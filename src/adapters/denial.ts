@@ -2,7 +2,9 @@
  * How a denial reaches the model. Adapters hand the model a structured, non-secret message by
  * default so the agent can choose another path; hosts that prefer a hard stop opt into `throw`.
  * The message is built only from `ToolDeniedError.toJSON()`, which holds ids, a code and a
- * reason, never a token or a credential.
+ * reason, never a token or a credential. What the model reads also never lists the other tools
+ * its capability grants (a `tool_not_granted` reason does, for the developer): a model steered
+ * by injected text would learn what else it could reach.
  */
 import { z } from 'zod';
 import { ToolDeniedError } from '../errors.js';
@@ -19,17 +21,47 @@ export function asDenial(err: unknown): ToolDeniedError | undefined {
   return err instanceof ToolDeniedError ? err : undefined;
 }
 
+/** The denial as the model sees it. */
 export function denialMessage(denial: ToolDeniedError): DenialMessage {
-  return denial.toJSON();
+  const json = denial.toJSON();
+  if (json.code !== 'tool_not_granted') return json;
+  const intent = denial.intentId === undefined ? 'the capability' : `the capability for intent ${JSON.stringify(denial.intentId)}`;
+  return { ...json, reason: `${intent} does not grant ${JSON.stringify(denial.tool)}` };
 }
 
 /** One line of JSON: models read it, tests parse it. */
 export function denialText(denial: ToolDeniedError): string {
-  return JSON.stringify(denial.toJSON());
+  return JSON.stringify(denialMessage(denial));
 }
 
-/** Reads a denial back from a framework's tool output (string or object); undefined if it is none. */
+/**
+ * Reads a denial back from a framework's tool output: the JSON text, the parsed object, an MCP
+ * `CallToolResult` (its `_meta` or text content), its `content` array, or a LangChain message
+ * content. Undefined if it is none.
+ */
 export function parseDenial(output: unknown): DenialMessage | undefined {
+  return readDenial(output, 0);
+}
+
+function readDenial(output: unknown, depth: number): DenialMessage | undefined {
+  // Framework outputs nest a couple of levels at most; a deeper value is not a denial.
+  if (depth > 4) return undefined;
+  if (Array.isArray(output)) {
+    for (const part of output) {
+      const found = readDenial(part, depth + 1);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (output !== null && typeof output === 'object') {
+    const o = output as { type?: unknown; text?: unknown; content?: unknown; _meta?: unknown };
+    if (o.type === 'text' && typeof o.text === 'string') return readDenial(o.text, depth + 1);
+    if (o._meta !== null && typeof o._meta === 'object' && Object.hasOwn(o._meta, 'tessera/denial')) {
+      const meta = readDenial((o._meta as Record<string, unknown>)['tessera/denial'], depth + 1);
+      if (meta !== undefined) return meta;
+    }
+    if (Array.isArray(o.content) || typeof o.content === 'string') return readDenial(o.content, depth + 1);
+  }
   let value = output;
   if (typeof value === 'string') {
     try {

@@ -6,8 +6,10 @@
  * per-agent server, or a function of the request, e.g. a lookup by `extra.sessionId`), then from
  * the request's auth info (`extra.authInfo.token`, the bearer token the transport's auth
  * middleware validated), then from the guard's `withCapability` context. Never from the
- * arguments. MCP has no tool-call id beyond the JSON-RPC request id, so that is the call id
- * (span `gen_ai.tool.call.id`); `extra.signal` cancels the call.
+ * arguments. MCP has no tool-call id beyond the JSON-RPC request id, which repeats across
+ * sessions: the call id (span `gen_ai.tool.call.id`) is `<session id>:<request id>` when the
+ * transport has sessions and a generated id otherwise; the request id is kept as `mcp.request.id`.
+ * `extra.signal` cancels the call.
  *
  * A denial is a `CallToolResult` with `isError: true`, the structured denial as JSON text and in
  * `_meta["tessera/denial"]`, so the client's model can recover and a test can assert the code.
@@ -22,7 +24,11 @@ import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { ElicitResultSchema, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { ToolDeniedError } from '../errors.js';
 import type { CapabilityBinding, GuardedTool } from '../guard/types.js';
+import { ATTR } from '../telemetry/attributes.js';
+import { withCallAttributes } from '../telemetry/call-attributes.js';
+import { randomId } from '../util/canonical.js';
 import type { ApprovalAnswer, ApprovalRequest, Approver, RiskTier } from '../policy/types.js';
 import { asDenial, denialMessage, denialModeSchema, functionSchema, parseOptions, type DenialMode } from './denial.js';
 
@@ -145,9 +151,10 @@ export function registerGuardedTool<R>(server: McpServer, guarded: GuardedTool<z
         : (extra: McpRequestExtra) => (extra.authInfo?.token ? extra.authInfo.token : undefined);
 
   const handler = async (args: unknown, extra: McpRequestExtra): Promise<CallToolResult> => {
-    const callId = String(extra.requestId);
+    const requestId = String(extra.requestId);
+    const callId = extra.sessionId ? `${extra.sessionId}:${requestId}` : `mcp-${randomId()}`;
+    let capability: CapabilityBinding | undefined;
     try {
-      let capability: CapabilityBinding | undefined;
       try {
         capability = resolve(extra);
       } catch {
@@ -157,11 +164,13 @@ export function registerGuardedTool<R>(server: McpServer, guarded: GuardedTool<z
       }
       const call = (): Promise<R> =>
         guarded(args as never, { callId, signal: extra.signal, ...(capability === undefined ? {} : { capability }) });
-      const value = await (elicitation === undefined ? call() : elicitation.run({ callId, extra }, call));
+      const run = (): Promise<R> => (elicitation === undefined ? call() : elicitation.run({ callId, extra }, call));
+      const value = await withCallAttributes({ [ATTR.MCP_REQUEST_ID]: requestId }, run);
       return toResult(value);
     } catch (err) {
-      const denial = asDenial(err);
-      if (denial === undefined || mode === 'throw') throw err;
+      const found = asDenial(err);
+      if (found === undefined || mode === 'throw') throw err;
+      const denial = found.code === 'capability_missing' && (capability === undefined || capability === '') && !extra.signal.aborted ? forMcpClient(found) : found;
       const message = denialMessage(denial);
       return { content: [{ type: 'text', text: JSON.stringify(message) }], isError: true, _meta: { [DENIAL_META_KEY]: message } };
     }
@@ -176,6 +185,18 @@ export function registerGuardedTool<R>(server: McpServer, guarded: GuardedTool<z
       annotations: { ...RISK_ANNOTATIONS[def.risk], ...options.annotations },
     },
     handler as never,
+  );
+}
+
+/**
+ * An MCP client cannot bind an in-process context: it must send its capability with the request.
+ * The guard's own reason (which names `withCapability`) stays on the span for the developer.
+ */
+function forMcpClient(denial: ToolDeniedError): ToolDeniedError {
+  return new ToolDeniedError(
+    'capability_missing',
+    'no capability came with this request: send the capability token as the bearer token (Authorization: Bearer <capability>) on the MCP connection',
+    { tool: denial.tool, callId: denial.callId, policyIds: denial.policyIds },
   );
 }
 

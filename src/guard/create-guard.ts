@@ -13,10 +13,12 @@ import { createProofChecker, parseProofOptions } from '../identity/proof.js';
 import { riskBaseline } from '../policy/baseline.js';
 import { createMemoryStore } from '../store/memory.js';
 import { createRevoker } from '../store/revocation.js';
+import { withScopedAttributes } from '../telemetry/call-attributes.js';
 import { createRecorder } from '../telemetry/recorder.js';
 import { durationSeconds, systemClock } from '../util/time.js';
 import { prepareTool, wrapTool } from './guard-tool.js';
-import { type GuardRuntime } from './pipeline.js';
+import { type GuardRuntime, type PreparedTool } from './pipeline.js';
+import { checkPreflightOptions, preflightCall, unknownToolDecision } from './preflight.js';
 import type {
   CapabilityBinding,
   CapabilityContext,
@@ -153,13 +155,16 @@ export function createGuard(options: GuardOptions): Guard {
     approvalTimeoutMs: requireMs(options.approvalTimeoutMs, 60_000, 'approvalTimeoutMs', 24 * 3_600_000),
     timeouts,
     environment: Object.freeze({ ...(options.environment ?? {}) }),
-    recorder: createRecorder(options.telemetry),
+    recorder: withScopedAttributes(createRecorder(options.telemetry)),
     currentBinding,
   };
 
   // The authority's clock may run ahead of ours: a stop also covers tokens issued up to the
   // allowed skew after it, so that nothing granted before the stop slips through.
   const revoker = createRevoker(store, clock, { keepMs: (maxLifetimeSec + clockSkewSec + 60) * 1000, aheadMs: clockSkewSec * 1000 });
+  // For preflight: the latest tool registered under each name, and each guarded tool's own.
+  const toolsByName = new Map<string, PreparedTool>();
+  const preparedOf = new WeakMap<object, PreparedTool>();
 
   const guard: Guard & GuardInternals = {
     [GUARD_RUNTIME]: runtime,
@@ -180,7 +185,18 @@ export function createGuard(options: GuardOptions): Guard {
     currentBinding,
     withAgent: agents.run,
     tool<S extends z.ZodType, R>(definition: ToolDefinition<S>, implementation: ToolImplementation<S, R>): GuardedTool<S, R> {
-      return wrapTool(guard, runtime, prepareTool(definition), implementation);
+      const prepared = prepareTool(definition);
+      const guarded = wrapTool(guard, runtime, prepared, implementation);
+      toolsByName.set(prepared.name, prepared);
+      preparedOf.set(guarded, prepared);
+      return guarded;
+    },
+    preflight(tool, args, preflightOptions) {
+      checkPreflightOptions(preflightOptions);
+      if (typeof tool !== 'string' && tool?.guard !== guard) throw new TypeError('preflight: the tool was not made by this guard');
+      const prepared = typeof tool === 'string' ? toolsByName.get(tool) : preparedOf.get(tool);
+      if (prepared === undefined) return Promise.resolve(unknownToolDecision(String(tool), preflightOptions));
+      return preflightCall(runtime, prepared, args, preflightOptions);
     },
     inspect: (token: string) => verifier.verify(token),
     revokeCapability: revoker.revokeCapability,

@@ -10,6 +10,7 @@ import type { ProofOptions } from '../identity/proof.js';
 import type { Approver, PolicyEngine, RiskTier } from '../policy/types.js';
 import type { TesseraStore } from '../store/types.js';
 import type { Clock, Duration } from '../util/time.js';
+import type { PreflightDecision, PreflightOptions } from './preflight.js';
 
 /** What the agent runtime binds to a call: the capability, and optionally who is calling. */
 export interface CapabilityContext {
@@ -198,6 +199,12 @@ export interface Guard {
   withAgent<T>(agent: AgentPresentation, fn: () => T): T;
   /** Wraps a tool; same as `guardTool(guard, definition, implementation)`. */
   tool<S extends z.ZodType, R>(definition: ToolDefinition<S>, implementation: ToolImplementation<S, R>): GuardedTool<S, R>;
+  /**
+   * A dry run of a call up to (not including) approval: capability, identity, scope, limits when
+   * the store can `peek`, and policy. Writes nothing and asks no one; `require_approval` means a
+   * human should be asked before the call is made.
+   */
+  preflight(tool: string | GuardedTool<z.ZodType, unknown>, args: unknown, options?: PreflightOptions): Promise<PreflightDecision>;
   /** Verifies a capability as this guard would (cached), without calling a tool. */
   inspect(token: string): Promise<VerifiedCapability>;
   /** Revokes a capability by id: every process sharing the store refuses it from the next call. */

@@ -37,6 +37,8 @@ export const ATTR = {
   DELEGATION_ROOT_ID: 'tessera.delegation.root_id',
   GUARD_OVERHEAD_US: 'tessera.guard.overhead_us',
   CREDENTIAL_REVOKE_ERROR: 'tessera.credential.revoke_error',
+  // Set by the MCP adapter: the JSON-RPC id repeats across sessions, so it is not the call id.
+  MCP_REQUEST_ID: 'mcp.request.id',
 } as const;
 
 export const EVENT = {
@@ -68,6 +70,7 @@ export const SPAN_ATTRIBUTES: readonly AttributeSpec[] = [
   { key: ATTR.OPERATION_NAME, type: 'string', when: 'always', cardinality: 'low', description: 'Always `execute_tool`.' },
   { key: ATTR.TOOL_NAME, type: 'string', when: 'always', cardinality: 'low', description: 'The tool name.' },
   { key: ATTR.TOOL_CALL_ID, type: 'string', when: 'always', cardinality: 'high', description: "The framework's tool-call id, or one the guard generated." },
+  { key: ATTR.MCP_REQUEST_ID, type: 'string', when: 'calls served by the MCP adapter', cardinality: 'high', description: 'The JSON-RPC request id (unique only within its MCP session).' },
   { key: ATTR.TOOL_DESCRIPTION, type: 'string', when: 'always', cardinality: 'low', description: "The tool's description." },
   { key: ATTR.TOOL_TYPE, type: 'string', when: 'always', cardinality: 'low', description: '`function`, `extension` or `datastore`.' },
   { key: ATTR.TOOL_CALL_ARGUMENTS, type: 'string', when: 'only with `telemetry.recordArguments: true`', cardinality: 'high', description: 'Raw arguments as JSON. Sensitive: off by default.' },

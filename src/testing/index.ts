@@ -3,6 +3,9 @@
  * scenario runner for CI suites that must prove what an agent can and cannot do.
  *
  * Importing this entry registers the matchers with vitest's `expect`.
+ *
+ * ESM only: vitest itself is ESM only, so this entry has no `require` export. From CommonJS,
+ * use `await import('tessera-guard/testing')`.
  */
 import { installMatchers } from './matchers.js';
 

@@ -1,13 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { findDemoRoot } from '../../src/cli/commands/demo.js';
 import { runCli } from '../../src/cli/run.js';
 import { createManualClock } from '../../src/testing/clock.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 
 async function run(argv: string[], cwd: string) {
   let out = '';
@@ -24,19 +21,19 @@ async function run(argv: string[], cwd: string) {
 }
 
 describe('tessera demo', () => {
-  test('runs the repository demo in process and prints its decisions', { timeout: 60_000 }, async () => {
-    const r = await run(['demo'], root);
-    expect(r.err).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.out).toMatch(/tickets\.delete\s+denied\s+tool_not_granted/);
-    expect(r.out).toMatch(/email\.send\s+denied\s+call_limit_exceeded/);
-  });
-
-  test('finds the checkout from a subdirectory, and nothing outside one', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-nodemo-'));
+  test('runs the demo that ships in the package, from a directory that is no checkout, and prints its decisions', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-demo-'));
     try {
-      expect(findDemoRoot(dir)).toBeUndefined();
-      expect(findDemoRoot(join(root, 'src', 'cli'))).toBe(root.replace(/\/$/, ''));
+      const r = await run(['demo'], dir);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/read the ticket\s+tickets\.read\s+allowed/);
+      expect(r.out).toMatch(/reply to the customer\s+email\.send\s+allowed/);
+      expect(r.out).toMatch(/read another ticket\s+tickets\.read\s+denied\s+arguments_out_of_scope/);
+      expect(r.out).toMatch(/tickets\.delete\s+denied\s+tool_not_granted/);
+      expect(r.out).toMatch(/email an outsider\s+email\.send\s+denied\s+arguments_out_of_scope/);
+      expect(r.out).toMatch(/email again\s+email\.send\s+denied\s+call_limit_exceeded/);
+      expect(r.out).toMatch(/replay the credential\s+mail-api\s+denied\s+replay_detected/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -3,7 +3,8 @@ import { MockLanguageModelV3 } from 'ai/test';
 import type { LanguageModelV3GenerateResult } from '@ai-sdk/provider';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { toAISDKTool, toAISDKTools } from '../../src/adapters/ai-sdk.js';
-import { ToolDeniedError } from '../../src/index.js';
+import { z } from 'zod';
+import { createGuard, ToolDeniedError } from '../../src/index.js';
 import { createWorld, type World } from './support/world.js';
 
 const usage = {
@@ -99,7 +100,7 @@ describe('Vercel AI SDK (generateText with MockLanguageModelV3)', () => {
 
   async function askForRefund(toolCallId: string) {
     const model = new MockLanguageModelV3({ doGenerate: [callTool(toolCallId, 'payments.refund', { orderId: 'o-1', amount: 20 }), say('Refund handled.')] });
-    const tools = toAISDKTools([w.tools.refund], { approvals: w.approvals });
+    const tools = toAISDKTools([w.tools.refund]);
     const messages: ModelMessage[] = [{ role: 'user', content: 'Refund order o-1' }];
     const first = await w.guard.withCapability(w.capability, () => generateText({ model, tools, messages, stopWhen: stepCountIs(3) }));
     const request = first.content.find((p) => p.type === 'tool-approval-request');
@@ -136,11 +137,13 @@ describe('Vercel AI SDK (generateText with MockLanguageModelV3)', () => {
 
   test('the guard still enforces: a high-risk tool adapted without the approval flow is denied approval_denied', async () => {
     const model = new MockLanguageModelV3({ doGenerate: [callTool('call-refund-3', 'payments.refund', { orderId: 'o-1', amount: 20 }), say('ok')] });
-    const tools = { 'payments.refund': toAISDKTool(w.tools.refund, { needsApproval: false, approvals: w.approvals }) };
+    const tools = { 'payments.refund': toAISDKTool(w.tools.refund, { needsApproval: false }) };
     await w.guard.withCapability(w.capability, () => generateText({ model, tools, prompt: 'Refund order o-1', stopWhen: stepCountIs(3) }));
 
     expect(w.ran).toEqual([]);
-    expect(toolResultsSeenByModel(model).get('call-refund-3')).toMatchObject({ type: 'json', value: { code: 'approval_denied' } });
+    const seen = toolResultsSeenByModel(model).get('call-refund-3') as { value: { code: string; reason: string } };
+    expect(seen.value.code).toBe('approval_denied');
+    expect(seen.value.reason).toContain('no decision recorded for call call-refund-3: the AI SDK did not ask a human');
     const span = await w.spanFor('call-refund-3');
     expect(span.attributes['tessera.approval.decision']).toBe('denied');
   });
@@ -155,6 +158,24 @@ describe('Vercel AI SDK (generateText with MockLanguageModelV3)', () => {
     );
     expect(output).toMatchObject({ denied: true, code: 'call_aborted', callId: 'call-aborted' });
     expect(w.ran).toEqual([]);
+  });
+
+  test('a refund the capability denies is not put to a human: no approval request, the model gets the denial', async () => {
+    const model = new MockLanguageModelV3({ doGenerate: [callTool('call-refund-4', 'payments.refund', { orderId: 'o-1', amount: 5000 }), say('ok')] });
+    const result = await w.guard.withCapability(w.capability, () =>
+      generateText({ model, tools: toAISDKTools([w.tools.refund]), prompt: 'Refund order o-1', stopWhen: stepCountIs(3) }),
+    );
+    expect(result.content.filter((p) => p.type === 'tool-approval-request')).toEqual([]);
+    expect(toolResultsSeenByModel(model).get('call-refund-4')).toMatchObject({ type: 'json', value: { code: 'arguments_out_of_scope' } });
+    expect(w.ran).toEqual([]);
+  });
+
+  test('needsApproval on a guard that cannot receive the answer is refused when the tool is adapted', () => {
+    const other = createGuard({ audience: 'a', trust: { issuer: 'https://x.example', jwks: { keys: [] } } });
+    const tool = other.tool({ name: 'x', description: 'x', input: z.object({}), risk: 'admin' }, () => 1);
+    expect(() => toAISDKTool(tool, { needsApproval: true })).toThrow(/toAISDKTool: tool "x": needsApproval makes the AI SDK ask a human, but the guard cannot receive the answer/);
+    // Without framework approvals the AI SDK never asks: the guard's own approver (here none) decides.
+    expect(toAISDKTool(tool).needsApproval).toBe(false);
   });
 
   test('options are checked when the tool is adapted', () => {

@@ -1,11 +1,12 @@
 import { AIMessage, HumanMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
 import { Command, MemorySaver } from '@langchain/langgraph';
-import { createAgent, humanInTheLoopMiddleware, type AgentMiddleware } from 'langchain';
+import { createAgent, humanInTheLoopMiddleware } from 'langchain';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { parseDenial } from '../../src/adapters/denial.js';
-import { recordHumanDecisions, toLangChainTool, toLangChainTools } from '../../src/adapters/langchain.js';
-import { ToolDeniedError } from '../../src/index.js';
+import { guardedHumanInTheLoop, toLangChainTool, toLangChainTools } from '../../src/adapters/langchain.js';
+import { z } from 'zod';
+import { createGuard, ToolDeniedError } from '../../src/index.js';
 import { createWorld, type World } from './support/world.js';
 
 let w: World;
@@ -70,17 +71,15 @@ describe('LangChain.js (createAgent with a fake chat model)', () => {
   });
 
   function refundAgent(threadId: string, callId: string) {
-    const hitlConfig = { interruptOn: { 'payments.refund': { allowedDecisions: ['approve', 'reject'] as ('approve' | 'reject')[] } } };
-    // langchain's types for this config and middleware collapse to `never` under this repo's
-    // exactOptionalPropertyTypes; the values are the ones its documentation shows.
-    const middleware = recordHumanDecisions(humanInTheLoopMiddleware(hitlConfig as never), hitlConfig, w.approvals);
+    const tools = toLangChainTools([w.tools.refund]);
+    const middleware = guardedHumanInTheLoop(humanInTheLoopMiddleware, tools);
     const model = fakeModel()
       .respondWithTools([{ name: 'payments.refund', args: { orderId: 'o-1', amount: 20 }, id: callId }])
       .respond(new AIMessage('Done.'));
     const agent = createAgent({
       model,
-      tools: toLangChainTools([w.tools.refund], { approvals: w.approvals }),
-      middleware: [middleware as unknown as AgentMiddleware],
+      tools,
+      middleware: [middleware],
       checkpointer: new MemorySaver(),
     });
     const config = { configurable: { thread_id: threadId } };
@@ -120,13 +119,34 @@ describe('LangChain.js (createAgent with a fake chat model)', () => {
     const model = fakeModel()
       .respondWithTools([{ name: 'payments.refund', args: { orderId: 'o-1', amount: 20 }, id: 'lc-refund-3' }])
       .respond(new AIMessage('ok'));
-    const agent = createAgent({ model, tools: toLangChainTools([w.tools.refund], { approvals: w.approvals }) });
+    const agent = createAgent({ model, tools: toLangChainTools([w.tools.refund]) });
     const result = await w.guard.withCapability(w.capability, () => agent.invoke({ messages: [new HumanMessage('Refund o-1')] }));
     expect(w.ran).toEqual([]);
-    expect(parseDenial(toolMessage(result.messages, 'lc-refund-3').content)?.code).toBe('approval_denied');
+    const denial = parseDenial(toolMessage(result.messages, 'lc-refund-3'));
+    expect(denial?.code).toBe('approval_denied');
+    // The reason names what is missing, not a human's refusal.
+    expect(denial?.reason).toContain('no decision recorded for call lc-refund-3: ');
+    expect(denial?.reason).toContain('guardedHumanInTheLoop(humanInTheLoopMiddleware, tools)');
   });
 
-  test('recordHumanDecisions refuses something that is not the human-in-the-loop middleware', () => {
-    expect(() => recordHumanDecisions({ name: 'other' }, {}, w.approvals)).toThrow(TypeError);
+  test('a call the capability denies is never put to a human: the agent does not pause', async () => {
+    const tools = toLangChainTools([w.tools.refund]);
+    const model = fakeModel()
+      .respondWithTools([{ name: 'payments.refund', args: { orderId: 'o-1', amount: 5000 }, id: 'lc-refund-4' }])
+      .respond(new AIMessage('ok'));
+    const agent = createAgent({ model, tools, middleware: [guardedHumanInTheLoop(humanInTheLoopMiddleware, tools)], checkpointer: new MemorySaver() });
+    const result = await w.guard.withCapability(w.capability, () => agent.invoke({ messages: [new HumanMessage('Refund o-1')] }, { configurable: { thread_id: 't4' } }));
+    expect(result.__interrupt__).toBeUndefined();
+    expect(parseDenial(toolMessage(result.messages, 'lc-refund-4'))?.code).toBe('arguments_out_of_scope');
+    expect(w.ran).toEqual([]);
+  });
+
+  test('guardedHumanInTheLoop refuses at startup when the guard cannot receive the answer, and refuses other middleware', async () => {
+    const other = createGuard({ audience: 'a', trust: { issuer: 'https://x.example', jwks: { keys: [] } } });
+    const tool = other.tool({ name: 'x', description: 'x', input: z.object({}), risk: 'admin' }, () => 1);
+    expect(() => guardedHumanInTheLoop(humanInTheLoopMiddleware, toLangChainTools([tool]))).toThrow(
+      /guard of "x" cannot receive a human's answer: create the guard with \{ approver: approvals.approver \}/,
+    );
+    expect(() => guardedHumanInTheLoop(() => ({ name: 'other' }), toLangChainTools([w.tools.refund]))).toThrow(TypeError);
   });
 });

@@ -33,7 +33,7 @@ async function connect(options: {
   const elicitation = createElicitationApprover();
   const w = await createWorld({ guard: { approver: elicitation.approver } });
   const server = new McpServer({ name: 'support-tools', version: '1.0.0' });
-  registerGuardedTools(server, [w.tools.readTicket, w.tools.refund], { elicitation, ...options.adapter?.(w) });
+  registerGuardedTools(server, [w.tools.readTicket, w.tools.refund, w.tools.deleteAccount], { elicitation, ...options.adapter?.(w) });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   if (options.sessionId !== undefined) serverTransport.sessionId = options.sessionId;
   const callIds: string[] = [];
@@ -58,6 +58,13 @@ async function connect(options: {
 
 const call = (c: Connected, name: string, args: Record<string, unknown>) => c.client.callTool({ name, arguments: args }) as Promise<CallToolResult>;
 
+/** The guard's call id for a JSON-RPC request, read from the span that carries that request id. */
+async function callIdOf(c: Connected, requestId: string): Promise<string> {
+  const spans = (await c.w.spans()).filter((s) => s.attributes['mcp.request.id'] === requestId);
+  expect(spans).toHaveLength(1);
+  return String(spans[0]!.attributes['gen_ai.tool.call.id']);
+}
+
 describe('MCP (McpServer and Client over InMemoryTransport)', () => {
   test('tools are listed with their description, schema and risk annotations', async () => {
     const c = await connect({ bearer: 'capability' });
@@ -76,9 +83,11 @@ describe('MCP (McpServer and Client over InMemoryTransport)', () => {
     expect(result.isError).toBeUndefined();
     expect(result.structuredContent).toEqual({ id: '4711', subject: 'Refund request', status: 'open' });
     expect(c.w.ran).toHaveLength(1);
-    const requestId = c.callIds[0]!;
-    expect(c.w.ran[0]).toMatchObject({ tool: 'tickets.read', callId: requestId, credentialCallId: requestId });
-    const span = await c.w.spanFor(requestId);
+    const callId = await callIdOf(c, c.callIds[0]!);
+    // Without sessions the JSON-RPC id ("1" on every new connection) is not the call id.
+    expect(callId).toMatch(/^mcp-[\w-]{22}$/);
+    expect(c.w.ran[0]).toMatchObject({ tool: 'tickets.read', callId, credentialCallId: callId });
+    const span = await c.w.spanFor(callId);
     expect(span.attributes['tessera.decision']).toBe('allow');
     expect(span.attributes['tessera.credential.id']).toBe(c.w.ran[0]!.credentialJti);
   });
@@ -89,18 +98,34 @@ describe('MCP (McpServer and Client over InMemoryTransport)', () => {
 
     expect(result.isError).toBe(true);
     const text = (result.content[0] as { type: 'text'; text: string }).text;
-    expect(parseDenial(text)).toMatchObject({ denied: true, code: 'arguments_out_of_scope', tool: 'tickets.read', callId: c.callIds[0] });
+    const callId = await callIdOf(c, c.callIds[0]!);
+    expect(parseDenial(text)).toMatchObject({ denied: true, code: 'arguments_out_of_scope', tool: 'tickets.read', callId });
     expect((result._meta?.[DENIAL_META_KEY] as { code: string }).code).toBe('arguments_out_of_scope');
+    // The whole result and its content array read the same.
+    expect(parseDenial(result)?.code).toBe('arguments_out_of_scope');
+    expect(parseDenial(result.content)?.code).toBe('arguments_out_of_scope');
     expect(text).not.toContain(c.w.capability);
     expect(c.w.ran).toEqual([]);
-    expect((await c.w.spanFor(c.callIds[0]!)).attributes['tessera.denial.code']).toBe('arguments_out_of_scope');
+    expect((await c.w.spanFor(callId)).attributes['tessera.denial.code']).toBe('arguments_out_of_scope');
+  });
+
+  test('the client is not told which other tools the capability grants', async () => {
+    const c = await connect({ bearer: 'capability' });
+    const result = await call(c, 'accounts.delete', { accountId: 'a-1' });
+    expect(result.isError).toBe(true);
+    const denial = parseDenial(result);
+    expect(denial?.code).toBe('tool_not_granted');
+    expect(denial?.reason).toBe('the capability for intent "ticket-4711" does not grant "accounts.delete"');
+    expect(JSON.stringify(result)).not.toContain('tickets.read');
   });
 
   test('without a bearer token or a session capability the call is denied capability_missing', async () => {
     const c = await connect({});
     const result = await call(c, 'tickets.read', { ticketId: '4711' });
     expect(result.isError).toBe(true);
-    expect(parseDenial((result.content[0] as { text: string }).text)?.code).toBe('capability_missing');
+    const denial = parseDenial(result);
+    expect(denial?.code).toBe('capability_missing');
+    expect(denial?.reason).toBe('no capability came with this request: send the capability token as the bearer token (Authorization: Bearer <capability>) on the MCP connection');
     expect(c.w.ran).toEqual([]);
   });
 
@@ -118,6 +143,8 @@ describe('MCP (McpServer and Client over InMemoryTransport)', () => {
     const result = await call(c, 'tickets.read', { ticketId: '4711' });
     expect(result.isError).toBeUndefined();
     expect(c.w.ran.map((r) => r.tool)).toEqual(['tickets.read']);
+    // With a session, the call id is the session id and the JSON-RPC id.
+    expect(await callIdOf(c, c.callIds[0]!)).toBe(`session-7:${c.callIds[0]}`);
   });
 
   test('a capability lookup that throws is a denial, never a fall back to an ambient capability', async () => {
@@ -141,8 +168,9 @@ describe('MCP (McpServer and Client over InMemoryTransport)', () => {
     expect(c.asked).toHaveLength(1);
     expect(c.asked[0]).toContain('payments.refund');
     expect(c.asked[0]).not.toContain(c.w.capability);
-    expect(c.w.ran.map((r) => [r.tool, r.callId])).toEqual([['payments.refund', c.callIds[0]]]);
-    const span = await c.w.spanFor(c.callIds[0]!);
+    const callId = await callIdOf(c, c.callIds[0]!);
+    expect(c.w.ran.map((r) => [r.tool, r.callId])).toEqual([['payments.refund', callId]]);
+    const span = await c.w.spanFor(callId);
     expect(span.attributes['tessera.approval.decision']).toBe('approved');
     expect(span.attributes['tessera.approval.approver']).toBe('mcp elicitation');
   });

@@ -95,7 +95,7 @@ describe('OpenAI Agents SDK (Runner with a scripted model)', () => {
   });
 
   async function interruptedRefund(callId: string) {
-    const refund = toOpenAIAgentsTool(w.tools.refund, { approvals: w.approvals });
+    const refund = toOpenAIAgentsTool(w.tools.refund);
     const model = new ScriptedModel([callTool(callId, refund.name, { orderId: 'o-1', amount: 20 }), say('Refund handled.')]);
     const agent = new Agent({ name: 'support', instructions: 'Help', model, tools: [refund] });
     const first = await w.guard.withCapability(w.capability, () => runner.run(agent, 'Refund order o-1'));
@@ -127,7 +127,7 @@ describe('OpenAI Agents SDK (Runner with a scripted model)', () => {
   });
 
   test('the guard still enforces: a high-risk tool adapted without needsApproval is denied approval_denied', async () => {
-    const refund = toOpenAIAgentsTool(w.tools.refund, { needsApproval: false, approvals: w.approvals });
+    const refund = toOpenAIAgentsTool(w.tools.refund, { needsApproval: false });
     const model = new ScriptedModel([callTool('call_refund_3', refund.name, { orderId: 'o-1', amount: 20 }), say('ok')]);
     const agent = new Agent({ name: 'support', instructions: 'Help', model, tools: [refund] });
     await w.guard.withCapability(w.capability, () => runner.run(agent, 'Refund order o-1'));

@@ -1,38 +1,117 @@
 /**
- * `tessera demo`: runs the demo that ships with the source repository (examples/demo.ts): a
- * short agent task through the guard, with allowed calls, denials and an approval.
+ * `tessera demo`: a short agent task through the guard, shipped in the package so that it runs
+ * from an installed copy: one capability, allowed calls, denials, an approval and a replayed
+ * credential, printed as a table of decisions. Everything runs in process, on generated keys and
+ * the in-memory store; nothing leaves the machine.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import { createAuthority } from '../../capability/authority.js';
+import { verifyCallCredential } from '../../credentials/verify-call-credential.js';
+import { ToolDeniedError, TesseraError } from '../../errors.js';
+import { createGuard } from '../../guard/create-guard.js';
 import { parseCommand, renderHelp, type CommandSpec } from '../args.js';
-import { CliError, EXIT, type CliIo, type ExitCode } from '../io.js';
+import { EXIT, type CliIo, type ExitCode } from '../io.js';
 
 export const demoSpec: CommandSpec = {
   name: 'demo',
   summary: 'run the demo agent task through the guard',
   usage: '',
   options: {},
-  notes: 'The demo lives in the source repository (examples/demo.ts); run this from a checkout.',
+  notes: 'Runs in process with generated keys and the in-memory store; needs no network and no checkout.',
 };
 
-/** The nearest directory, from `start` upwards, holding Tessera's package.json and its examples. */
-export function findDemoRoot(start: string): string | undefined {
-  let dir = resolve(start);
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && existsSync(join(dir, 'examples', 'demo.ts'))) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'tessera-guard') return dir;
-      } catch {
-        // an unreadable package.json is simply not ours
-      }
+export interface DemoRow {
+  step: string;
+  tool: string;
+  outcome: 'allowed' | 'denied';
+  code: string;
+  reason: string;
+}
+
+function table(rows: readonly DemoRow[], out: (line: string) => void): void {
+  const cols = ['step', 'tool', 'outcome', 'code', 'reason'] as const;
+  const width = (c: (typeof cols)[number]) => Math.min(70, Math.max(c.length, ...rows.map((r) => r[c].length)));
+  const cell = (s: string, w: number) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
+  out(cols.map((c) => cell(c, width(c))).join('  '));
+  out(cols.map((c) => '-'.repeat(width(c))).join('  '));
+  for (const r of rows) out(cols.map((c) => cell(r[c], width(c))).join('  '));
+}
+
+/** Runs the demo task; returns its decisions (also printed through `out`). */
+export async function runPackagedDemo(io: Pick<CliIo, 'clock'>, out: (line: string) => void): Promise<DemoRow[]> {
+  const clock = io.clock;
+  // Control plane: an authority grants one intent-scoped capability.
+  const authority = await createAuthority({ issuer: 'https://authz.example.com', clock });
+  const capability = await authority.grant({
+    agent: 'spiffe://example.org/agents/support',
+    audience: 'support-app',
+    intent: { id: 'ticket-4711', purpose: 'Answer ticket 4711' },
+    tools: {
+      'tickets.read': { args: { ticketId: { eq: '4711' } } },
+      'email.send': { args: { to: { endsWith: '@example.com' } }, maxCalls: 1 },
+    },
+    ttl: '5m',
+  });
+  // Data plane: email.send is external, so a human approves it; an approver that says yes to
+  // email stands in for the on-call person.
+  const guard = createGuard({
+    audience: 'support-app',
+    trust: { issuer: 'https://authz.example.com', jwks: authority.jwks() },
+    clock,
+    approver: (req) => ({ approved: req.tool === 'email.send', approver: 'oncall@example.com' }),
+  });
+  const presented: string[] = [];
+  const mailService = async (credential: string) => {
+    await verifyCallCredential(credential, { jwks: guard.credentialJwks(), issuer: guard.credentialIssuer, audience: 'mail-api', store: guard.store, tool: 'email.send', clock });
+    presented.push(credential);
+  };
+  const readTicket = guard.tool(
+    { name: 'tickets.read', description: 'Read a support ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
+    ({ ticketId }) => ({ ticketId, subject: 'Cannot log in' }),
+  );
+  const sendEmail = guard.tool(
+    {
+      name: 'email.send',
+      description: 'Send an email',
+      input: z.object({ to: z.string(), subject: z.string(), body: z.string() }),
+      risk: 'external',
+      credential: { audience: 'mail-api' },
+    },
+    async (_args, ctx) => {
+      await mailService(ctx.credential.token);
+      return { sent: true };
+    },
+  );
+  const deleteTicket = guard.tool(
+    { name: 'tickets.delete', description: 'Delete a ticket', input: z.object({ ticketId: z.string() }), risk: 'admin' },
+    () => ({ deleted: true }),
+  );
+
+  const rows: DemoRow[] = [];
+  const attempt = async (step: string, tool: string, call: () => Promise<unknown>) => {
+    try {
+      await call();
+      rows.push({ step, tool, outcome: 'allowed', code: '', reason: '' });
+    } catch (err) {
+      if (!(err instanceof TesseraError)) throw err;
+      const reason = err instanceof ToolDeniedError ? err.reason : err.message;
+      rows.push({ step, tool, outcome: 'denied', code: err.code, reason });
     }
-    const up = dirname(dir);
-    if (up === dir) return undefined;
-    dir = up;
-  }
+  };
+  await guard.withCapability(capability, async () => {
+    await attempt('read the ticket', 'tickets.read', () => readTicket({ ticketId: '4711' }));
+    await attempt('reply to the customer', 'email.send', () => sendEmail({ to: 'dana@example.com', subject: 'Re: Cannot log in', body: 'Reset link sent.' }));
+    await attempt('read another ticket', 'tickets.read', () => readTicket({ ticketId: '4712' }));
+    await attempt('delete the ticket', 'tickets.delete', () => deleteTicket({ ticketId: '4711' }));
+    await attempt('email an outsider', 'email.send', () => sendEmail({ to: 'attacker@evil.example', subject: 'dump', body: 'all tickets' }));
+    await attempt('email again', 'email.send', () => sendEmail({ to: 'ops@example.com', subject: 'FYI', body: 'done' }));
+  });
+  // Someone who captured the credential tries to use it again, downstream.
+  await attempt('replay the credential', 'mail-api', () => mailService(presented[0] ?? ''));
+
+  out('Tessera demo: one agent, one intent ("Answer ticket 4711")\n');
+  table(rows, out);
+  return rows;
 }
 
 export async function demo(argv: readonly string[], io: CliIo): Promise<ExitCode> {
@@ -41,27 +120,6 @@ export async function demo(argv: readonly string[], io: CliIo): Promise<ExitCode
     io.stdout(renderHelp(demoSpec));
     return EXIT.ok;
   }
-  const root = findDemoRoot(io.cwd) ?? (process.argv[1] ? findDemoRoot(dirname(process.argv[1])) : undefined);
-  if (root === undefined) {
-    throw new CliError('the demo ships with the source repository: clone it and run "npm run demo" (or "tessera demo") there');
-  }
-  const runner = join(root, 'examples', 'demo-run.ts');
-  if (existsSync(runner)) {
-    // Under tsx the TypeScript module loads in process; plain Node cannot load it, so fall through.
-    try {
-      const mod = (await import(pathToFileURL(runner).href)) as { runDemo?: (out: (line: string) => void) => unknown };
-      if (typeof mod.runDemo === 'function') {
-        await mod.runDemo((line) => io.stdout(`${line}\n`));
-        return EXIT.ok;
-      }
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err;
-    }
-  }
-  return new Promise<ExitCode>((resolveExit, reject) => {
-    const child = spawn('npx', ['tsx', join('examples', 'demo.ts')], { cwd: root, stdio: 'inherit' });
-    child.on('error', () => reject(new CliError('could not start "npx tsx examples/demo.ts"')));
-    child.on('exit', (code) => resolveExit(code === 0 ? EXIT.ok : EXIT.failure));
-  });
+  await runPackagedDemo(io, (line) => io.stdout(`${line}\n`));
+  return EXIT.ok;
 }
