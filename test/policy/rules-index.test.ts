@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { createRulesEngine, type PolicyRequest, type RulesDocument } from '../../src/index.js';
+import { createRulesEngine, type PolicyDecision, type PolicyRequest, type RulesDocument } from '../../src/index.js';
 import { RULES_DEFAULT_ID } from '../../src/policy/rules.js';
 
 const request = (tool: string): PolicyRequest => ({
@@ -34,8 +34,8 @@ describe('the tool index picks the same rules, in document order, as testing eve
           const forbids = matching.filter((r) => r.effect === 'forbid').map((r) => r.id);
           const permits = matching.filter((r) => r.effect === 'permit').map((r) => r.id);
           const expected = forbids.length > 0 ? { effect: 'deny', policyIds: forbids } : permits.length > 0 ? { effect: 'allow', policyIds: permits } : { effect: 'deny', policyIds: [RULES_DEFAULT_ID] };
-          const got = engine.evaluate(request(tool));
-          expect({ effect: (got as { effect: string }).effect, policyIds: (got as { policyIds: string[] }).policyIds }).toEqual(expected);
+          const got = engine.evaluate(request(tool)) as PolicyDecision;
+          expect({ effect: got.effect, policyIds: got.policyIds }).toEqual(expected);
         }
       }),
       { numRuns: 300 },
