@@ -42,7 +42,41 @@ export default async function policySuite(h: Harness, _floor: Floor): Promise<Re
   const engine = createRulesEngine({ version: 1, roles: { support: [{ spiffe: 'spiffe://example.org/agents/*' }] }, rules });
   const check = engine.evaluate(request);
   if (!('effect' in check) || check.effect !== 'allow') throw new Error(`rules bench request should be allowed, got ${JSON.stringify(check)}`);
-  const rulesUs = await h.time('policy: rules engine, 50 rules', () => engine.evaluate(request), { iterations: 20_000 });
+
+  // 1,000 rules as a larger deployment writes them: most name their tools exactly (200 tools),
+  // some use globs, a few apply to every tool; the request's tool is covered by a handful.
+  const many: RulesDocument['rules'] = [];
+  for (let i = 0; i < 1000; i++) {
+    const tool = `svc${i % 200}.op${i % 7}`;
+    if (i % 50 === 0) many.push({ id: `glob-${i}`, effect: 'forbid', tools: [`svc${i % 200}.*`], args: { to: { endsWith: `@blocked${i}.example` } } });
+    else if (i % 100 === 1) many.push({ id: `all-${i}`, effect: 'forbid', environment: { name: ['staging'] } });
+    else many.push({ id: `r-${i}`, effect: i % 4 === 0 ? 'forbid' : 'permit', tools: [tool, `other.${i}`], roles: ['support'], risk: ['write', 'external'], args: { to: { endsWith: i % 4 === 0 ? `@blocked${i}.example` : '@example.com' } } });
+  }
+  many.push(
+    { id: 'email-forbid', effect: 'forbid', tools: ['email.*'], args: { to: { endsWith: '@blocked.example' } } },
+    { id: 'email-permit', effect: 'permit', tools: ['email.send'], roles: ['support'], args: { to: { endsWith: '@example.com' } } },
+  );
+  const big = createRulesEngine({ version: 1, roles: { support: [{ spiffe: 'spiffe://example.org/agents/*' }] }, rules: many });
+  const bigCheck = big.evaluate(request);
+  if (!('effect' in bigCheck) || bigCheck.effect !== 'allow') throw new Error(`1,000-rule bench request should be allowed, got ${JSON.stringify(bigCheck)}`);
+  // The same engine, every rule checked: a tool that all 1,000 rules name.
+  const wide: RulesDocument['rules'] = many.map((r, i) => ({ ...r, tools: ['email.send'], id: `w-${i}`, ...(r.effect === 'forbid' ? { args: { to: { eq: `x${i}@blocked.example` } } } : {}) }));
+  const wideEngine = createRulesEngine({ version: 1, roles: { support: [{ spiffe: 'spiffe://example.org/agents/*' }] }, rules: wide });
+  const wideCheck = wideEngine.evaluate(request);
+  if (!('effect' in wideCheck) || wideCheck.effect !== 'allow') throw new Error(`wide bench request should be allowed, got ${JSON.stringify(wideCheck)}`);
+  const R50 = 'policy: rules engine, 50 rules';
+  const R1000 = 'policy: rules engine, 1,000 rules over 200 tools';
+  const RWIDE = 'policy: rules engine, 1,000 rules all naming the tool';
+  const rr = await h.rounds(
+    {
+      [R50]: () => engine.evaluate(request),
+      [R1000]: () => big.evaluate(request),
+      [RWIDE]: { fn: () => wideEngine.evaluate(request), iterations: 500 },
+    },
+    { iterations: 5000, rounds: 9, floorIterations: 1000 },
+  );
+  const rulesUs = rr.us(R50);
+  h.note('policy: 1,000 rules / Ed25519 sign', `${rr.ratio(R1000).toFixed(3)} (target <= 2.0); every rule naming the tool: ${rr.ratio(RWIDE).toFixed(3)}`);
 
   const tool = { name: 'email.send', input: z.object({ to: z.string().email(), subject: z.string(), body: z.string() }), risk: 'write' as const };
   const policies = `
@@ -99,6 +133,10 @@ export default async function policySuite(h: Harness, _floor: Floor): Promise<Re
   h.note('policy: Cedar engine / raw cedar-wasm', `${ratio.toFixed(2)} (target <= 1.2)`);
   return {
     rules_eval_us: round(rulesUs),
+    rules_50_vs_ed25519_sign: round(rr.ratio(R50)),
+    rules_1000_vs_ed25519_sign: round(rr.ratio(R1000)),
+    rules_1000_us: round(rr.us(R1000)),
+    rules_1000_one_tool_vs_ed25519_sign: round(rr.ratio(RWIDE)),
     cedar_engine_us: round(cedarUs),
     raw_cedar_us: round(rawUs),
     cedar_engine_vs_raw_cedar: round(ratio),

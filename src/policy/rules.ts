@@ -37,6 +37,10 @@ interface CompiledRule {
   readonly effect: Rule['effect'];
   readonly reason: string | undefined;
   readonly appliesToTool: (tool: string) => boolean;
+  /** The tool names the rule lists without a wildcard; undefined when it lists none (applies to every tool). */
+  readonly exactTools: readonly string[] | undefined;
+  /** Whether the rule's tool list has a wildcard, so it must be tested against each tool name. */
+  readonly hasGlob: boolean;
   /** Indices into the engine's shared conditions (see `intern`). */
   readonly checks: readonly number[];
   /** Counts the call and reports whether the rate is exceeded; runs only after every other check matched. */
@@ -83,11 +87,30 @@ export function createRulesEngine(document: RulesDocument | unknown, options: Ru
   // Evaluation is synchronous, so one memo serves every call.
   const memo = new Float64Array(conditions.length);
   let generation = 0;
+  // The tool index: rules that name a tool exactly are found through a map, and only the rules
+  // with a glob or no tool list are tested against a tool name, once per tool.
+  const exact = new Map<string, number[]>();
+  const open: number[] = [];
+  rules.forEach((r, i) => {
+    if (r.exactTools === undefined) {
+      open.push(i);
+      return;
+    }
+    for (const t of r.exactTools) {
+      const list = exact.get(t);
+      if (list === undefined) exact.set(t, [i]);
+      else if (list[list.length - 1] !== i) list.push(i);
+    }
+    if (r.hasGlob) open.push(i);
+  });
   const byTool = new Map<string, readonly CompiledRule[]>();
   const rulesFor = (tool: string): readonly CompiledRule[] => {
     let list = byTool.get(tool);
     if (list === undefined) {
-      list = rules.filter((r) => r.appliesToTool(tool));
+      const at = new Set(exact.get(tool));
+      for (const i of open) if (!at.has(i) && rules[i]!.appliesToTool(tool)) at.add(i);
+      // Document order, as the rules were written.
+      list = [...at].sort((a, b) => a - b).map((i) => rules[i]!);
       // Tool names come from registered tools, not from the model, so this index stays small.
       byTool.set(tool, list);
     }
@@ -128,16 +151,12 @@ export function createRulesEngine(document: RulesDocument | unknown, options: Ru
       else if (rule.effect === 'require_approval' || rule.requireApproval === true) (approve ??= []).push(rule);
       else (permit ??= []).push(rule);
     }
-    if (forbid !== undefined) {
-      return { effect: 'deny', policyIds: forbid.map((r) => r.id), reason: explain('forbidden', forbid) };
-    }
-    if (approve !== undefined) {
-      return { effect: 'require_approval', policyIds: approve.map((r) => r.id), reason: explain('approval required', approve) };
-    }
+    if (forbid !== undefined) return decided('deny', forbid.map((r) => r.id), 'forbidden', forbid);
+    if (approve !== undefined) return decided('require_approval', approve.map((r) => r.id), 'approval required', approve);
     const highRisk = HIGH_RISK_TIERS.has(req.tool.risk);
     if (permit !== undefined) {
       const ids = permit.map((r) => r.id);
-      if (!highRisk || permit.some((r) => r.requireApproval === false)) return { effect: 'allow', policyIds: ids, reason: explain('permitted', permit) };
+      if (!highRisk || permit.some((r) => r.requireApproval === false)) return decided('allow', ids, 'permitted', permit);
       return {
         effect: 'require_approval',
         policyIds: [...ids, RULES_HIGH_RISK_ID],
@@ -160,6 +179,21 @@ export function createRulesEngine(document: RulesDocument | unknown, options: Ru
   };
 
   return Object.freeze({ name, evaluate, ruleIds: Object.freeze(rules.map((r) => r.id)) });
+}
+
+/**
+ * A decision whose reason is written only if someone reads it: an allow's reason is usually
+ * dropped, and with many matching rules writing it is a good part of the call.
+ */
+function decided(effect: 'allow' | 'deny' | 'require_approval', ids: readonly string[], what: string, matched: readonly CompiledRule[]): PolicyDecision {
+  let text: string | undefined;
+  return {
+    effect,
+    policyIds: ids,
+    get reason(): string {
+      return (text ??= explain(what, matched));
+    },
+  };
 }
 
 function explain(what: string, rules: readonly CompiledRule[]): string {
@@ -251,6 +285,8 @@ function compileRule(
     effect: r.effect,
     reason: r.reason ?? r.description,
     appliesToTool: r.tools === undefined ? () => true : compileGlobs(r.tools),
+    exactTools: r.tools?.filter((t) => !t.includes('*')),
+    hasGlob: r.tools?.some((t) => t.includes('*')) ?? false,
     checks,
     rate: r.rate === undefined ? undefined : compileRate(r.id, r.rate.max, durationSeconds(r.rate.per as `${number}s`, `rules.${r.id}.rate.per`) * 1000, maxTracked),
     requireApproval: r.requireApproval,

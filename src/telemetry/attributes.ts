@@ -75,7 +75,7 @@ export const SPAN_ATTRIBUTES: readonly AttributeSpec[] = [
   { key: ATTR.TOOL_TYPE, type: 'string', when: 'always', cardinality: 'low', description: '`function`, `extension` or `datastore`.' },
   { key: ATTR.TOOL_CALL_ARGUMENTS, type: 'string', when: 'only with `telemetry.recordArguments: true`', cardinality: 'high', description: 'Raw arguments as JSON. Sensitive: off by default.' },
   { key: ATTR.AGENT_ID, type: 'string', when: 'once the capability verified', cardinality: 'medium', description: "The agent's workload identity (the capability's subject)." },
-  { key: ATTR.ERROR_TYPE, type: 'string', when: 'on denial or error', cardinality: 'low', description: "The denial code, or the thrown error's class name." },
+  { key: ATTR.ERROR_TYPE, type: 'string', when: 'when the guard failed or the tool threw', cardinality: 'low', description: "The denial code when a dependency of the guard failed, or the thrown error's class name; never on an ordinary denial." },
   { key: ATTR.DECISION, type: 'string', when: 'always', cardinality: 'low', description: '`allow`, `deny`, or `error` (allowed, but the tool threw).' },
   { key: ATTR.DENIAL_CODE, type: 'string', when: 'on denial', cardinality: 'low', description: 'The stable denial code.' },
   { key: ATTR.DENIAL_REASON, type: 'string', when: 'on denial', cardinality: 'medium', description: 'Why, in words; never a secret.' },

@@ -5,6 +5,7 @@
  */
 import { DENIAL_CODES, DENIAL_STANDARDS, standardsTags } from '../errors.js';
 import { EVENT, METRICS, OPERATION_EXECUTE_TOOL, SPAN_ATTRIBUTES } from './attributes.js';
+import { GUARD_FAILURE_CODES } from './recorder.js';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -42,8 +43,17 @@ authorization decisions have no convention yet and live under \`tessera.*\`.
 
 - **Name:** \`${OPERATION_EXECUTE_TOOL} {gen_ai.tool.name}\`, e.g. \`${OPERATION_EXECUTE_TOOL} email.send\`.
 - **Kind:** \`INTERNAL\`, a child of whatever span is active when the tool is called.
-- **Status:** \`ERROR\` with the denial code (or the thrown error's class name) as its message
-  when \`tessera.decision\` is \`deny\` or \`error\`; unset when the call was allowed.
+- **Status:** a denial is the guard answering "no", not a failure of the call (as an HTTP
+  server's 403 is not a server error): the status stays unset and the denial is in
+  \`tessera.decision\` and \`tessera.denial.code\`. The status is \`ERROR\`, with \`error.type\` set
+  and used as the status message, only when the guard itself could not decide
+  (${[...GUARD_FAILURE_CODES].sort().map((c) => `\`${c}\``).join(', ')}: a dependency failed, and
+  the call was denied) or when the tool threw (\`tessera.decision\` \`error\`; \`error.type\` is the
+  thrown error's class name). An allowed call leaves it unset.
+- **Timing:** the span carries the call's own start and end; its attributes reach the SDK in one
+  write when the call ends, or when code inside the tool first uses the span as a parent.
+  Attributes and events the tool adds to the active span are recorded on it; ending it is the
+  guard's job, so an \`end()\` from inside the tool is ignored.
 - **In \`enrich\` mode** (\`telemetry.spanMode: 'enrich'\`) the attributes are added to the active
   span a framework already opened instead of a new one.
 - **Never on a span:** a capability, a call credential, a proof, or the raw arguments (the last

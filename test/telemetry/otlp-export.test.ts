@@ -51,10 +51,11 @@ describe('OTLP/HTTP export of guard spans (examples/otlp.ts against a receiver o
       'tessera.credential.type': expect.any(String),
     });
     expect(allowed!.attributes.has('tessera.denial.code')).toBe(false);
+    // A denial is the guard answering no, not a failure of the call: no error.type on it.
+    expect(denied!.attributes.has('error.type')).toBe(false);
     expect(Object.fromEntries(denied!.attributes)).toMatchObject({
       'tessera.decision': 'deny',
       'tessera.denial.code': 'arguments_out_of_scope',
-      'error.type': 'arguments_out_of_scope',
       'tessera.standards': ['ASI02', 'T2', 'L3', 'GOVERN 1.4'],
     });
   });
