@@ -20,6 +20,8 @@ export type { TestAuthority, TestAuthorityOptions, TestGrant } from './test-auth
 export { installMatchers, isDenial, settleCall, tesseraMatchers } from './matchers.js';
 export type { CallOutcome } from './matchers.js';
 export { allow, deny, renderScenarioTable, runScenario, ScenarioMismatchError } from './scenario.js';
+export { describeStoreContract } from './store-contract.js';
+export type { StoreContractOptions, StoreContractSubject } from './store-contract.js';
 export type { Scenario, ScenarioCase, ScenarioResult, ScenarioRow } from './scenario.js';
 
 installMatchers();
