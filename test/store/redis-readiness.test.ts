@@ -28,7 +28,7 @@ describe.skipIf(!redisTestsEnabled())('Redis readiness and failure reasons (real
     const client = new IORedis(server.url, { enableOfflineQueue: false });
     try {
       expect(client.status).not.toBe('ready');
-      const { readTicket, grant, ran } = await setup({ store: createRedisStore({ client, prefix: 'ready:io:' }) });
+      const { readTicket, grant, ran } = await setup({ store: createRedisStore({ client, prefix: 'ready:io:', timeoutMs: 5000 }) });
       await readTicket({ ticketId: '4711' }, { capability: await grant() });
       expect(ran).toEqual(['tickets.read:4711']);
     } finally {
@@ -42,7 +42,7 @@ describe.skipIf(!redisTestsEnabled())('Redis readiness and failure reasons (real
     const connecting = client.connect();
     try {
       expect(client.isReady).toBe(false);
-      const store = createRedisStore({ client, prefix: 'ready:nr:' });
+      const store = createRedisStore({ client, prefix: 'ready:nr:', timeoutMs: 5000 });
       expect(await store.reserve(reservation({ counters: [{ key: 'calls:x:t', limit: 1, ttlMs: TTL }] }))).toEqual({ ok: true });
     } finally {
       await connecting;

@@ -56,7 +56,7 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
     });
     const freshStore = (extra: { timeoutMs?: number; onError?: (err: unknown) => void } = {}): RedisStore => {
       prefix = `t:${kind}:${++n}:`;
-      store = createRedisStore({ client: c.client, prefix, ...extra });
+      store = createRedisStore({ client: c.client, prefix, timeoutMs: 2000, ...extra });
       return store;
     };
     const keysUnder = async (p: string): Promise<string[]> => ((await admin.command('KEYS', `${p}*`)) as string[]).sort();
