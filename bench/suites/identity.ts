@@ -8,7 +8,7 @@ import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { exportJWK, SignJWT } from 'jose';
 import { z } from 'zod';
 import { createAgentKey, createAuthority, createGuard, createJwtSvidVerifier, createProofBinding } from '../../src/index.js';
-import { createProofChecker } from '../../src/identity/proof.js';
+import { createProofChecker } from '../../src/guard/proof-checker.js';
 import type { VerifiedCapability } from '../../src/capability/verify.js';
 import { round, type Floor, type Harness } from '../harness.js';
 

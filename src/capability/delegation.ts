@@ -13,10 +13,11 @@ import { z } from 'zod';
 import { CapabilityError } from '../errors.js';
 import { durationSeconds, systemClock, type Clock, type Duration } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
-import { CAPABILITY_TYP, capabilityClaimsSchema, toolsSchema, type CapabilityClaims, type ToolGrant } from './claims.js';
+import { CAPABILITY_TYP } from '../jose/typ.js';
+import { capabilityClaimsSchema, toolsSchema, type CapabilityClaims, type ToolGrant } from './claims.js';
 import { createChainVerifier, decodeChain } from './delegation-chain.js';
 import { actorFor, checkLink, type LinkSigner } from './delegation-rules.js';
-import type { JWKS, SigningKey } from './keys.js';
+import type { JWKS, SigningKey } from '../jose/keys.js';
 import { createCapabilityVerifier, type CapabilityVerifier } from './verify.js';
 
 export interface DelegationRequest {

@@ -7,9 +7,10 @@ import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } fro
 import { CapabilityError, type DenialCode } from '../errors.js';
 import type { Clock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
-import { CAPABILITY_TYP, capabilityClaimsSchema, issuedAtMs as issuedAtMsOf, type CapabilityClaims, type Intent } from './claims.js';
+import { CAPABILITY_TYP } from '../jose/typ.js';
+import { capabilityClaimsSchema, issuedAtMs as issuedAtMsOf, type CapabilityClaims, type Intent } from './claims.js';
 import { compileFields } from './constraints.js';
-import type { JWKS } from './keys.js';
+import type { JWKS } from '../jose/keys.js';
 import { compactJwsProblem } from '../util/compact-jws.js';
 import {
   createIssuerKeySet,

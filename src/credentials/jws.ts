@@ -8,7 +8,7 @@
  * still parsed and verified by jose.
  */
 import { sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
-import type { SigningKey } from '../capability/keys.js';
+import type { SigningKey } from '../jose/keys.js';
 import { TesseraError } from '../errors.js';
 
 export type CompactSigner = (payload: object) => string;

@@ -2,8 +2,8 @@
  * For the downstream service: accept a call credential once, and never after its call ended.
  */
 import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
-import { CALL_CREDENTIAL_TYP } from '../capability/claims.js';
-import type { JWKS } from '../capability/keys.js';
+import { CALL_CREDENTIAL_TYP } from '../jose/typ.js';
+import type { JWKS } from '../jose/keys.js';
 import { CredentialRejectedError } from '../errors.js';
 import type { TesseraStore } from '../store/types.js';
 import { type Clock, systemClock } from '../util/time.js';

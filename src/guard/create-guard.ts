@@ -5,12 +5,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { z } from 'zod';
 import { createChainVerifier } from '../capability/delegation-chain.js';
-import type { JWKS } from '../capability/keys.js';
+import type { JWKS } from '../jose/keys.js';
 import { createCapabilityVerifier, type TrustedIssuer } from '../capability/verify.js';
 import { createSignedCredentials, parseSignIn } from '../credentials/call-credential.js';
-import { createAgentContext } from '../identity/agent-context.js';
-import { createIdentityBinder } from '../identity/bind.js';
-import { createProofChecker, parseProofOptions } from '../identity/proof.js';
+import { createAgentContext } from './agent-context.js';
+import { createIdentityBinder } from './identity-binding.js';
+import { createProofChecker, parseProofOptions } from './proof-checker.js';
 import { riskBaseline } from '../policy/baseline.js';
 import { createMemoryStore } from '../store/memory.js';
 import { createRevoker } from '../store/revocation.js';

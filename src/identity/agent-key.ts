@@ -7,9 +7,9 @@
  */
 import { sign } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { PROOF_TYP } from '../capability/claims.js';
-import { generateSigningKey, importSigningKey, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from '../capability/keys.js';
-import type { ProofBinding, ProofSigner } from '../guard/types.js';
+import { PROOF_TYP } from '../jose/typ.js';
+import { generateSigningKey, importSigningKey, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from '../jose/keys.js';
+import type { ProofBinding, ProofSigner } from './types.js';
 import { randomId } from '../util/canonical.js';
 import { systemClock, type Clock } from '../util/time.js';
 

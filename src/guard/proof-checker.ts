@@ -10,14 +10,14 @@
  */
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { PROOF_TYP } from '../capability/claims.js';
+import { PROOF_TYP } from '../jose/typ.js';
 import type { VerifiedCapability } from '../capability/verify.js';
-import type { CapabilityContext } from '../guard/types.js';
+import type { CapabilityContext } from '../identity/types.js';
 import { hashArguments } from '../util/canonical.js';
 import { DeadlineError, LazySignal, withDeadline } from '../util/deadline.js';
 import type { Clock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
-import { IdentityError } from './errors.js';
+import { IdentityError } from '../identity/errors.js';
 import { COMPACT_JWS } from '../util/compact-jws.js';
 
 export type ProofChecker = (
