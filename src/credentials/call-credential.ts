@@ -9,7 +9,7 @@ import { importSigningKeySync, type JWKS, type PrivateKeyInput } from '../jose/k
 import type { TesseraStore } from '../store/types.js';
 import { randomId } from '../util/canonical.js';
 import type { Clock } from '../util/time.js';
-import { createCompactSigner, createThreadpoolSigner } from './jws.js';
+import { createCompactSigner, createThreadpoolSigner } from '../jose/compact-sign.js';
 import type { Credential, CredentialProvider, CredentialRequest } from './types.js';
 
 /**
