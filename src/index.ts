@@ -6,9 +6,9 @@
 // Control plane
 export { createAuthority } from './capability/authority.js';
 export type { Authority, AuthorityOptions, GrantRequest } from './capability/authority.js';
-export { generateSigningKey, importSigningKey } from './capability/keys.js';
-export type { JWKS, PrivateKeyInput, SigningAlgorithm, SigningKey } from './capability/keys.js';
-export { CAPABILITY_TYP, CALL_CREDENTIAL_TYP, PROOF_TYP } from './capability/claims.js';
+export { generateSigningKey, importSigningKey } from './jose/keys.js';
+export type { JWKS, PrivateKeyInput, SigningAlgorithm, SigningKey } from './jose/keys.js';
+export { CAPABILITY_TYP, CALL_CREDENTIAL_TYP, PROOF_TYP } from './jose/typ.js';
 export type { CapabilityClaims, Intent, ToolGrant, ActorClaim } from './capability/claims.js';
 export type { ArgConstraint } from './capability/constraints.js';
 export type { TrustedIssuer, VerifiedCapability } from './capability/verify.js';
@@ -64,8 +64,8 @@ export { createAgentKey, importAgentKey } from './identity/agent-key.js';
 export type { AgentKey, AgentKeyOptions, ProofClaims } from './identity/agent-key.js';
 export { createProofBinding } from './identity/proof-binding.js';
 export type { ProofBindingInput } from './identity/proof-binding.js';
-export type { ProofAlgorithm, ProofOptions } from './identity/proof.js';
-export type { AgentPresentation } from './identity/agent-context.js';
+export type { ProofAlgorithm, ProofOptions } from './guard/proof-checker.js';
+export type { AgentPresentation } from './guard/agent-context.js';
 
 // Policy
 export { riskBaseline } from './policy/baseline.js';

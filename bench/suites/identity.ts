@@ -8,7 +8,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { exportJWK, SignJWT } from 'jose';
 import { z } from 'zod';
 import { createAgentKey, createAuthority, createGuard, createJwtSvidVerifier, createProofBinding } from '../../src/index.js';
-import { createProofChecker } from '../../src/identity/proof.js';
+import { createProofChecker } from '../../src/guard/proof-checker.js';
 import type { VerifiedCapability } from '../../src/capability/verify.js';
 import { FLOOR_VERIFY, round, type Harness } from '../harness.js';
 

@@ -12,8 +12,9 @@ import { revocationKey, type TesseraStore } from '../store/types.js';
 import { grantIdentityChecker } from '../identity/grant-identity.js';
 import type { IdentityVerifier } from '../identity/types.js';
 import { createTokenExchange, type DelegationRequest } from './delegation.js';
-import { CAPABILITY_TYP, intentSchema, toolsSchema, type CapabilityClaims, type Intent, type ToolGrant } from './claims.js';
-import { generateSigningKey, importSigningKey, type JWKS, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from './keys.js';
+import { CAPABILITY_TYP } from '../jose/typ.js';
+import { intentSchema, toolsSchema, type CapabilityClaims, type Intent, type ToolGrant } from './claims.js';
+import { generateSigningKey, importSigningKey, type JWKS, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from '../jose/keys.js';
 
 export interface AuthorityOptions {
   /** The `iss` of every capability; verifiers trust it by this exact string. */

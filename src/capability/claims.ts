@@ -4,10 +4,6 @@
 import { z } from 'zod';
 import { argConstraintSchema, safeKey, type ArgConstraint } from './constraints.js';
 
-export const CAPABILITY_TYP = 'tessera-cap+jwt';
-export const CALL_CREDENTIAL_TYP = 'tessera-call+jwt';
-export const PROOF_TYP = 'tessera-pop+jwt';
-
 /** Tool names: dotted identifiers such as `email.send` or `fs:read`. */
 export const toolNameSchema = safeKey.pipe(
   z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$/, {

@@ -8,9 +8,10 @@
  * prefix of a chain verified once is remembered until it expires, so children of an already
  * verified parent cost one signature.
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { jwtVerify, type JWK } from 'jose';
+import { createHash, type KeyObject } from 'node:crypto';
+import { jwtVerify } from 'jose';
 import { CapabilityError } from '../errors.js';
+import { importPublicJwk, KEY_TYPE_OF, readEmbeddedKey } from '../jose/jwk.js';
 import type { CapabilityClaims } from './claims.js';
 import { checkLink } from './delegation-rules.js';
 import {
@@ -23,13 +24,7 @@ import {
   type VerifiedChain,
 } from './verify.js';
 
-/** Algorithms an agent may sign a delegation with, and the key type each implies. */
-const AGENT_KEY_TYPES: Readonly<Record<string, { kty: string; crv: string; members: readonly string[] }>> = Object.freeze({
-  EdDSA: { kty: 'OKP', crv: 'Ed25519', members: ['crv', 'kty', 'x'] },
-  ES256: { kty: 'EC', crv: 'P-256', members: ['crv', 'kty', 'x', 'y'] },
-});
 const URL_KEY_HEADERS = ['jku', 'x5u', 'x5c'] as const;
-const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const;
 
 export interface DecodedLink extends DecodedCapability {
   readonly token: string;
@@ -107,21 +102,23 @@ async function verifyAgentSigned(
     if (h in header) invalid(`link ${i}'s header carries "${h}"; keys are never fetched from a token`);
   }
   const alg = typeof header.alg === 'string' ? header.alg : '';
-  const kind = Object.hasOwn(AGENT_KEY_TYPES, alg) ? AGENT_KEY_TYPES[alg] : undefined;
-  if (kind === undefined) return invalid(`link ${i} is signed with an algorithm delegations may not use`);
-  const jwk = header.jwk as JWK | undefined;
-  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return invalid(`link ${i}'s header jwk is not a key`);
-  if (PRIVATE_JWK_MEMBERS.some((m) => m in jwk)) invalid(`link ${i}'s header jwk must be a public key`);
-  if (jwk.kty !== kind.kty || jwk.crv !== kind.crv) invalid(`link ${i}'s key does not match its algorithm ${alg}`);
-  // RFC 7638: the required members in lexicographic order, no whitespace. Computed here with
-  // node:crypto, synchronously: jose's async digest would cost a thread-pool hop per link.
-  const canonical: Record<string, unknown> = {};
-  for (const m of kind.members) {
-    const v = (jwk as Record<string, unknown>)[m];
-    if (typeof v !== 'string') return invalid(`link ${i}'s header jwk lacks "${m}"`);
-    canonical[m] = v;
+  // Algorithms an agent may sign a delegation with: the ones our keys are (EdDSA, ES256).
+  const keyType = KEY_TYPE_OF.get(alg);
+  if (keyType === undefined) return invalid(`link ${i} is signed with an algorithm delegations may not use`);
+  const read = readEmbeddedKey(header.jwk, keyType);
+  if ('kind' in read) {
+    switch (read.kind) {
+      case 'not_an_object':
+        return invalid(`link ${i}'s header jwk is not a key`);
+      case 'private':
+        return invalid(`link ${i}'s header jwk must be a public key`);
+      case 'wrong_type':
+        return invalid(`link ${i}'s key does not match its algorithm ${alg}`);
+      case 'missing_member':
+        return invalid(`link ${i}'s header jwk lacks "${read.member}"`);
+    }
   }
-  const thumbprint = createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
+  const thumbprint = read.thumbprint;
   // The embedded key is trusted only because the parent, already verified, pins its thumbprint.
   if (thumbprint !== pinned) {
     invalid(`link ${i} is signed by a key other than the one its parent binds (cnf.jkt); each link's signer must be the previous link's key holder`);
@@ -129,7 +126,7 @@ async function verifyAgentSigned(
   let key = keys.get(thumbprint);
   if (key === undefined) {
     try {
-      key = createPublicKey({ key: canonical as import('node:crypto').JsonWebKey, format: 'jwk' });
+      key = importPublicJwk(read.jwk);
     } catch (err) {
       return invalid(`link ${i}'s header jwk is not a valid public key`, err);
     }

@@ -13,10 +13,12 @@ import { z } from 'zod';
 import { CapabilityError } from '../errors.js';
 import { durationSeconds, systemClock, type Clock, type Duration } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
-import { CAPABILITY_TYP, capabilityClaimsSchema, toolsSchema, type CapabilityClaims, type ToolGrant } from './claims.js';
+import { jwkThumbprint, minimalJwk } from '../jose/jwk.js';
+import { CAPABILITY_TYP } from '../jose/typ.js';
+import { capabilityClaimsSchema, toolsSchema, type CapabilityClaims, type ToolGrant } from './claims.js';
 import { createChainVerifier, decodeChain } from './delegation-chain.js';
 import { actorFor, checkLink, type LinkSigner } from './delegation-rules.js';
-import type { JWKS, SigningKey } from './keys.js';
+import type { JWKS, SigningKey } from '../jose/keys.js';
 import { createCapabilityVerifier, type CapabilityVerifier } from './verify.js';
 
 export interface DelegationRequest {
@@ -63,12 +65,6 @@ function signingKeyOf(key: DelegationKey): SigningKey {
     if ('signingKey' in key && typeof key.signingKey === 'object' && key.signingKey !== null) return key.signingKey;
   }
   throw new TypeError('delegate: options.key must be an AgentKey or a SigningKey');
-}
-
-/** Only the members RFC 7638 hashes: the header says nothing else about the key. */
-function publicKeyOf(key: SigningKey): JWK {
-  const j = key.publicJwk;
-  return j.kty === 'OKP' ? { kty: 'OKP', crv: j.crv!, x: j.x! } : { kty: 'EC', crv: j.crv!, x: j.x!, y: j.y! };
 }
 
 type ParsedRequest = z.infer<typeof requestSchema>;
@@ -173,8 +169,9 @@ export async function delegate(parentCapability: string, request: DelegationRequ
     claims.push(r.data);
   }
   const parent = claims[claims.length - 1]!;
-  const publicJwk = publicKeyOf(key);
-  const jkt = await calculateJwkThumbprint(publicJwk, 'sha256');
+  // The header says nothing else about the key than the members RFC 7638 hashes.
+  const publicJwk = minimalJwk(key.publicJwk);
+  const jkt = jwkThumbprint(publicJwk);
   if (parent.cnf === undefined) {
     refuse('the parent capability binds no key (cnf), so its holder cannot sign a delegation; use the authority\'s token exchange (authority.delegate)');
   }

@@ -9,7 +9,7 @@
  * never wedges later refreshes.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { JWKS } from './keys.js';
+import type { JWKS } from '../jose/keys.js';
 import { CapabilityError } from '../errors.js';
 import type { Clock } from '../util/time.js';
 

@@ -3,14 +3,16 @@
  * `aud` required, bounded clock skew, nothing fetched from a URL named in the token. Each
  * verified capability is compiled once (constraints, lookups) and cached until it expires.
  */
-import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { CapabilityError, type DenialCode } from '../errors.js';
 import type { Clock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
-import { CAPABILITY_TYP, capabilityClaimsSchema, issuedAtMs as issuedAtMsOf, type CapabilityClaims, type Intent } from './claims.js';
+import { CAPABILITY_TYP } from '../jose/typ.js';
+import { capabilityClaimsSchema, issuedAtMs as issuedAtMsOf, type CapabilityClaims, type Intent } from './claims.js';
 import { compileFields } from './constraints.js';
-import type { JWKS } from './keys.js';
-import { compactJwsProblem } from '../util/compact-jws.js';
+import type { JWKS } from '../jose/keys.js';
+import { compactJwsProblem } from '../jose/compact-jws.js';
+import { explainJoseFailure, type JoseFailureTable } from '../jose/explain-failure.js';
 import {
   createIssuerKeySet,
   DEFAULT_MAX_STALE_MS,
@@ -183,30 +185,34 @@ function issuerKeys(t: TrustedIssuer, clock: Clock): IssuerKeySet {
   });
 }
 
+const CAPABILITY_FAILURES: JoseFailureTable<DenialCode> = {
+  expired: ['capability_expired', 'the capability has expired; ask the authority for a new grant'],
+  nbf: ['capability_invalid', 'the capability is not valid yet (nbf is in the future)'],
+  aud: ['capability_invalid', "the capability was granted for another audience than this guard's"],
+  iss: ['capability_invalid', 'the capability was issued by an untrusted issuer'],
+  claim: ['capability_invalid', (f) => `the capability's "${f.claim}" claim is invalid: ${f.reason}`],
+  algorithm: ['capability_invalid', 'the capability is signed with an algorithm this guard does not accept'],
+  unknown_key: ['capability_invalid', "the capability's signing key (kid) is not trusted by this guard"],
+  ambiguous_key: ['capability_invalid', "the capability's kid matches several trusted keys"],
+  signature: ['capability_invalid', "the capability's signature does not verify"],
+  malformed: ['capability_invalid', 'the capability is not a well-formed signed JWT'],
+};
+
 /** Turns a jose verification error into a capability denial with an actionable reason. */
 export function explainJoseError(err: unknown, expected?: { audience: string }): never {
-  if (err instanceof joseErrors.JWTExpired) fail('capability_expired', 'the capability has expired; ask the authority for a new grant', err);
-  if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    if (err.claim === 'nbf') fail('capability_invalid', 'the capability is not valid yet (nbf is in the future)', err);
-    if (err.claim === 'aud') {
-      const aud = (err.payload as { aud?: unknown } | undefined)?.aud;
-      fail(
-        'capability_invalid',
-        expected === undefined
-          ? "the capability was granted for another audience than this guard's"
-          : `the capability was granted for another audience (${quote(aud)}) than this guard's (${quote(expected.audience)}); ask the authority for a grant with audience ${quote(expected.audience)}`,
-        err,
-      );
-    }
-    if (err.claim === 'iss') fail('capability_invalid', 'the capability was issued by an untrusted issuer', err);
-    fail('capability_invalid', `the capability's "${err.claim}" claim is invalid: ${err.reason}`, err);
-  }
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) fail('capability_invalid', 'the capability is signed with an algorithm this guard does not accept', err);
-  if (err instanceof joseErrors.JWKSNoMatchingKey) fail('capability_invalid', "the capability's signing key (kid) is not trusted by this guard", err);
-  if (err instanceof joseErrors.JWKSMultipleMatchingKeys) fail('capability_invalid', "the capability's kid matches several trusted keys", err);
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) fail('capability_invalid', "the capability's signature does not verify", err);
-  if (err instanceof joseErrors.JWTInvalid || err instanceof joseErrors.JWSInvalid) fail('capability_invalid', 'the capability is not a well-formed signed JWT', err);
-  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JOSENotSupported) fail('capability_invalid', 'the capability could not be verified', err);
+  const table: JoseFailureTable<DenialCode> =
+    expected === undefined
+      ? CAPABILITY_FAILURES
+      : {
+          ...CAPABILITY_FAILURES,
+          aud: [
+            'capability_invalid',
+            (f) =>
+              `the capability was granted for another audience (${quote((f.payload as { aud?: unknown } | undefined)?.aud)}) than this guard's (${quote(expected.audience)}); ask the authority for a grant with audience ${quote(expected.audience)}`,
+          ],
+        };
+  const explained = explainJoseFailure(err, table);
+  if (explained !== undefined) fail(explained.code, explained.reason, err);
   if (err instanceof CapabilityError) throw err;
   return fail('capability_invalid', 'the capability could not be verified', err);
 }

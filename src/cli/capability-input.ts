@@ -5,7 +5,7 @@ import type { Guard, GuardOptions } from '../guard/types.js';
 import { readInput } from './files.js';
 import { CliError, EXIT, type CliIo } from './io.js';
 import { loadJwks } from './keys-file.js';
-import { COMPACT_JWS } from '../util/compact-jws.js';
+import { COMPACT_JWS } from '../jose/compact-jws.js';
 
 
 /** A token given inline, `-` for standard input, or a file holding it. */

@@ -1,6 +1,6 @@
 /** Loading an authority's private key and a guard's trusted JWKS from files. */
 import type { JWK } from 'jose';
-import { importSigningKey, type JWKS, type SigningKey } from '../capability/keys.js';
+import { importSigningKey, type JWKS, type SigningKey } from '../jose/keys.js';
 import { readJsonObject } from './files.js';
 import { CliError, type CliIo } from './io.js';
 

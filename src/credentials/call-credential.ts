@@ -4,12 +4,12 @@
  * registered live in the store when the call is reserved and revoked when the call ends.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { CALL_CREDENTIAL_TYP } from '../capability/claims.js';
-import { importSigningKeySync, type JWKS, type PrivateKeyInput } from '../capability/keys.js';
+import { CALL_CREDENTIAL_TYP } from '../jose/typ.js';
+import { importSigningKeySync, type JWKS, type PrivateKeyInput } from '../jose/keys.js';
 import type { TesseraStore } from '../store/types.js';
 import { randomId } from '../util/canonical.js';
 import type { Clock } from '../util/time.js';
-import { createCompactSigner, createThreadpoolSigner } from './jws.js';
+import { createCompactSigner, createThreadpoolSigner } from '../jose/compact-sign.js';
 import type { Credential, CredentialProvider, CredentialRequest } from './types.js';
 
 /**

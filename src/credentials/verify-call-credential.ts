@@ -1,14 +1,15 @@
 /**
  * For the downstream service: accept a call credential once, and never after its call ended.
  */
-import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
-import { CALL_CREDENTIAL_TYP } from '../capability/claims.js';
-import type { JWKS } from '../capability/keys.js';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { CALL_CREDENTIAL_TYP } from '../jose/typ.js';
+import type { JWKS } from '../jose/keys.js';
 import { CredentialRejectedError } from '../errors.js';
 import type { TesseraStore } from '../store/types.js';
 import { type Clock, systemClock } from '../util/time.js';
 import { CREDENTIAL_MARGIN_SEC, type CallCredentialClaims } from './call-credential.js';
-import { COMPACT_JWS } from '../util/compact-jws.js';
+import { COMPACT_JWS } from '../jose/compact-jws.js';
+import { explainJoseFailure, type JoseFailureTable } from '../jose/explain-failure.js';
 
 export interface VerifyCallCredentialOptions {
   /** The guard's credential keys (`guard.credentialJwks()`). */
@@ -27,6 +28,10 @@ export interface VerifyCallCredentialOptions {
   /** Allowed clock skew in seconds; default 5, at most 30 (the store keeps spent markers 30 s past expiry). */
   clockSkewSec?: number;
 }
+
+const CREDENTIAL_FAILURES: JoseFailureTable<CredentialRejectedError['code']> = {
+  expired: ['credential_expired', 'the call credential has expired'],
+};
 
 const reject = (code: CredentialRejectedError['code'], reason: string, cause?: unknown): never => {
   throw new CredentialRejectedError(code, reason, cause === undefined ? undefined : { cause });
@@ -66,7 +71,8 @@ export async function verifyCallCredential(token: string, options: VerifyCallCre
     });
     claims = r.payload as unknown as CallCredentialClaims;
   } catch (err) {
-    if (err instanceof joseErrors.JWTExpired) return reject('credential_expired', 'the call credential has expired', err);
+    const explained = explainJoseFailure(err, CREDENTIAL_FAILURES);
+    if (explained !== undefined) return reject(explained.code, explained.reason, err);
     return reject('credential_invalid', 'the call credential does not verify against the guard keys, issuer and audience', err);
   }
   if (options.tool !== undefined && claims.tool !== options.tool) reject('credential_invalid', `the credential is for tool "${String(claims.tool)}"`);

@@ -18,38 +18,9 @@ import type { CallReservation, CounterIncrement, ReservationResult, TesseraStore
 import { hashArguments, NotJsonError, randomId } from '../util/canonical.js';
 import type { GuardRuntime, PreparedTool } from './pipeline.js';
 import { counterKey, revocationChecks, withAncestorCounters } from './reservation.js';
-import type { CapabilityBinding, CapabilityContext } from './types.js';
+import type { CapabilityBinding, CapabilityContext, PreflightDecision, PreflightOptions } from './types.js';
 
-export interface PreflightOptions {
-  /** The capability to check; default the one bound with `withCapability` (as for a call). */
-  capability?: CapabilityBinding;
-  /** The call id the framework will use; echoed in a denial. */
-  callId?: string;
-  /** Longest the dry run waits for each asynchronous answer (verification, identity, store), ms; default 1000. On timeout the answer is `deny`. Policy engines keep the guard's `policyTimeoutMs`. */
-  timeoutMs?: number;
-}
-
-/** What the guard would do with this call, short of asking a human. */
-export type PreflightDecision =
-  | {
-      readonly decision: 'allow' | 'require_approval';
-      readonly tool: string;
-      /** Policy's reason (for `require_approval`, why a human must approve). */
-      readonly reason: string;
-      readonly policyIds: readonly string[];
-      /** False when the store has no `peek`: revocation and call limits were not checked. */
-      readonly limitsChecked: boolean;
-    }
-  | {
-      readonly decision: 'deny';
-      readonly tool: string;
-      readonly code: DenialCode;
-      readonly reason: string;
-      readonly policyIds: readonly string[];
-      readonly limitsChecked: boolean;
-      /** The denial the call itself would most likely end with (nothing was recorded). */
-      readonly denial: ToolDeniedError;
-    };
+export type { PreflightDecision, PreflightOptions } from './types.js';
 
 type Peek = (reservation: CallReservation) => ReservationResult | Promise<ReservationResult>;
 

@@ -1,43 +1,20 @@
-import type { Meter, Tracer } from '@opentelemetry/api';
 import type { z } from 'zod';
 import type { Intent } from '../capability/claims.js';
-import type { PrivateKeyInput, JWKS } from '../capability/keys.js';
+import type { DenialCode, ToolDeniedError } from '../errors.js';
+import type { PrivateKeyInput, JWKS } from '../jose/keys.js';
 import type { TrustedIssuer, VerifiedCapability } from '../capability/verify.js';
 import type { Credential, CredentialProvider } from '../credentials/types.js';
-import type { AgentIdentity, IdentityVerifier } from '../identity/types.js';
-import type { AgentPresentation } from '../identity/agent-context.js';
-import type { ProofOptions } from '../identity/proof.js';
+import type { AgentIdentity, CapabilityContext, IdentityVerifier } from '../identity/types.js';
+import type { TelemetryOptions } from '../telemetry/types.js';
+import type { AgentPresentation } from './agent-context.js';
+import type { ProofOptions } from './proof-checker.js';
 import type { Approver, PolicyEngine, RiskTier } from '../policy/types.js';
 import type { TesseraStore } from '../store/types.js';
 import type { Clock, Duration } from '../util/time.js';
-import type { PreflightDecision, PreflightOptions } from './preflight.js';
 
-/** What the agent runtime binds to a call: the capability, and optionally who is calling. */
-export interface CapabilityContext {
-  /** The capability token (compact JWS). Never passed through the model. */
-  capability: string;
-  /** An identity token (JWT-SVID or OIDC) for the agent running the call. */
-  identity?: string;
-  /** A signer of proof-of-possession tokens, for capabilities bound to the agent's key. */
-  prover?: ProofSigner;
-}
-
-/** Signs a `tessera-pop+jwt` proof for one call (see `createAgentKey`). */
-export interface ProofSigner {
-  /** `signal` aborts when the guard stops waiting (`timeouts.proofMs`). */
-  prove(binding: ProofBinding, options?: { readonly signal?: AbortSignal }): Promise<string> | string;
-}
-
-/** What a proof of possession is bound to. */
-export interface ProofBinding {
-  readonly tool: string;
-  readonly callId: string;
-  /** base64url SHA-256 of the canonical JSON of the arguments as the agent passed them. */
-  readonly argsHash: string;
-  /** base64url SHA-256 of the capability token. */
-  readonly capabilityHash: string;
-  readonly audience: string;
-}
+// Declared in the layer that uses them; re-exported here with the rest of the guard's API.
+export type { CapabilityContext, ProofBinding, ProofSigner } from '../identity/types.js';
+export type { TelemetryOptions } from '../telemetry/types.js';
 
 export type CapabilityBinding = string | CapabilityContext;
 
@@ -89,20 +66,6 @@ export interface GuardedTool<S extends z.ZodType = z.ZodType, R = unknown> {
   (args: z.input<S>, options?: CallOptions): Promise<R>;
   readonly definition: Readonly<Required<Pick<ToolDefinition<S>, 'name' | 'description' | 'input' | 'risk' | 'type'>>> & ToolDefinition<S>;
   readonly guard: Guard;
-}
-
-export interface TelemetryOptions {
-  /** Default: `trace.getTracer('tessera')` from the global provider. */
-  tracer?: Tracer;
-  /** Default: `metrics.getMeter('tessera')` from the global provider. */
-  meter?: Meter;
-  /**
-   * `create` (default) starts a span per call; `enrich` adds Tessera's attributes to the active
-   * span when a framework already created an `execute_tool` span, and creates one otherwise.
-   */
-  spanMode?: 'create' | 'enrich';
-  /** Record raw arguments (`gen_ai.tool.call.arguments`). Off by default: arguments may be secret. */
-  recordArguments?: boolean;
 }
 
 export interface GuardOptions {
@@ -214,3 +177,34 @@ export interface Guard {
   /** Revokes every capability granted for this intent until now, plus the clock skew. */
   revokeIntent(intentId: string): Promise<void>;
 }
+
+export interface PreflightOptions {
+  /** The capability to check; default the one bound with `withCapability` (as for a call). */
+  capability?: CapabilityBinding;
+  /** The call id the framework will use; echoed in a denial. */
+  callId?: string;
+  /** Longest the dry run waits for each asynchronous answer (verification, identity, store), ms; default 1000. On timeout the answer is `deny`. Policy engines keep the guard's `policyTimeoutMs`. */
+  timeoutMs?: number;
+}
+
+/** What the guard would do with this call, short of asking a human. */
+export type PreflightDecision =
+  | {
+      readonly decision: 'allow' | 'require_approval';
+      readonly tool: string;
+      /** Policy's reason (for `require_approval`, why a human must approve). */
+      readonly reason: string;
+      readonly policyIds: readonly string[];
+      /** False when the store has no `peek`: revocation and call limits were not checked. */
+      readonly limitsChecked: boolean;
+    }
+  | {
+      readonly decision: 'deny';
+      readonly tool: string;
+      readonly code: DenialCode;
+      readonly reason: string;
+      readonly policyIds: readonly string[];
+      readonly limitsChecked: boolean;
+      /** The denial the call itself would most likely end with (nothing was recorded). */
+      readonly denial: ToolDeniedError;
+    };

@@ -5,11 +5,12 @@
  * `tessera-pop+jwt` proof signed by the private half, so a stolen capability alone is worthless.
  * Proofs are signed synchronously with node:crypto: one signature per call is on the hot path.
  */
-import { sign } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK } from 'jose';
-import { PROOF_TYP } from '../capability/claims.js';
-import { generateSigningKey, importSigningKey, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from '../capability/keys.js';
-import type { ProofBinding, ProofSigner } from '../guard/types.js';
+import type { JWK } from 'jose';
+import { createEmbeddedKeySigner } from '../jose/compact-sign.js';
+import { jwkThumbprint, minimalJwk } from '../jose/jwk.js';
+import { PROOF_TYP } from '../jose/typ.js';
+import { generateSigningKey, importSigningKey, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from '../jose/keys.js';
+import type { ProofBinding, ProofSigner } from './types.js';
 import { randomId } from '../util/canonical.js';
 import { systemClock, type Clock } from '../util/time.js';
 
@@ -43,20 +44,12 @@ export interface AgentKeyOptions {
   clock?: Clock;
 }
 
-/** Only the members RFC 7638 hashes: the header carries nothing else about the key. */
-function minimalJwk(jwk: JWK): JWK {
-  return jwk.kty === 'OKP'
-    ? { kty: 'OKP', crv: jwk.crv!, x: jwk.x! }
-    : { kty: 'EC', crv: jwk.crv!, x: jwk.x!, y: jwk.y! };
-}
-
 async function fromSigningKey(key: SigningKey, options: AgentKeyOptions): Promise<AgentKey> {
   const clock = options.clock ?? systemClock;
+  // The header carries only the members RFC 7638 hashes: nothing else about the key.
   const publicJwk = Object.freeze(minimalJwk(key.publicJwk));
-  const jkt = await calculateJwkThumbprint(publicJwk, 'sha256');
-  const header = Buffer.from(JSON.stringify({ alg: key.alg, typ: PROOF_TYP, jwk: publicJwk })).toString('base64url');
-  const sigOptions = key.alg === 'EdDSA' ? key.privateKey : { key: key.privateKey, dsaEncoding: 'ieee-p1363' as const };
-  const digest = key.alg === 'EdDSA' ? null : 'sha256';
+  const jkt = jwkThumbprint(publicJwk);
+  const signProof = createEmbeddedKeySigner(key, PROOF_TYP, publicJwk);
   const prove = (binding: ProofBinding): string => {
     const claims: ProofClaims = {
       tool: binding.tool,
@@ -67,8 +60,7 @@ async function fromSigningKey(key: SigningKey, options: AgentKeyOptions): Promis
       iat: Math.floor(clock() / 1000),
       jti: randomId(),
     };
-    const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-    return `${input}.${sign(digest, Buffer.from(input), sigOptions).toString('base64url')}`;
+    return signProof(claims);
   };
   return Object.freeze({ jkt, publicJwk, signingKey: key, prove });
 }

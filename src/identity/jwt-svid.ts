@@ -4,7 +4,7 @@
  * trusted trust domain, `aud` present and containing ours, `exp` present, the key taken from
  * that trust domain's bundle by `kid` and nowhere else.
  */
-import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
@@ -12,7 +12,8 @@ import { IdentityError } from './errors.js';
 import { parseSpiffeId, parseTrustDomain, SpiffeIdError, type SpiffeId } from './spiffe-id.js';
 import { createTrustBundle, type TrustBundle, type TrustBundleSource } from './trust-bundle.js';
 import type { AgentIdentity, IdentityVerifier } from './types.js';
-import { COMPACT_JWS } from '../util/compact-jws.js';
+import { COMPACT_JWS } from '../jose/compact-jws.js';
+import { explainJoseFailure, type JoseFailureTable } from '../jose/explain-failure.js';
 
 export const JWT_SVID_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512'] as const;
 
@@ -49,17 +50,18 @@ const invalid = (reason: string, cause?: unknown): never => {
   throw new IdentityError('identity_invalid', reason, cause === undefined ? undefined : { cause });
 };
 
+const SVID_FAILURES: JoseFailureTable<'identity_invalid'> = {
+  expired: ['identity_invalid', 'the JWT-SVID has expired; fetch a fresh one from the Workload API'],
+  aud: ['identity_invalid', "the JWT-SVID's audience does not include this guard"],
+  nbf: ['identity_invalid', 'the JWT-SVID is not valid yet (nbf)'],
+  claim: ['identity_invalid', (f) => `the JWT-SVID's "${f.claim}" claim is missing or invalid`],
+  algorithm: ['identity_invalid', 'the JWT-SVID is signed with an algorithm the JWT-SVID standard does not allow'],
+  signature: ['identity_invalid', "the JWT-SVID's signature does not verify"],
+};
+
 function explain(err: unknown): never {
   if (err instanceof IdentityError) throw err;
-  if (err instanceof joseErrors.JWTExpired) invalid('the JWT-SVID has expired; fetch a fresh one from the Workload API', err);
-  if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    if (err.claim === 'aud') invalid("the JWT-SVID's audience does not include this guard", err);
-    if (err.claim === 'nbf') invalid('the JWT-SVID is not valid yet (nbf)', err);
-    invalid(`the JWT-SVID's "${err.claim}" claim is missing or invalid`, err);
-  }
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) invalid('the JWT-SVID is signed with an algorithm the JWT-SVID standard does not allow', err);
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) invalid("the JWT-SVID's signature does not verify", err);
-  return invalid('the JWT-SVID could not be verified', err);
+  return invalid(explainJoseFailure(err, SVID_FAILURES)?.reason ?? 'the JWT-SVID could not be verified', err);
 }
 
 /** Builds a verifier of JWT-SVIDs; plug it into `createGuard({ identity })` or `createAuthority({ identity })`. */

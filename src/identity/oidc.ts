@@ -5,13 +5,14 @@
  * required, bounded skew. The agent's identity is `<iss>#<sub>`, or a configured claim.
  * A provider that cannot be reached is `identity_unavailable`: calls fail closed.
  */
-import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
 import { IdentityError } from './errors.js';
 import type { AgentIdentity, IdentityVerifier } from './types.js';
-import { COMPACT_JWS } from '../util/compact-jws.js';
+import { COMPACT_JWS } from '../jose/compact-jws.js';
+import { explainJoseFailure, type JoseFailureTable } from '../jose/explain-failure.js';
 
 export interface OidcVerifierOptions {
   /** The provider's issuer identifier, exactly as it appears in `iss` and in its discovery document. */
@@ -71,20 +72,23 @@ const invalid = (reason: string, cause?: unknown): never => {
 };
 
 /** Validation failures are the token's fault; anything else (network, timeout, bad JWKS) is the provider's. */
+const OIDC_FAILURES: JoseFailureTable<'identity_invalid'> = {
+  expired: ['identity_invalid', 'the identity token has expired'],
+  aud: ['identity_invalid', "the identity token's audience does not include this service"],
+  iss: ['identity_invalid', 'the identity token was issued by another issuer'],
+  typ: ['identity_invalid', "the identity token's typ is not the one this verifier requires"],
+  claim: ['identity_invalid', (f) => `the identity token's "${f.claim}" claim is missing or invalid`],
+  algorithm: ['identity_invalid', 'the identity token is signed with an algorithm this verifier does not accept'],
+  unknown_key: ['identity_invalid', "the identity token's key (kid) is not published by the provider"],
+  ambiguous_key: ['identity_invalid', "the identity token's kid matches several provider keys"],
+  signature: ['identity_invalid', "the identity token's signature does not verify"],
+  malformed: ['identity_invalid', 'the identity token is not a well-formed signed JWT'],
+};
+
 function explain(err: unknown): never {
   if (err instanceof IdentityError) throw err;
-  if (err instanceof joseErrors.JWTExpired) invalid('the identity token has expired', err);
-  if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    if (err.claim === 'aud') invalid("the identity token's audience does not include this service", err);
-    if (err.claim === 'iss') invalid('the identity token was issued by another issuer', err);
-    if (err.claim === 'typ') invalid("the identity token's typ is not the one this verifier requires", err);
-    invalid(`the identity token's "${err.claim}" claim is missing or invalid`, err);
-  }
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) invalid('the identity token is signed with an algorithm this verifier does not accept', err);
-  if (err instanceof joseErrors.JWKSNoMatchingKey) invalid("the identity token's key (kid) is not published by the provider", err);
-  if (err instanceof joseErrors.JWKSMultipleMatchingKeys) invalid("the identity token's kid matches several provider keys", err);
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) invalid("the identity token's signature does not verify", err);
-  if (err instanceof joseErrors.JWTInvalid || err instanceof joseErrors.JWSInvalid) invalid('the identity token is not a well-formed signed JWT', err);
+  const explained = explainJoseFailure(err, OIDC_FAILURES);
+  if (explained !== undefined) invalid(explained.reason, err);
   throw new IdentityError('identity_unavailable', 'the identity provider could not be reached to verify the token', { cause: err });
 }
 

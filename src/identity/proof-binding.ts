@@ -3,7 +3,7 @@
  * prover): the same hashes the guard recomputes, so the two sides cannot drift.
  */
 import { createHash } from 'node:crypto';
-import type { ProofBinding } from '../guard/types.js';
+import type { ProofBinding } from './types.js';
 import { hashArguments } from '../util/canonical.js';
 
 export interface ProofBindingInput {

@@ -23,3 +23,30 @@ export interface IdentityVerifier {
   /** `signal` aborts when the caller stops waiting (the guard's `timeouts.identityMs`). */
   verify(token: string, options?: { readonly signal?: AbortSignal }): Promise<AgentIdentity>;
 }
+
+/** What the agent runtime binds to a call: the capability, and optionally who is calling. */
+export interface CapabilityContext {
+  /** The capability token (compact JWS). Never passed through the model. */
+  capability: string;
+  /** An identity token (JWT-SVID or OIDC) for the agent running the call. */
+  identity?: string;
+  /** A signer of proof-of-possession tokens, for capabilities bound to the agent's key. */
+  prover?: ProofSigner;
+}
+
+/** Signs a `tessera-pop+jwt` proof for one call (see `createAgentKey`). */
+export interface ProofSigner {
+  /** `signal` aborts when the guard stops waiting (`timeouts.proofMs`). */
+  prove(binding: ProofBinding, options?: { readonly signal?: AbortSignal }): Promise<string> | string;
+}
+
+/** What a proof of possession is bound to. */
+export interface ProofBinding {
+  readonly tool: string;
+  readonly callId: string;
+  /** base64url SHA-256 of the canonical JSON of the arguments as the agent passed them. */
+  readonly argsHash: string;
+  /** base64url SHA-256 of the capability token. */
+  readonly capabilityHash: string;
+  readonly audience: string;
+}

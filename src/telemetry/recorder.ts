@@ -26,7 +26,7 @@ import {
   type TimeInput,
   type Tracer,
 } from '@opentelemetry/api';
-import type { TelemetryOptions } from '../guard/types.js';
+import type { TelemetryOptions } from './types.js';
 import { ATTR, EVENT, METRIC, OPERATION_EXECUTE_TOOL, spanName } from './attributes.js';
 
 export const INSTRUMENTATION_NAME = 'tessera';

@@ -4,7 +4,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import type { JWK } from 'jose';
-import { generateSigningKey, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../../capability/keys.js';
+import { generateSigningKey, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../../jose/keys.js';
 import { flag, parseCommand, renderHelp, requireStr, safeWord, str, type CommandSpec } from '../args.js';
 import { writeSecretFile } from '../files.js';
 import { CliUsageError, EXIT, type CliIo, type ExitCode } from '../io.js';

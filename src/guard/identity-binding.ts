@@ -3,11 +3,10 @@
  * call. Verified identities are cached per token until they expire.
  */
 import type { VerifiedCapability } from '../capability/verify.js';
-import type { CapabilityContext } from '../guard/types.js';
 import { withDeadline } from '../util/deadline.js';
 import type { Clock } from '../util/time.js';
-import { IdentityError } from './errors.js';
-import type { AgentIdentity, IdentityVerifier } from './types.js';
+import { IdentityError } from '../identity/errors.js';
+import type { AgentIdentity, CapabilityContext, IdentityVerifier } from '../identity/types.js';
 
 export interface IdentityBindingOptions {
   verifier: IdentityVerifier | undefined;

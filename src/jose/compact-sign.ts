@@ -8,7 +8,8 @@
  * still parsed and verified by jose.
  */
 import { sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
-import type { SigningKey } from '../capability/keys.js';
+import type { JWK } from 'jose';
+import type { SigningKey } from './keys.js';
 import { TesseraError } from '../errors.js';
 
 export type CompactSigner = (payload: object) => string;
@@ -20,8 +21,8 @@ interface Prepared {
   readonly sigKey: KeyObject | SignKeyObjectInput;
 }
 
-function prepare(key: SigningKey, typ: string): Prepared {
-  const header = Buffer.from(JSON.stringify({ alg: key.alg, typ, kid: key.kid })).toString('base64url');
+function prepare(key: SigningKey, protectedHeader: object): Prepared {
+  const header = Buffer.from(JSON.stringify(protectedHeader)).toString('base64url');
   const privateKey = key.privateKey;
   return {
     input: (payload) => `${header}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`,
@@ -32,7 +33,18 @@ function prepare(key: SigningKey, typ: string): Prepared {
 
 /** Binds a key and a `typ` into a signer; the protected header is encoded once. */
 export function createCompactSigner(key: SigningKey, typ: string): CompactSigner {
-  const { input: signingInput, digest, sigKey } = prepare(key, typ);
+  return signerOf(prepare(key, { alg: key.alg, typ, kid: key.kid }));
+}
+
+/**
+ * A signer whose header carries the public key itself (`jwk`) instead of a `kid`: for proofs of
+ * possession, which the verifier trusts only through the key's thumbprint pinned elsewhere.
+ */
+export function createEmbeddedKeySigner(key: SigningKey, typ: string, publicJwk: JWK): CompactSigner {
+  return signerOf(prepare(key, { alg: key.alg, typ, jwk: publicJwk }));
+}
+
+function signerOf({ input: signingInput, digest, sigKey }: Prepared): CompactSigner {
   return (payload) => {
     const input = signingInput(payload);
     // The signing input is base64url text, so latin1 encodes it byte for byte without a UTF-8 pass.
@@ -48,7 +60,7 @@ export function createCompactSigner(key: SigningKey, typ: string): CompactSigner
  * per signature costs the main thread more than the rest of the hand-off.
  */
 export function createThreadpoolSigner(key: SigningKey, typ: string, deadlineMs: number): AsyncCompactSigner {
-  const { input: signingInput, digest, sigKey } = prepare(key, typ);
+  const { input: signingInput, digest, sigKey } = prepare(key, { alg: key.alg, typ, kid: key.kid });
   interface Job {
     readonly startedAt: number;
     readonly reject: (err: Error) => void;

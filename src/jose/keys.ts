@@ -2,7 +2,8 @@
  * Signing keys: generated, imported once, bound to exactly one algorithm (RFC 8725 §3.1).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, webcrypto } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { JWK } from 'jose';
+import { jwkThumbprint } from './jwk.js';
 
 export type SigningAlgorithm = 'EdDSA' | 'ES256';
 export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['EdDSA', 'ES256'];
@@ -64,7 +65,7 @@ function assemble({ privateKey, alg, exported }: PreparedKey, kid: string): Sign
 /** Imports a private key once; `kid` defaults to its RFC 7638 thumbprint. */
 export async function importSigningKey(input: PrivateKeyInput, options: { kid?: string } = {}): Promise<SigningKey> {
   const prepared = prepare(input, 'signingKey');
-  return assemble(prepared, options.kid ?? (await calculateJwkThumbprint(prepared.exported, 'sha256')));
+  return assemble(prepared, options.kid ?? jwkThumbprint(prepared.exported));
 }
 
 /** Imports a private key synchronously under a given `kid`; `option` names it in errors. */

@@ -8,17 +8,18 @@
  * equals the `cnf.jkt` the authority signed. Verification is one synchronous node:crypto
  * signature check: the imported key is cached per header, and parsing is strict and small.
  */
-import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createHash, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { PROOF_TYP } from '../capability/claims.js';
+import { importPublicJwk, KEY_TYPE_OF, readEmbeddedKey } from '../jose/jwk.js';
+import { PROOF_TYP } from '../jose/typ.js';
 import type { VerifiedCapability } from '../capability/verify.js';
-import type { CapabilityContext } from '../guard/types.js';
+import type { CapabilityContext } from '../identity/types.js';
 import { hashArguments } from '../util/canonical.js';
 import { DeadlineError, LazySignal, withDeadline } from '../util/deadline.js';
 import type { Clock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
-import { IdentityError } from './errors.js';
-import { COMPACT_JWS } from '../util/compact-jws.js';
+import { IdentityError } from '../identity/errors.js';
+import { COMPACT_JWS } from '../jose/compact-jws.js';
 
 export type ProofChecker = (
   cap: VerifiedCapability,
@@ -50,10 +51,6 @@ export interface ProofCheckerOptions extends ProofOptions {
 
 const MAX_PROOF_BYTES = 4096;
 const HEADER_MEMBERS = new Set(['alg', 'typ', 'jwk']);
-const CURVE_OF: Record<ProofAlgorithm, { kty: string; crv: string; members: readonly string[] }> = {
-  EdDSA: { kty: 'OKP', crv: 'Ed25519', members: ['crv', 'kty', 'x'] },
-  ES256: { kty: 'EC', crv: 'P-256', members: ['crv', 'kty', 'x', 'y'] },
-};
 
 interface ProofKey {
   readonly jkt: string;
@@ -86,28 +83,29 @@ function importHeader(segment: string, algorithms: ReadonlySet<string>): ProofKe
   }
   const alg = header.alg;
   if (typeof alg !== 'string' || !algorithms.has(alg)) return invalid('the proof is signed with an algorithm this guard does not accept');
-  const jwk = header.jwk as Record<string, unknown> | undefined;
-  if (jwk === undefined || typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
-    return invalid("the proof's header must carry the agent's public key (jwk)");
+  const keyType = KEY_TYPE_OF.get(alg);
+  if (keyType === undefined) return invalid('the proof is signed with an algorithm this guard does not accept');
+  const read = readEmbeddedKey(header.jwk, keyType);
+  if ('kind' in read) {
+    switch (read.kind) {
+      case 'not_an_object':
+        return invalid("the proof's header must carry the agent's public key (jwk)");
+      case 'private':
+        return invalid("the proof's header jwk must be a public key");
+      case 'wrong_type':
+        return invalid(`the proof's key does not match its algorithm ${alg}`);
+      case 'missing_member':
+        return invalid(`the proof's jwk lacks "${read.member}"`);
+    }
   }
-  if ('d' in jwk || 'p' in jwk || 'k' in jwk) return invalid("the proof's header jwk must be a public key");
-  const want = CURVE_OF[alg as ProofAlgorithm];
-  if (jwk.kty !== want.kty || jwk.crv !== want.crv) return invalid(`the proof's key does not match its algorithm ${alg}`);
-  // RFC 7638: the required members, lexicographically ordered, no whitespace.
-  const canonical: Record<string, unknown> = {};
-  for (const m of want.members) {
-    if (typeof jwk[m] !== 'string') return invalid(`the proof's jwk lacks "${m}"`);
-    canonical[m] = jwk[m];
-  }
-  const jkt = createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: canonical as import('node:crypto').JsonWebKey, format: 'jwk' });
+    key = importPublicJwk(read.jwk);
   } catch {
     return invalid("the proof's jwk is not a valid public key");
   }
   return Object.freeze({
-    jkt,
+    jkt: read.thumbprint,
     alg: alg as ProofAlgorithm,
     key: alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' as const } : key,
     digest: alg === 'ES256' ? ('sha256' as const) : null,

@@ -4,7 +4,7 @@
  * binding's own `identity` or `prover` wins over the agent context's.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { CapabilityContext, ProofSigner } from '../guard/types.js';
+import type { CapabilityContext, ProofSigner } from '../identity/types.js';
 
 /** Who the agent is and how it proves key possession, for every guarded call inside. */
 export interface AgentPresentation {
