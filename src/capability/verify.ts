@@ -25,9 +25,11 @@ export interface TrustedIssuer {
   issuer: string;
   /**
    * Public keys: a JWKS object, a function returning the current JWKS (asked again when a token
-   * names an unknown `kid`), or a configured HTTPS URL (never a URL taken from a token).
+   * names an unknown `kid`), or a configured HTTPS URL (never a URL taken from a token). Absent,
+   * `issuer` must be an HTTPS URL (`http:` only on 127.0.0.1 or localhost) and the keys come from
+   * the `jwks_uri` of its RFC 8414 metadata, then follow the same refresh rules as a URL.
    */
-  jwks: JWKS | (() => JWKS | Promise<JWKS>) | URL;
+  jwks?: JWKS | (() => JWKS | Promise<JWKS>) | URL;
   /** Algorithms accepted from this issuer; default `['EdDSA', 'ES256']`. HS* and `none` are refused. */
   algorithms?: string[];
 }
@@ -124,6 +126,12 @@ export interface VerifiedChain {
 const DEFAULT_ALGORITHMS = ['EdDSA', 'ES256'];
 const FORBIDDEN_HEADERS = ['jku', 'jwk', 'x5u', 'x5c'] as const;
 
+/** jose's defaults for a remote JWKS, so a discovered set refreshes like a configured one. */
+const REMOTE_JWKS_TIMEOUT_MS = 5_000;
+const METADATA_MAX_AGE_MS = 600_000;
+const MAX_METADATA_BYTES = 64 * 1024;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost']);
+
 const fail = (code: DenialCode, reason: string, cause?: unknown): never => {
   throw new CapabilityError(code, reason, cause === undefined ? undefined : { cause });
 };
@@ -134,7 +142,79 @@ interface IssuerKeys {
   getKey: JWTVerifyGetKey;
 }
 
-function keyResolver(t: TrustedIssuer): IssuerKeys {
+function requireHttps(url: URL, what: string): void {
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return;
+  throw new TypeError(`${what} must use https (http only on 127.0.0.1 or localhost)`);
+}
+
+/** RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path. */
+function metadataUrl(issuer: URL): URL {
+  const path = issuer.pathname === '/' ? '' : issuer.pathname.replace(/\/$/, '');
+  return new URL(`/.well-known/oauth-authorization-server${path}`, issuer.origin);
+}
+
+async function fetchJwksUri(issuer: string, url: URL): Promise<URL> {
+  const res = await fetch(url, {
+    signal: AbortSignal.timeout(REMOTE_JWKS_TIMEOUT_MS),
+    redirect: 'error',
+    headers: { accept: 'application/json' },
+  });
+  if (!res.ok) throw new Error(`the metadata endpoint answered ${res.status}`);
+  const text = await res.text();
+  if (text.length > MAX_METADATA_BYTES) throw new Error('the metadata document is too large');
+  const doc: unknown = JSON.parse(text);
+  if (typeof doc !== 'object' || doc === null) throw new Error('the metadata document is not a JSON object');
+  const m = doc as { issuer?: unknown; jwks_uri?: unknown };
+  // RFC 8414 §3.3: metadata naming another issuer is an impersonation attempt, not a typo.
+  if (m.issuer !== issuer) throw new Error('the metadata names another issuer');
+  if (typeof m.jwks_uri !== 'string') throw new Error('the metadata has no jwks_uri');
+  const jwksUri = new URL(m.jwks_uri);
+  requireHttps(jwksUri, 'the discovered jwks_uri');
+  return jwksUri;
+}
+
+/**
+ * Keys found through the issuer's RFC 8414 metadata. The metadata is fetched on first use and
+ * again after 10 minutes; a failed fetch is retried on the next call, and a failed refresh keeps
+ * the last good `jwks_uri` (its keys still follow the remote set's own rules).
+ */
+function discoveredKeys(issuer: string, clock: Clock): JWTVerifyGetKey {
+  let issuerUrl: URL;
+  try {
+    issuerUrl = new URL(issuer);
+  } catch {
+    throw new TypeError(`trust.issuer "${issuer}" has no jwks and is not a URL to discover them from`);
+  }
+  requireHttps(issuerUrl, `trust.issuer ${issuer} (with no jwks)`);
+  const url = metadataUrl(issuerUrl);
+  let current: { uri: string; getKey: JWTVerifyGetKey; fetchedAt: number } | undefined;
+  let inflight: Promise<JWTVerifyGetKey> | undefined;
+  const discover = (): Promise<JWTVerifyGetKey> =>
+    (inflight ??= (async () => {
+      const uri = await fetchJwksUri(issuer, url);
+      if (current?.uri !== uri.href) current = { uri: uri.href, getKey: createRemoteJWKSet(uri), fetchedAt: clock() };
+      else current.fetchedAt = clock();
+      return current.getKey;
+    })().finally(() => {
+      inflight = undefined;
+    }));
+  return async (header, token) => {
+    let getKey = current?.getKey;
+    if (current === undefined) {
+      try {
+        getKey = await discover();
+      } catch (err) {
+        fail('capability_invalid', `the metadata of ${issuer} could not be fetched; its capabilities are refused until it can`, err);
+      }
+    } else if (clock() - current.fetchedAt >= METADATA_MAX_AGE_MS) {
+      getKey = await discover().catch(() => current!.getKey);
+    }
+    return getKey!(header, token);
+  };
+}
+
+function keyResolver(t: TrustedIssuer, clock: Clock): IssuerKeys {
   const algorithms = t.algorithms ?? DEFAULT_ALGORITHMS;
   for (const a of algorithms) {
     if (a === 'none' || a.startsWith('HS')) {
@@ -142,6 +222,7 @@ function keyResolver(t: TrustedIssuer): IssuerKeys {
     }
   }
   const src = t.jwks;
+  if (src === undefined) return { issuer: t.issuer, algorithms, getKey: discoveredKeys(t.issuer, clock) };
   if (src instanceof URL) {
     if (src.protocol !== 'https:' && src.hostname !== '127.0.0.1' && src.hostname !== 'localhost') {
       throw new TypeError(`trust.jwks URL for ${t.issuer} must use https`);
@@ -245,7 +326,7 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions, cache
   cached(token: string): VerifiedCapability | undefined;
 } {
   const issuers = new Map<string, IssuerKeys>();
-  for (const t of options.trust) issuers.set(t.issuer, keyResolver(t));
+  for (const t of options.trust) issuers.set(t.issuer, keyResolver(t, options.clock));
   const cache = new Map<string, VerifiedCapability>();
 
   const cached = (token: string): VerifiedCapability | undefined => {
