@@ -99,6 +99,16 @@ describe('built dist', () => {
     }
   });
 
+  test('the authority client entry imports oauth4webapi; the root never does, not even lazily', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, Record<string, string>>> };
+    expect(pkg.exports['./authority-client']!['import']!['default']).toBe('./dist/authority-client.js');
+    expect([...bareImports('authority-client.js').static]).toContain('oauth4webapi');
+    for (const entry of ['index.js', 'index.cjs']) {
+      const found = bareImports(entry);
+      expect([...found.static, ...found.dynamic]).not.toContain('oauth4webapi');
+    }
+  });
+
   test('loading the root entry in a fresh process resolves no optional peer', () => {
     const hooks = join(out, 'record-hooks.mjs');
     const log = join(out, 'resolved.log');
