@@ -39,8 +39,9 @@ export const badRequest = (code: OAuthErrorCode, description: string): OAuthErro
 export const unavailable = (description: string, cause?: unknown): OAuthError =>
   new OAuthError(503, 'temporarily_unavailable', description, { 'Retry-After': '5' }, cause === undefined ? undefined : { cause });
 
-/** Printable ASCII without quotes or backslashes: RFC 6749 limits error_description so. */
-const safeDescription = (s: string): string => s.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?').slice(0, 1000);
+/** Printable ASCII without `"` or `\`, as RFC 6749 §5.2 limits error_description: quotes become `'`. */
+const safeDescription = (s: string): string =>
+  s.replace(/"/g, "'").replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?').slice(0, 1000);
 
 export function oauthErrorResponse(err: OAuthError): Response {
   const body = JSON.stringify({ error: err.code, error_description: safeDescription(err.description) });
