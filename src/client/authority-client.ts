@@ -358,9 +358,18 @@ export async function requestCapability(options: RequestCapabilityOptions): Prom
     if (o.refreshBeforeMs === undefined || closed) return;
     const wait = Math.max(0, current.expiresAt.getTime() - o.refreshBeforeMs - Date.now());
     timer = setTimeout(() => {
-      handle.refresh().catch((err: unknown) => {
-        o.onRefreshError?.(toAuthorityError(err, [], 'the capability refresh'));
-      });
+      ask().then(
+        (next) => {
+          // A refresh that lands after close() is dropped: close means the handle stays as it is.
+          if (closed) return;
+          current = next;
+          schedule();
+        },
+        (err: unknown) => {
+          if (closed) return;
+          o.onRefreshError?.(toAuthorityError(err, [], 'the capability refresh'));
+        },
+      );
     }, Math.min(wait, 2_147_483_647));
     // An agent process must be free to exit while a refresh is pending.
     timer.unref();
