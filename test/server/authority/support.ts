@@ -120,7 +120,7 @@ export async function oauthError(res: Response, status: number): Promise<{ error
 export function guardFor(harness: Harness) {
   return createGuard({
     audience: GUARD_AUDIENCE,
-    trust: { issuer: ISSUER, jwks: async () => ((await harness.server.fetch(new Request(`${ISSUER}/jwks.json`))).json()) as JWKS },
+    trust: { issuer: ISSUER, jwks: async () => (await (await harness.server.fetch(new Request(`${ISSUER}/jwks.json`))).json()) as JWKS },
     clock: harness.clock,
     identity: createJwtSvidVerifier({ audience: GUARD_AUDIENCE, trustDomains: { 'example.org': harness.td.bundle() }, clock: harness.clock }),
     requireIdentity: true,
