@@ -63,7 +63,7 @@ describe('DPoP proofs at the token endpoint', () => {
 
   test('a symmetric HS256 proof is invalid_dpop_proof', async () => {
     const proof = await new SignJWT({ htm: 'POST', htu: `${ISSUER}/token`, iat: Math.floor(h.clock() / 1000), jti: 'abcdefghijkl' })
-      .setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk: { kty: 'oct', k: 'c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0' } })
+      .setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk: { kty: 'oct', k: 'c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0' } as never })
       .sign(new TextEncoder().encode('secretsecretsecretsecretsecretsecret'));
     expect(await refusal(proof)).toBe('invalid_dpop_proof');
   });

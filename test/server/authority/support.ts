@@ -5,6 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT, type JWK } from 'jose';
 import { expect } from 'vitest';
+import { createGuard } from '../../../src/guard/create-guard.js';
+import type { JWKS } from '../../../src/capability/keys.js';
 import { createAuthority, type Authority, type AuthorityOptions } from '../../../src/capability/authority.js';
 import { createAgentKey, type AgentKey } from '../../../src/identity/agent-key.js';
 import { createJwtSvidVerifier } from '../../../src/identity/jwt-svid.js';
@@ -112,4 +114,16 @@ export async function oauthError(res: Response, status: number): Promise<{ error
   const body = (await res.json()) as { error: string; error_description: string };
   expect({ status: res.status, error: typeof body.error, description: typeof body.error_description }).toEqual({ status, error: 'string', description: 'string' });
   return body;
+}
+
+/** A real guard that trusts the server's published JWKS, read through its Web handler. */
+export function guardFor(harness: Harness) {
+  return createGuard({
+    audience: GUARD_AUDIENCE,
+    trust: { issuer: ISSUER, jwks: async () => (await (await harness.server.fetch(new Request(`${ISSUER}/jwks.json`))).json()) as JWKS },
+    clock: harness.clock,
+    identity: createJwtSvidVerifier({ audience: GUARD_AUDIENCE, trustDomains: { 'example.org': harness.td.bundle() }, clock: harness.clock }),
+    requireIdentity: true,
+    store: harness.store,
+  });
 }

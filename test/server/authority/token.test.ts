@@ -1,13 +1,12 @@
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { createGuard } from '../../../src/guard/create-guard.js';
 import { ToolDeniedError } from '../../../src/errors.js';
-import { createJwtSvidVerifier } from '../../../src/identity/jwt-svid.js';
 import {
   createAgentKey,
   createHarness,
   GUARD_AUDIENCE,
+  guardFor,
   ISSUER,
   JWT_TYPE,
   oauthError,
@@ -99,18 +98,6 @@ describe('POST /token: granted', () => {
     expect((denied as ToolDeniedError).code).toBe('proof_invalid');
   });
 });
-
-/** A real guard that trusts the server's published JWKS, read through its Web handler. */
-export function guardFor(harness: Harness) {
-  return createGuard({
-    audience: GUARD_AUDIENCE,
-    trust: { issuer: ISSUER, jwks: async () => (await harness.server.fetch(new Request(`${ISSUER}/jwks.json`))).json() },
-    clock: harness.clock,
-    identity: createJwtSvidVerifier({ audience: GUARD_AUDIENCE, trustDomains: { 'example.org': harness.td.bundle() }, clock: harness.clock }),
-    requireIdentity: true,
-    store: harness.store,
-  });
-}
 
 const intent = { type: 'tessera_intent', id: 'ticket-4711', purpose: 'Answer ticket 4711' };
 const details = (...entries: unknown[]) => JSON.stringify(entries);
