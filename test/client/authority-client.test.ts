@@ -149,6 +149,47 @@ describe('requestCapability', () => {
     expect(handle.capability).toBe(after);
   });
 
+  test('a failed automatic refresh is reported to onRefreshError and the current capability stays', async () => {
+    let asked = 0;
+    const errors: AuthorityRequestError[] = [];
+    const handle = await ask({
+      ttl: 60,
+      refreshBeforeMs: 59_800,
+      onRefreshError: (e) => errors.push(e),
+      identityToken: async () => (++asked === 1 ? live.svid(SUPPORT) : live.svid('spiffe://example.org/other/stranger')),
+    });
+    const first = handle.capability;
+    await vi.waitFor(() => expect(errors).toHaveLength(1), { timeout: 5_000, interval: 50 });
+    expect(errors[0]).toBeInstanceOf(AuthorityRequestError);
+    expect(errors[0]!.code).toBe('access_denied');
+    expect(handle.capability).toBe(first);
+    handle.close();
+  });
+
+  test('an authority that demands a DPoP nonce (RFC 9449 §8) gets one retry carrying it', async () => {
+    await live.close();
+    const nonces: (string | undefined)[] = [];
+    live = await startAuthority({
+      front: async (request, next) => {
+        if (!request.url.endsWith('/token')) return next(request);
+        const proof = request.headers.get('dpop');
+        const nonce = proof === null ? undefined : (decodeJwt(proof).nonce as string | undefined);
+        nonces.push(nonce);
+        if (nonce !== 'n-1') {
+          return new Response(JSON.stringify({ error: 'use_dpop_nonce', error_description: 'use the nonce' }), {
+            status: 400,
+            headers: { 'content-type': 'application/json', 'DPoP-Nonce': 'n-1' },
+          });
+        }
+        return next(request);
+      },
+    });
+    const key = await createAgentKey();
+    const handle = await ask({ key });
+    expect(handle.tokenType).toBe('DPoP');
+    expect(nonces).toEqual([undefined, 'n-1']);
+  });
+
   test('an authority that does not answer within timeoutMs: authority_unreachable', async () => {
     const silent = createServer(() => undefined);
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));

@@ -44,7 +44,13 @@ export interface LiveAuthority {
   close(): Promise<void>;
 }
 
-export async function startAuthority(options: { server?: Partial<AuthorityServerOptions> } = {}): Promise<LiveAuthority> {
+export async function startAuthority(
+  options: {
+    server?: Partial<AuthorityServerOptions>;
+    /** Runs in front of the server's handler: what an authority in between would answer. */
+    front?: (request: Request, next: (request: Request) => Promise<Response>) => Promise<Response>;
+  } = {},
+): Promise<LiveAuthority> {
   const hits: string[] = [];
   let handle: (req: Request) => Promise<Response> = async () => new Response(null, { status: 503 });
   const http: Server = createServer(getRequestListener((req) => handle(req)));
@@ -57,7 +63,8 @@ export async function startAuthority(options: { server?: Partial<AuthorityServer
   const identity = createJwtSvidVerifier({ audience: AUTHZ_AUDIENCE, trustDomains: { 'example.org': td.bundle() }, clock, timeoutMs: 2000 });
   const authority = await createAuthority({ issuer, clock, store, maxTtl: '1h' });
   const server = createAuthorityServer({ authority, identity, grantPolicy: POLICY, store, clock, ...options.server });
-  handle = (req) => server.fetch(req);
+  const next = (req: Request) => server.fetch(req);
+  handle = options.front === undefined ? next : (req) => options.front!(req, next);
   return {
     issuer,
     authority,
