@@ -107,6 +107,9 @@ describe('built dist', () => {
       const found = bareImports(entry);
       expect([...found.static, ...found.dynamic]).not.toContain('oauth4webapi');
     }
+    // oauth4webapi is ES-module only: the CommonJS build loads it through require(esm).
+    const cjs = execFileSync(process.execPath, ['-e', `process.stdout.write(typeof require(${JSON.stringify(join(out, 'authority-client.cjs'))}).requestCapability)`], { cwd: root });
+    expect(cjs.toString()).toBe('function');
   });
 
   test('loading the root entry in a fresh process resolves no optional peer', () => {
