@@ -163,6 +163,9 @@ describe('requestCapability', () => {
     expect(errors[0]).toBeInstanceOf(AuthorityRequestError);
     expect(errors[0]!.code).toBe('access_denied');
     expect(handle.capability).toBe(first);
+    // No further automatic attempt: the next one is the caller's refresh().
+    await new Promise((r) => setTimeout(r, 500));
+    expect({ asked, errors: errors.length }).toEqual({ asked: 2, errors: 1 });
     handle.close();
   });
 

@@ -136,6 +136,16 @@ describe('trust by issuer URL (RFC 8414 discovery)', () => {
     expect(site.hits).toContain('/jwks.json?v=2');
   });
 
+  test('a failed re-read of the metadata keeps the last good jwks_uri: calls go on', async () => {
+    const site = await startSite();
+    const { call } = setup(site);
+    await expect(call('1')).resolves.toBe('1');
+    site.metadata = () => ({ status: 503, body: {} });
+    site.clock.advance(11 * 60_000);
+    await expect(call('2')).resolves.toBe('2');
+    expect(site.hits.filter((h) => h.startsWith('/.well-known/'))).toHaveLength(2);
+  });
+
   test('an http issuer on a non-loopback host with no jwks is refused at construction, naming trust.issuer', () => {
     expect(() => createGuard({ audience: AUDIENCE, trust: { issuer: 'http://authz.example.com' } })).toThrow(
       new TypeError('trust.issuer http://authz.example.com (with no jwks) must use https (http only on 127.0.0.1 or localhost)'),
