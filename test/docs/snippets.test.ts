@@ -19,6 +19,7 @@ const ENTRIES: Record<string, string> = {
   'tessera-guard/ai-sdk': 'src/adapters/ai-sdk.ts',
   'tessera-guard/openai-agents': 'src/adapters/openai-agents.ts',
   'tessera-guard/mcp': 'src/adapters/mcp.ts',
+  'tessera-guard/authority-client': 'src/client/authority-client.ts',
 };
 
 /**

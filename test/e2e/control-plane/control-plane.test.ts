@@ -47,6 +47,7 @@ describe.runIf(redisTestsEnabled())('control plane in three processes', () => {
   test('the agent process never had the authority key: not in its environment, never read, no authority module loaded', () => {
     expect(run.environments.authority).toContain('AUTHORITY_KEY_FILE');
     expect(run.environments.agent).not.toContain('AUTHORITY_KEY_FILE');
+    expect(run.environments.tools).not.toContain('AUTHORITY_KEY_FILE');
     const agent = recorded(agentLog);
     expect(agent.env).toContain('AUTHORITY_URL');
     expect(agent.env).not.toContain('AUTHORITY_KEY_FILE');
