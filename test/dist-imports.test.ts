@@ -16,7 +16,7 @@ const root = resolve(import.meta.dirname, '..');
 // Inside the repository so that the built files resolve jose, zod and the frameworks.
 const out = join(root, 'node_modules', '.cache', `tessera-dist-imports-${process.pid}`);
 
-const OPTIONAL_PEERS = [/^@langchain\//, /^langchain(\/|$)/, /^ai(\/|$)/, /^@ai-sdk\//, /^@openai\//, /^@modelcontextprotocol\//, /^redis$/, /^ioredis$/, /^@cedar-policy\//, /^vitest(\/|$)/, /^yaml$/];
+const OPTIONAL_PEERS = [/^@langchain\//, /^langchain(\/|$)/, /^ai(\/|$)/, /^@ai-sdk\//, /^@openai\//, /^@modelcontextprotocol\//, /^redis$/, /^ioredis$/, /^@cedar-policy\//, /^vitest(\/|$)/, /^yaml$/, /^hono(\/|$)/, /^@hono\//];
 const isOptionalPeer = (specifier: string): boolean => OPTIONAL_PEERS.some((p) => p.test(specifier));
 
 const ADAPTERS: Record<string, RegExp> = {
@@ -97,6 +97,11 @@ describe('built dist', () => {
       const others = Object.entries(ADAPTERS).filter(([n]) => n !== name).map(([, p]) => p);
       expect(found.filter((s) => others.some((p) => p.test(s)))).toEqual([]);
     }
+  });
+
+  test('the authority-server entry imports hono; the root never does', () => {
+    expect([...bareImports('authority-server.js').static].filter((s) => /^hono(\/|$)/.test(s)).length).toBeGreaterThan(0);
+    expect([...bareImports('index.js').static, ...bareImports('index.js').dynamic].filter((s) => /^(@hono\/|hono(\/|$))/.test(s))).toEqual([]);
   });
 
   test('loading the root entry in a fresh process resolves no optional peer', () => {
