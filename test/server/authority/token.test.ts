@@ -34,7 +34,6 @@ describe('GET /.well-known/oauth-authorization-server', () => {
       authorization_details_types_supported: ['tessera_tool', 'tessera_intent'],
       dpop_signing_alg_values_supported: ['EdDSA', 'ES256'],
       token_endpoint_auth_methods_supported: ['none'],
-      revocation_endpoint_auth_methods_supported: ['none'],
     });
   });
 });
