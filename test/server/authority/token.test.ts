@@ -25,6 +25,7 @@ describe('GET /.well-known/oauth-authorization-server', () => {
   test('publishes the RFC 8414 metadata of this issuer', async () => {
     const res = await h.server.fetch(new Request(`${ISSUER}/.well-known/oauth-authorization-server`));
     expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=300');
     expect(await res.json()).toEqual({
       issuer: ISSUER,
       token_endpoint: `${ISSUER}/token`,
