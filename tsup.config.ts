@@ -13,6 +13,7 @@ export default defineConfig({
     'openai-agents': 'src/adapters/openai-agents.ts',
     mcp: 'src/adapters/mcp.ts',
     'authority-client': 'src/client/authority-client.ts',
+    'authority-server': 'src/server/authority/index.ts',
   },
   // Optional peers and test tooling are never bundled: the host installs the versions it runs.
   external: [
@@ -28,6 +29,8 @@ export default defineConfig({
     /^ioredis$/,
     /^yaml$/,
     /^oauth4webapi$/,
+    /^hono(\/|$)/,
+    /^@hono\//,
     /^vitest(\/|$)/,
   ],
   format: ['esm', 'cjs'],

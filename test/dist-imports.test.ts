@@ -16,7 +16,7 @@ const root = resolve(import.meta.dirname, '..');
 // Inside the repository so that the built files resolve jose, zod and the frameworks.
 const out = join(root, 'node_modules', '.cache', `tessera-dist-imports-${process.pid}`);
 
-const OPTIONAL_PEERS = [/^@langchain\//, /^langchain(\/|$)/, /^ai(\/|$)/, /^@ai-sdk\//, /^@openai\//, /^@modelcontextprotocol\//, /^redis$/, /^ioredis$/, /^@cedar-policy\//, /^vitest(\/|$)/, /^yaml$/];
+const OPTIONAL_PEERS = [/^@langchain\//, /^langchain(\/|$)/, /^ai(\/|$)/, /^@ai-sdk\//, /^@openai\//, /^@modelcontextprotocol\//, /^redis$/, /^ioredis$/, /^@cedar-policy\//, /^vitest(\/|$)/, /^yaml$/, /^hono(\/|$)/, /^@hono\//];
 const isOptionalPeer = (specifier: string): boolean => OPTIONAL_PEERS.some((p) => p.test(specifier));
 
 const ADAPTERS: Record<string, RegExp> = {
@@ -110,6 +110,11 @@ describe('built dist', () => {
     // oauth4webapi is ES-module only: the CommonJS build loads it through require(esm).
     const cjs = execFileSync(process.execPath, ['-e', `process.stdout.write(typeof require(${JSON.stringify(join(out, 'authority-client.cjs'))}).requestCapability)`], { cwd: root });
     expect(cjs.toString()).toBe('function');
+  });
+
+  test('the authority-server entry imports hono; the root never does', () => {
+    expect([...bareImports('authority-server.js').static].filter((s) => /^hono(\/|$)/.test(s)).length).toBeGreaterThan(0);
+    expect([...bareImports('index.js').static, ...bareImports('index.js').dynamic].filter((s) => /^(@hono\/|hono(\/|$))/.test(s))).toEqual([]);
   });
 
   test('loading the root entry in a fresh process resolves no optional peer', () => {

@@ -247,7 +247,6 @@ export function createAuthorityServer(options: AuthorityServerOptions): Authorit
     authorization_details_types_supported: ['tessera_tool', 'tessera_intent'],
     dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
     token_endpoint_auth_methods_supported: ['none'],
-    revocation_endpoint_auth_methods_supported: ['none'],
   });
 
   // Emergency stops of agents and intents also stop new grants until lifted: otherwise a stopped

@@ -24,9 +24,16 @@ describe('delegation through actor_token', () => {
     const res = await h.token(await childForm(), { DPoP: await h.dpop(parentKey) });
     expect(res.status).toBe(200);
     const child = decodeJwt(((await res.json()) as { access_token: string }).access_token);
-    expect(child).toMatchObject({ sub: HELPER, act: { sub: SUPPORT }, tools: { 'tickets.read': { maxCalls: 2 } }, intent: { id: 'ticket-4711' } });
+    expect(child).toMatchObject({ sub: HELPER, act: { sub: SUPPORT }, tools: { 'tickets.read': { maxCalls: 2 } }, intent: { id: 'ticket-4711' }, cnf: { jkt: parentKey.jkt } });
     // No requested_ttl: the helper role's 5-minute ceiling, below the parent's remaining 10 minutes.
     expect(child.exp! - child.iat!).toBe(300);
+  });
+
+  test("without requested_ttl a child lives until its parent expires when that comes before its role's maxTtl", async () => {
+    h.clock.advance('8m');
+    const res = await h.token(await childForm(), { DPoP: await h.dpop(parentKey) });
+    const child = decodeJwt(((await res.json()) as { access_token: string }).access_token);
+    expect(child.exp).toBe(decodeJwt(parent).exp);
   });
 
   test('a copy of a key-bound parent without a DPoP proof is refused at the token endpoint', async () => {

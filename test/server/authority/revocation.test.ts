@@ -55,6 +55,13 @@ describe('POST /revoke (RFC 7009)', () => {
     expect(res.status).toBe(200);
   });
 
+  test('an expired capability is answered 200', async () => {
+    const cap = await grant();
+    h.clock.advance('6m');
+    const res = await revoke(cap, { Authorization: `Bearer ${await h.svid(SUPPORT)}` });
+    expect(res.status).toBe(200);
+  });
+
   test('a caller that proves nothing is invalid_client', async () => {
     const cap = await grant();
     expect((await oauthError(await revoke(cap, {}), 401)).error).toBe('invalid_client');

@@ -25,6 +25,7 @@ describe('GET /.well-known/oauth-authorization-server', () => {
   test('publishes the RFC 8414 metadata of this issuer', async () => {
     const res = await h.server.fetch(new Request(`${ISSUER}/.well-known/oauth-authorization-server`));
     expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=300');
     expect(await res.json()).toEqual({
       issuer: ISSUER,
       token_endpoint: `${ISSUER}/token`,
@@ -34,7 +35,6 @@ describe('GET /.well-known/oauth-authorization-server', () => {
       authorization_details_types_supported: ['tessera_tool', 'tessera_intent'],
       dpop_signing_alg_values_supported: ['EdDSA', 'ES256'],
       token_endpoint_auth_methods_supported: ['none'],
-      revocation_endpoint_auth_methods_supported: ['none'],
     });
   });
 });
