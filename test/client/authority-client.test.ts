@@ -193,6 +193,29 @@ describe('requestCapability', () => {
     expect(nonces).toEqual([undefined, 'n-1']);
   });
 
+  test('with a key, a capability the authority did not bind to it is refused: invalid_response', async () => {
+    await live.close();
+    live = await startAuthority({
+      front: async (request, next) => {
+        const headers = new Headers(request.headers);
+        headers.delete('dpop');
+        return next(new Request(request.url, { method: request.method, headers, body: request.method === 'POST' ? await request.text() : null }));
+      },
+    });
+    const err = await refusal(ask({ key: await createAgentKey() }));
+    expect(err.code).toBe('invalid_response');
+  });
+
+  test('a token endpoint answer that is not a conforming OAuth response is invalid_response', async () => {
+    await live.close();
+    live = await startAuthority({
+      front: async (request, next) =>
+        request.url.endsWith('/token') ? new Response(JSON.stringify({ hello: 'world' }), { status: 200, headers: { 'content-type': 'application/json' } }) : next(request),
+    });
+    const err = await refusal(ask());
+    expect(err).toMatchObject({ code: 'invalid_response', status: undefined });
+  });
+
   test('an authority that does not answer within timeoutMs: authority_unreachable', async () => {
     const silent = createServer(() => undefined);
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
