@@ -12,6 +12,8 @@ export default defineConfig({
     'ai-sdk': 'src/adapters/ai-sdk.ts',
     'openai-agents': 'src/adapters/openai-agents.ts',
     mcp: 'src/adapters/mcp.ts',
+    'authority-client': 'src/client/authority-client.ts',
+    'authority-server': 'src/server/authority/index.ts',
   },
   // Optional peers and test tooling are never bundled: the host installs the versions it runs.
   external: [
@@ -26,6 +28,9 @@ export default defineConfig({
     /^redis$/,
     /^ioredis$/,
     /^yaml$/,
+    /^oauth4webapi$/,
+    /^hono(\/|$)/,
+    /^@hono\//,
     /^vitest(\/|$)/,
   ],
   format: ['esm', 'cjs'],

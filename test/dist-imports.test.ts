@@ -16,7 +16,7 @@ const root = resolve(import.meta.dirname, '..');
 // Inside the repository so that the built files resolve jose, zod and the frameworks.
 const out = join(root, 'node_modules', '.cache', `tessera-dist-imports-${process.pid}`);
 
-const OPTIONAL_PEERS = [/^@langchain\//, /^langchain(\/|$)/, /^ai(\/|$)/, /^@ai-sdk\//, /^@openai\//, /^@modelcontextprotocol\//, /^redis$/, /^ioredis$/, /^@cedar-policy\//, /^vitest(\/|$)/, /^yaml$/];
+const OPTIONAL_PEERS = [/^@langchain\//, /^langchain(\/|$)/, /^ai(\/|$)/, /^@ai-sdk\//, /^@openai\//, /^@modelcontextprotocol\//, /^redis$/, /^ioredis$/, /^@cedar-policy\//, /^vitest(\/|$)/, /^yaml$/, /^hono(\/|$)/, /^@hono\//];
 const isOptionalPeer = (specifier: string): boolean => OPTIONAL_PEERS.some((p) => p.test(specifier));
 
 const ADAPTERS: Record<string, RegExp> = {
@@ -97,6 +97,24 @@ describe('built dist', () => {
       const others = Object.entries(ADAPTERS).filter(([n]) => n !== name).map(([, p]) => p);
       expect(found.filter((s) => others.some((p) => p.test(s)))).toEqual([]);
     }
+  });
+
+  test('the authority client entry imports oauth4webapi; the root never does, not even lazily', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, Record<string, string>>> };
+    expect(pkg.exports['./authority-client']!['import']!['default']).toBe('./dist/authority-client.js');
+    expect([...bareImports('authority-client.js').static]).toContain('oauth4webapi');
+    for (const entry of ['index.js', 'index.cjs']) {
+      const found = bareImports(entry);
+      expect([...found.static, ...found.dynamic]).not.toContain('oauth4webapi');
+    }
+    // oauth4webapi is ES-module only: the CommonJS build loads it through require(esm).
+    const cjs = execFileSync(process.execPath, ['-e', `process.stdout.write(typeof require(${JSON.stringify(join(out, 'authority-client.cjs'))}).requestCapability)`], { cwd: root });
+    expect(cjs.toString()).toBe('function');
+  });
+
+  test('the authority-server entry imports hono; the root never does', () => {
+    expect([...bareImports('authority-server.js').static].filter((s) => /^hono(\/|$)/.test(s)).length).toBeGreaterThan(0);
+    expect([...bareImports('index.js').static, ...bareImports('index.js').dynamic].filter((s) => /^(@hono\/|hono(\/|$))/.test(s))).toEqual([]);
   });
 
   test('loading the root entry in a fresh process resolves no optional peer', () => {

@@ -15,12 +15,20 @@ import { createTokenExchange, type DelegationRequest } from './delegation.js';
 import { CAPABILITY_TYP } from '../jose/typ.js';
 import { intentSchema, toolsSchema, type CapabilityClaims, type Intent, type ToolGrant } from './claims.js';
 import { generateSigningKey, importSigningKey, type JWKS, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from '../jose/keys.js';
+import { isCapabilitySigner, prepareSigner, type CapabilitySigner, type PreparedSigner } from './signer.js';
 
 export interface AuthorityOptions {
   /** The `iss` of every capability; verifiers trust it by this exact string. */
   issuer: string;
-  /** The signing key. When absent, a fresh Ed25519 key is generated (fine for one process). */
+  /** The signing key. When absent (and no `signer`), a fresh Ed25519 key is generated (fine for one process). */
   signingKey?: PrivateKeyInput | SigningKey;
+  /**
+   * Signs with a key held outside this process (a KMS, a Vault transit key): the authority never
+   * sees the private key. Give `signingKey` or `signer`, not both.
+   */
+  signer?: CapabilitySigner;
+  /** Deadline for each answer of `signer`, ms; default 5000. Past it the grant is refused. */
+  signerTimeoutMs?: number;
   /** Algorithm for a generated key; default EdDSA. */
   algorithm?: SigningAlgorithm;
   /** Longest ttl a grant may ask for; default `"1h"`. */
@@ -68,10 +76,12 @@ export interface Authority extends Revoker {
   delegate(parent: string, request: DelegationRequest): Promise<string>;
   /** Public keys verifiers trust: the current key and retired ones whose tokens may still be live. */
   jwks(): JWKS;
-  /** Starts signing with a new key; tokens signed by the previous key verify until they expire. */
-  rotate(signingKey?: PrivateKeyInput | SigningKey): Promise<{ kid: string }>;
+  /** Starts signing with a new key or signer; tokens signed by the previous key verify until they expire. */
+  rotate(signingKey?: PrivateKeyInput | SigningKey | CapabilitySigner): Promise<{ kid: string }>;
   /** The current signing key id. */
   readonly kid: string;
+  /** The longest lifetime of a grant (`maxTtl`), seconds: also how long a retired key stays published. */
+  readonly maxTtlSec: number;
 }
 
 const optionsSchema = z.object({
@@ -104,12 +114,23 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
   if (defaultTtl > maxTtl) throw new RangeError('defaultTtl must not exceed maxTtl');
   const checkAgentToken = grantIdentityChecker({ verifier: options.identity, require: options.requireAgentToken === true });
 
-  const load = async (k: PrivateKeyInput | SigningKey | undefined): Promise<SigningKey> =>
-    k === undefined ? generateSigningKey(options.algorithm ?? 'EdDSA') : isSigningKey(k) ? k : importSigningKey(k);
+  if (options.signingKey !== undefined && options.signer !== undefined) throw new TypeError('createAuthority: give signingKey or signer, not both');
+  const signerTimeoutMs = options.signerTimeoutMs ?? 5000;
+  if (!Number.isInteger(signerTimeoutMs) || signerTimeoutMs < 1 || signerTimeoutMs > 60_000) {
+    throw new RangeError('createAuthority: signerTimeoutMs must be an integer from 1 to 60000');
+  }
+  const load = async (k: PrivateKeyInput | SigningKey | CapabilitySigner | undefined, option: string): Promise<SigningKey | PreparedSigner> =>
+    k === undefined
+      ? generateSigningKey(options.algorithm ?? 'EdDSA')
+      : isSigningKey(k)
+        ? k
+        : isCapabilitySigner(k)
+          ? prepareSigner(k, option, signerTimeoutMs)
+          : importSigningKey(k);
 
-  let current = await load(options.signingKey);
+  let current = await load(options.signer ?? options.signingKey, options.signer === undefined ? 'signingKey' : 'signer');
   // Retired keys stay published until every token they signed has expired.
-  const retired: { key: SigningKey; until: number }[] = [];
+  const retired: { key: SigningKey | PreparedSigner; until: number }[] = [];
   const exchange = createTokenExchange({
     issuer: options.issuer,
     signingKey: () => current,
@@ -122,6 +143,7 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
 
   return {
     issuer: options.issuer,
+    maxTtlSec: maxTtl,
     get kid() {
       return current.kid;
     },
@@ -156,8 +178,15 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
         tools: r.data.tools,
         ...(cnf ? { cnf } : {}),
       };
+      const key = current;
+      if (!isSigningKey(key)) {
+        return key.signJwt(
+          { alg: key.alg, typ: CAPABILITY_TYP, kid: key.kid },
+          { ...claims, iss: options.issuer, sub: request.agent, aud: request.audience, iat: now, nbf: now, exp: now + ttl, jti: nanoid() },
+        );
+      }
       return new SignJWT(claims)
-        .setProtectedHeader({ alg: current.alg, typ: CAPABILITY_TYP, kid: current.kid })
+        .setProtectedHeader({ alg: key.alg, typ: CAPABILITY_TYP, kid: key.kid })
         .setIssuer(options.issuer)
         .setSubject(request.agent)
         .setAudience(request.audience)
@@ -165,7 +194,7 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
         .setNotBefore(now)
         .setExpirationTime(now + ttl)
         .setJti(nanoid())
-        .sign(current.privateKey);
+        .sign(key.privateKey);
     },
 
     delegate: (parent, request) => exchange(parent, request),
@@ -180,7 +209,7 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
     },
 
     async rotate(signingKey) {
-      const next = await load(signingKey);
+      const next = await load(signingKey, 'rotate(signingKey)');
       retired.push({ key: current, until: clock() + maxTtl * 1000 });
       current = next;
       return { kid: next.kid };

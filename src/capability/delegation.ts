@@ -19,6 +19,7 @@ import { capabilityClaimsSchema, toolsSchema, type CapabilityClaims, type ToolGr
 import { createChainVerifier, decodeChain } from './delegation-chain.js';
 import { actorFor, checkLink, type LinkSigner } from './delegation-rules.js';
 import type { JWKS, SigningKey } from '../jose/keys.js';
+import type { PreparedSigner } from './signer.js';
 import { createCapabilityVerifier, type CapabilityVerifier } from './verify.js';
 
 export interface DelegationRequest {
@@ -195,8 +196,8 @@ export async function delegate(parentCapability: string, request: DelegationRequ
 export interface TokenExchangeOptions {
   /** The authority's `iss`. */
   issuer: string;
-  /** The authority's current signing key. */
-  signingKey: () => SigningKey;
+  /** The authority's current signing key, or its signer holding the key elsewhere. */
+  signingKey: () => SigningKey | PreparedSigner;
   /** The authority's public keys, current and retired, to verify parent chains with. */
   jwks: () => JWKS;
   clock: Clock;
@@ -265,6 +266,10 @@ export function createTokenExchange(options: TokenExchangeOptions): (parentCapab
       maxTtlSec: options.maxTtlSec,
       maxDepth,
     });
+    if ('signJwt' in key) {
+      const { iss, sub, aud, iat, nbf, exp, jti, ...rest } = child;
+      return key.signJwt({ alg: key.alg, typ: CAPABILITY_TYP, kid: key.kid }, { ...rest, iss, sub, aud, iat, nbf, exp, jti });
+    }
     return sign(child, key, { kid: key.kid });
   };
 }

@@ -126,6 +126,12 @@ function fits(key: KeyObject, alg: string): boolean {
 
 class FetchTimeoutError extends Error {}
 
+/**
+ * A key source failure whose message is safe to show (it names no secret and quotes no token):
+ * the reason of the resulting denial includes it.
+ */
+export class KeySourceError extends Error {}
+
 function withDeadline<T>(work: () => T | Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -175,7 +181,7 @@ export function createIssuerKeySet(o: IssuerKeySetOptions): IssuerKeySet {
   let fetchedAt = -Infinity;
   let attemptedAt = -Infinity;
   let failedAt: number | undefined;
-  let timedOut = false;
+  let failure = 'failed';
   let inflight: Promise<void> | undefined;
 
   const usable = (now: number): boolean => snapshot !== undefined && now - fetchedAt < maxStaleMs;
@@ -194,10 +200,15 @@ export function createIssuerKeySet(o: IssuerKeySetOptions): IssuerKeySet {
         if (snapshot === undefined || !sameSet(snapshot, next)) snapshot = next;
         fetchedAt = clock();
         failedAt = undefined;
-        timedOut = false;
+        failure = 'failed';
       } catch (err) {
         failedAt = clock();
-        timedOut = err instanceof FetchTimeoutError || (err instanceof Error && err.name === 'TimeoutError');
+        failure =
+          err instanceof FetchTimeoutError || (err instanceof Error && err.name === 'TimeoutError')
+            ? `did not answer within ${fetchTimeoutMs} ms`
+            : err instanceof KeySourceError
+              ? `failed (${err.message})`
+              : 'failed';
       } finally {
         inflight = undefined;
       }
@@ -206,7 +217,7 @@ export function createIssuerKeySet(o: IssuerKeySetOptions): IssuerKeySet {
   };
 
   const unavailable = (): never => {
-    const why = timedOut ? `did not answer within ${fetchTimeoutMs} ms` : 'failed';
+    const why = failure;
     return fail(
       snapshot === undefined
         ? `the key source of issuer "${issuer}" ${why}; its capabilities are refused until its keys can be fetched`

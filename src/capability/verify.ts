@@ -15,6 +15,7 @@ import { compactJwsProblem } from '../jose/compact-jws.js';
 import { explainJoseFailure, type JoseFailureTable } from '../jose/explain-failure.js';
 import {
   createIssuerKeySet,
+  KeySourceError,
   DEFAULT_MAX_STALE_MS,
   DEFAULT_REFRESH_INTERVAL_MS,
   type IssuerKeySet,
@@ -32,10 +33,12 @@ import { createTokenDigest, createVerifyCache, DEFAULT_VERIFY_CACHE_BYTES, type 
 export interface TrustedIssuer extends KeyRefreshOptions {
   issuer: string;
   /**
-   * Public keys: a JWKS object (fixed), a function returning the current JWKS, or a configured
-   * `new URL("https://…")` (never a URL taken from a token).
+   * Public keys: a JWKS object, a function returning the current JWKS (asked again when a token
+   * names an unknown `kid`), or a configured `new URL("https://…")` (never a URL taken from a token). Absent,
+   * `issuer` must be an HTTPS URL (`http:` only on 127.0.0.1 or localhost) and the keys come from
+   * the `jwks_uri` of its RFC 8414 metadata, then follow the same refresh rules as a URL.
    */
-  jwks: JWKS | (() => JWKS | Promise<JWKS>) | URL;
+  jwks?: JWKS | (() => JWKS | Promise<JWKS>) | URL;
   /** Algorithms accepted from this issuer; default `['EdDSA', 'ES256']`. HS* and `none` are refused. */
   algorithms?: string[];
 }
@@ -134,6 +137,12 @@ export interface VerifiedChain {
 const DEFAULT_ALGORITHMS = ['EdDSA', 'ES256'];
 const FORBIDDEN_HEADERS = ['jku', 'jwk', 'x5u', 'x5c'] as const;
 
+/** jose's defaults for a remote JWKS, so a discovered set refreshes like a configured one. */
+const REMOTE_JWKS_TIMEOUT_MS = 5_000;
+const METADATA_MAX_AGE_MS = 600_000;
+const MAX_METADATA_BYTES = 64 * 1024;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost']);
+
 const fail = (code: DenialCode, reason: string, cause?: unknown): never => {
   throw new CapabilityError(code, reason, cause === undefined ? undefined : { cause });
 };
@@ -150,6 +159,75 @@ function positiveMs(value: number | undefined, option: string, max: number): voi
   }
 }
 
+function requireHttps(url: URL, what: string): void {
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return;
+  throw new TypeError(`${what} must use https (http only on 127.0.0.1 or localhost)`);
+}
+
+/** RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path. */
+function metadataUrl(issuer: URL): URL {
+  const path = issuer.pathname === '/' ? '' : issuer.pathname.replace(/\/$/, '');
+  return new URL(`/.well-known/oauth-authorization-server${path}`, issuer.origin);
+}
+
+async function fetchJwksUri(issuer: string, url: URL): Promise<URL> {
+  const res = await fetch(url, {
+    signal: AbortSignal.timeout(REMOTE_JWKS_TIMEOUT_MS),
+    redirect: 'error',
+    headers: { accept: 'application/json' },
+  });
+  if (!res.ok) throw new KeySourceError(`the metadata endpoint answered ${res.status}`);
+  const text = await res.text();
+  if (text.length > MAX_METADATA_BYTES) throw new KeySourceError('the metadata document is too large');
+  const doc: unknown = JSON.parse(text);
+  if (typeof doc !== 'object' || doc === null) throw new KeySourceError('the metadata document is not a JSON object');
+  const m = doc as { issuer?: unknown; jwks_uri?: unknown };
+  // RFC 8414 §3.3: metadata naming another issuer is an impersonation attempt, not a typo.
+  if (m.issuer !== issuer) throw new KeySourceError('the metadata names another issuer');
+  if (typeof m.jwks_uri !== 'string') throw new KeySourceError('the metadata has no jwks_uri');
+  const jwksUri = URL.canParse(m.jwks_uri) ? new URL(m.jwks_uri) : undefined;
+  if (jwksUri === undefined) throw new KeySourceError('the metadata jwks_uri is not a URL');
+  if (!(jwksUri.protocol === 'https:' || (jwksUri.protocol === 'http:' && LOOPBACK_HOSTS.has(jwksUri.hostname)))) {
+    throw new KeySourceError('the discovered jwks_uri must use https (http only on 127.0.0.1 or localhost)');
+  }
+  return jwksUri;
+}
+
+/**
+ * Keys found through the issuer's RFC 8414 metadata: a key source like a configured function,
+ * so the key set follows the same refresh, withdrawal and deadline rules. The metadata is read on
+ * first use and again after 10 minutes; a failed re-read keeps the last good `jwks_uri`.
+ */
+function discoveredJwks(issuer: string, clock: Clock): () => Promise<JWKS> {
+  let issuerUrl: URL;
+  try {
+    issuerUrl = new URL(issuer);
+  } catch {
+    throw new TypeError(`trust.issuer "${issuer}" has no jwks and is not a URL to discover them from`);
+  }
+  requireHttps(issuerUrl, `trust.issuer ${issuer} (with no jwks)`);
+  const url = metadataUrl(issuerUrl);
+  let current: { uri: URL; fetchedAt: number } | undefined;
+  const jwksUri = async (): Promise<URL> => {
+    if (current !== undefined && clock() - current.fetchedAt < METADATA_MAX_AGE_MS) return current.uri;
+    try {
+      current = { uri: await fetchJwksUri(issuer, url), fetchedAt: clock() };
+    } catch (err) {
+      if (current === undefined) throw err;
+    }
+    return current.uri;
+  };
+  return async () => {
+    const uri = await jwksUri();
+    const res = await fetch(uri, { signal: AbortSignal.timeout(REMOTE_JWKS_TIMEOUT_MS), redirect: 'error', headers: { accept: 'application/json' } });
+    if (!res.ok) throw new KeySourceError(`the jwks_uri answered ${res.status}`);
+    const text = await res.text();
+    if (text.length > MAX_METADATA_BYTES * 16) throw new KeySourceError('the key set is too large');
+    return JSON.parse(text) as JWKS;
+  };
+}
+
 function issuerKeys(t: TrustedIssuer, clock: Clock): IssuerKeySet {
   const algorithms = t.algorithms ?? DEFAULT_ALGORITHMS;
   for (const a of algorithms) {
@@ -157,7 +235,7 @@ function issuerKeys(t: TrustedIssuer, clock: Clock): IssuerKeySet {
       throw new TypeError(`trust.algorithms for ${t.issuer} must be asymmetric; "${a}" is refused`);
     }
   }
-  const src = t.jwks as unknown;
+  const src = (t.jwks ?? discoveredJwks(t.issuer, clock)) as unknown;
   if (typeof src === 'string') {
     throw new TypeError(`trust.jwks for ${t.issuer} is a string; pass new URL(${JSON.stringify(src)}) to fetch the key set from that URL`);
   }
@@ -177,7 +255,7 @@ function issuerKeys(t: TrustedIssuer, clock: Clock): IssuerKeySet {
   return createIssuerKeySet({
     issuer: t.issuer,
     algorithms,
-    jwks: t.jwks,
+    jwks: src as JWKS | (() => JWKS | Promise<JWKS>) | URL,
     clock,
     refreshIntervalMs,
     maxStaleMs,

@@ -3,6 +3,7 @@
  */
 import { safeWord } from './args.js';
 import { audit } from './commands/audit.js';
+import { authorityCommand } from './commands/authority.js';
 import { check } from './commands/check.js';
 import { demo } from './commands/demo.js';
 import { grant } from './commands/grant.js';
@@ -22,6 +23,7 @@ const COMMANDS: ReadonlyMap<string, { run: Command; summary: string }> = new Map
   ['check', { run: check, summary: 'dry run: would this call be allowed, and if not, why' }],
   ['policy', { run: policy, summary: 'policy validate: check rules and Cedar files' }],
   ['revoke', { run: revoke, summary: 'revoke capabilities in a shared Redis store' }],
+  ['authority', { run: authorityCommand, summary: 'authority serve: run the authority as a service' }],
   ['audit', { run: audit, summary: 'summarize exported spans (OTLP JSON) as text and HTML' }],
   ['schema', { run: schema, summary: 'print the span and metric schema' }],
   ['demo', { run: demo, summary: 'run the demo agent task' }],

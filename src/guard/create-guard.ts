@@ -88,7 +88,6 @@ export function createGuard(options: GuardOptions): Guard {
   if (trust.length === 0) throw new TypeError('trust must name at least one issuer');
   for (const t of trust) {
     requireString(t?.issuer, 'trust.issuer');
-    if (t.jwks === undefined) throw new TypeError(`trust.jwks is required for issuer ${t.issuer}`);
   }
   const timeouts = parseTimeouts(options.timeouts);
   const clock = options.clock ?? systemClock;

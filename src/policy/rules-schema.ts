@@ -142,3 +142,5 @@ export type RulesDocument = z.input<typeof rulesDocumentSchema>;
 export type Rule = z.output<typeof ruleSchema>;
 export type TimeWindow = z.output<typeof timeWindow>;
 export type IdentityMatcher = z.output<typeof identityMatcher>;
+/** The role syntax, shared with the authority's grant policy so both match identities alike. */
+export { identityMatcher as identityMatcherSchema, roleName as roleNameSchema };

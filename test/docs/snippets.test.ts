@@ -19,6 +19,8 @@ const ENTRIES: Record<string, string> = {
   'tessera-guard/ai-sdk': 'src/adapters/ai-sdk.ts',
   'tessera-guard/openai-agents': 'src/adapters/openai-agents.ts',
   'tessera-guard/mcp': 'src/adapters/mcp.ts',
+  'tessera-guard/authority-client': 'src/client/authority-client.ts',
+  'tessera-guard/authority-server': 'src/server/authority/index.ts',
 };
 
 /**
@@ -49,6 +51,10 @@ declare function runAgent(): Promise<unknown>;
 declare const agent: { run(): Promise<unknown> };
 declare const sendEmail: import('tessera-guard').GuardedTool;
 declare const readTicket: import('tessera-guard').GuardedTool;
+/** The authority service's parts, from the reader's own setup. */
+declare const store: import('tessera-guard').TesseraStore;
+declare const identity: import('tessera-guard').IdentityVerifier;
+declare const grantPolicy: import('tessera-guard/authority-server').GrantPolicy;
 /** The reader's own module that defines their guarded tools. */
 declare function createSupportTools(guard: import('tessera-guard').Guard): Record<'readTicket' | 'sendEmail', import('tessera-guard').GuardedTool>;
 `;

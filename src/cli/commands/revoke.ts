@@ -40,7 +40,7 @@ interface Connection {
 }
 
 /** Connects with node-redis or ioredis, whichever is asked for or installed; the URL never reaches an error. */
-async function connect(url: string, which: string | undefined): Promise<Connection | 'missing'> {
+export async function connect(url: string, which: string | undefined): Promise<Connection | 'missing'> {
   if (which === undefined || which === 'redis') {
     const redis = await import('redis').catch(() => undefined);
     if (redis !== undefined) {
