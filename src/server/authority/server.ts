@@ -384,16 +384,22 @@ export function createAuthorityServer(options: AuthorityServerOptions): Authorit
     if (actorToken === undefined) {
       jkt = await dpop(request, endpoints.token);
       role = chooseRole(roles, (r) => ceilingCheck(r, ttl, requested.tools, 0));
-      capability = await sign(() =>
-        authority.grant({
-          agent: agent.id,
-          audience,
-          intent: requested.intent,
-          tools: requested.tools,
-          ttl: ttl ?? Math.min(defaultTtl, role.maxTtlSec),
-          ...(jkt === undefined ? {} : { confirmation: { jkt } }),
-        }),
-      );
+      try {
+        capability = await sign(() =>
+          authority.grant({
+            agent: agent.id,
+            audience,
+            intent: requested.intent,
+            tools: requested.tools,
+            ttl: ttl ?? Math.min(defaultTtl, role.maxTtlSec),
+            ...(jkt === undefined ? {} : { confirmation: { jkt } }),
+          }),
+        );
+      } catch (err) {
+        // The grant's own checks (lengths, the authority's maxTtl) answer like the ones above.
+        if (err instanceof CapabilityError) throw badRequest('invalid_request', err.reason);
+        throw err;
+      }
     } else {
       let parent: CapabilityClaims;
       let link: number;
