@@ -14,6 +14,7 @@ import { createChainVerifier, decodeChain } from '../../capability/delegation-ch
 import { SignerError } from '../../capability/signer.js';
 import { createCapabilityVerifier, type CapabilityVerifier, type VerifiedCapability } from '../../capability/verify.js';
 import { CapabilityError } from '../../errors.js';
+import { revocationChecks } from '../../guard/reservation.js';
 import { IdentityError } from '../../identity/errors.js';
 import type { AgentIdentity, IdentityVerifier } from '../../identity/types.js';
 import { createRevoker } from '../../store/revocation.js';
@@ -383,16 +384,22 @@ export function createAuthorityServer(options: AuthorityServerOptions): Authorit
     if (actorToken === undefined) {
       jkt = await dpop(request, endpoints.token);
       role = chooseRole(roles, (r) => ceilingCheck(r, ttl, requested.tools, 0));
-      capability = await sign(() =>
-        authority.grant({
-          agent: agent.id,
-          audience,
-          intent: requested.intent,
-          tools: requested.tools,
-          ttl: ttl ?? Math.min(defaultTtl, role.maxTtlSec),
-          ...(jkt === undefined ? {} : { confirmation: { jkt } }),
-        }),
-      );
+      try {
+        capability = await sign(() =>
+          authority.grant({
+            agent: agent.id,
+            audience,
+            intent: requested.intent,
+            tools: requested.tools,
+            ttl: ttl ?? Math.min(defaultTtl, role.maxTtlSec),
+            ...(jkt === undefined ? {} : { confirmation: { jkt } }),
+          }),
+        );
+      } catch (err) {
+        // The grant's own checks (lengths, the authority's maxTtl) answer like the ones above.
+        if (err instanceof CapabilityError) throw badRequest('invalid_request', err.reason);
+        throw err;
+      }
     } else {
       let parent: CapabilityClaims;
       let link: number;
@@ -408,6 +415,19 @@ export function createAuthorityServer(options: AuthorityServerOptions): Authorit
       if (parentJkt !== undefined && jkt !== parentJkt) {
         throw badRequest('invalid_request', 'the parent capability is bound to a key (cnf): send a DPoP proof signed by that key');
       }
+      // The guards would refuse a child of a revoked parent; the authority does not mint one.
+      const verifiedParent = await verifyOwnCapability(actorToken);
+      if (verifiedParent === undefined) throw badRequest('invalid_request', 'the actor_token is not a valid, unexpired capability of this authority');
+      // A reservation with nothing but revocation checks writes nothing: `reserve` stands in for
+      // `peek`, which custom stores may lack.
+      const ask = typeof store.peek === 'function' ? store.peek.bind(store) : store.reserve.bind(store);
+      let answer: Awaited<ReturnType<typeof ask>>;
+      try {
+        answer = await withDeadline('the store', storeTimeoutMs, () => ask({ revocations: revocationChecks(verifiedParent), counters: [], once: [], credentials: [] }));
+      } catch (err) {
+        throw unavailable('the revocation state of the parent capability could not be read; try again', err);
+      }
+      if (!answer.ok) throw badRequest('invalid_request', 'the parent capability is revoked');
       const parentAud = Array.isArray(parent.aud) ? parent.aud.join(' ') : parent.aud;
       if (audience !== parentAud) throw badRequest('invalid_request', "audience must be the parent capability's audience");
       if (typeof parent.sub === 'string' && blocked('agent', parent.sub)) {

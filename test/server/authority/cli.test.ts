@@ -7,6 +7,7 @@ import type { CliIo } from '../../../src/cli/io.js';
 import { generateSigningKey } from '../../../src/jose/keys.js';
 import { cliHarness, type CliHarness } from '../../cli/support.js';
 import { createTestTrustDomain } from '../../identity/trust-domain.js';
+import { redisTestsEnabled, startRedisServer } from '../../support/redis-server.js';
 import { AUTHZ_AUDIENCE, GUARD_AUDIENCE, SUPPORT, TOKEN_EXCHANGE, JWT_TYPE } from './support.js';
 
 let cli: CliHarness;
@@ -106,6 +107,45 @@ describe('tessera authority serve', () => {
     expect(running.authority.kid).toBe(kid);
     await running.close();
   });
+
+  test.skipIf(!redisTestsEnabled())('with a Redis store (URL from the environment), a DPoP proof is single use across two authorities sharing it', async () => {
+    cli = cliHarness();
+    const redis = await startRedisServer();
+    const td = await createTestTrustDomain('example.org', { clock: Date.now, audience: AUTHZ_AUDIENCE });
+    writeFileSync(join(cli.dir, 'bundle.json'), JSON.stringify(td.bundle()));
+    await privateJwkFile(join(cli.dir, 'authority-key.json'));
+    writeFileSync(join(cli.dir, 'authority.yaml'), CONFIG().replace('store: { memory: {} }', 'store: { redis: { urlEnv: AUTHZ_REDIS } }'));
+    const env = { AUTHZ_REDIS: redis.url };
+    const a = await authorityFromConfig(io(cli, env), 'authority.yaml');
+    const b = await authorityFromConfig(io(cli, env), 'authority.yaml');
+    try {
+      const { createAgentKey } = await import('../../../src/identity/agent-key.js');
+      const { SignJWT } = await import('jose');
+      const key = await createAgentKey();
+      const proof = await new SignJWT({ htm: 'POST', htu: 'http://127.0.0.1:8787/token', iat: Math.floor(Date.now() / 1000), jti: 'proof-once-0001' })
+        .setProtectedHeader({ alg: 'EdDSA', typ: 'dpop+jwt', jwk: key.publicJwk })
+        .sign(key.signingKey.privateKey);
+      const request = async () =>
+        new Request('http://127.0.0.1:8787/token', {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', DPoP: proof },
+          body: new URLSearchParams({
+            grant_type: TOKEN_EXCHANGE,
+            subject_token: await td.svid(SUPPORT),
+            subject_token_type: JWT_TYPE,
+            audience: GUARD_AUDIENCE,
+            authorization_details: JSON.stringify([{ type: 'tessera_intent', id: 't-1', purpose: 'p' }, { type: 'tessera_tool', tool: 'tickets.read', maxCalls: 2 }]),
+          }),
+        });
+      expect((await a.server.fetch(await request())).status).toBe(200);
+      const replay = await b.server.fetch(await request());
+      expect({ status: replay.status, error: ((await replay.json()) as { error: string }).error }).toEqual({ status: 400, error: 'invalid_dpop_proof' });
+    } finally {
+      await a.close();
+      await b.close();
+      await redis.stop();
+    }
+  }, 60_000);
 
   test.each([
     ['an unknown option', CONFIG('unknownOption: 1'), 'config authority.yaml: config: Unrecognized key'],

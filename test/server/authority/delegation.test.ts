@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { beforeEach, describe, expect, test } from 'vitest';
 import type { AgentKey } from '../../../src/identity/agent-key.js';
-import { ADMIN, createAgentKey, createHarness, HELPER, JWT_TYPE, oauthError, SUPPORT, type Harness } from './support.js';
+import { ADMIN, createAgentKey, createHarness, HELPER, ISSUER, JWT_TYPE, oauthError, SUPPORT, type Harness } from './support.js';
 
 let h: Harness;
 let parentKey: AgentKey;
@@ -83,6 +83,22 @@ describe('delegation through actor_token', () => {
     const forged = await h.svid(SUPPORT);
     const f = h.form(await h.svid(HELPER), [{ type: 'tessera_tool', tool: 'tickets.read', maxCalls: 1 }], { actor_token: forged, actor_token_type: JWT_TYPE });
     expect((await oauthError(await h.token(f), 400)).error).toBe('invalid_request');
+  });
+
+  test('a revoked parent is invalid_request: no child is minted from it', async () => {
+    const revoked = await h.server.fetch(
+      new Request(`${ISSUER}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', Authorization: `Bearer ${await h.svid(SUPPORT)}` }, body: new URLSearchParams({ token: parent }).toString() }),
+    );
+    expect(revoked.status).toBe(200);
+    const body = await oauthError(await h.token(await childForm(), { DPoP: await h.dpop(parentKey) }), 400);
+    expect(body).toEqual({ error: 'invalid_request', error_description: 'the parent capability is revoked' });
+  });
+
+  test('a store that cannot answer whether the parent is revoked is temporarily_unavailable', async () => {
+    h.store.reserve = () => {
+      throw new Error('connection lost');
+    };
+    expect((await oauthError(await h.token(await childForm(), { DPoP: await h.dpop(parentKey) }), 503)).error).toBe('temporarily_unavailable');
   });
 
   test('an expired parent is invalid_request', async () => {

@@ -62,3 +62,35 @@ test('an admin stop refuses new grants only at the authority process that receiv
   );
   expect(other.status).toBe(200);
 });
+
+describe('createAuthorityServer options', () => {
+  test.each([
+    ['a misspelt option', { maxBodyByte: 1 }, TypeError, /maxBodyBytes/],
+    ['a body bound below 1 KiB', { maxBodyBytes: 10 }, RangeError, /maxBodyBytes/],
+    ['a rate limit of zero', { rateLimit: { burst: 0 } }, RangeError, /rateLimit\.burst/],
+  ])('%s throws naming it', async (_n, extra, type, message) => {
+    const h = await createHarness();
+    const make = () =>
+      createAuthorityServer({
+        authority: h.authority,
+        identity: { verify: () => Promise.reject(new Error('unused')) },
+        grantPolicy: (TWO_ROLES),
+        store: h.store,
+        ...(extra as object),
+      });
+    expect(make).toThrow(type);
+    expect(make).toThrow(message);
+  });
+
+  test('an authority whose issuer is not a URL origin throws a TypeError', async () => {
+    const { createAuthority } = await import('../../../src/capability/authority.js');
+    const authority = await createAuthority({ issuer: 'urn:tessera:authority' });
+    const h = await createHarness();
+    expect(() => createAuthorityServer({ authority, identity: { verify: () => Promise.reject(new Error('unused')) }, grantPolicy: TWO_ROLES, store: h.store })).toThrow(TypeError);
+  });
+
+  test('a grant policy naming an unknown admin role throws a TypeError', async () => {
+    const h = await createHarness();
+    expect(() => createAuthorityServer({ authority: h.authority, identity: { verify: () => Promise.reject(new Error('unused')) }, grantPolicy: { ...TWO_ROLES, admins: ['root'] }, store: h.store })).toThrow(/unknown role "root"/);
+  });
+});
