@@ -30,7 +30,7 @@ test('the quickstart runs: one call approved and sent, one out of scope, one ref
       '  approval: approved by oncall@example.com',
       '  allowed: {"queued":"dana@example.com"}',
       'email.send to eve@evil.example',
-      '  denied: arguments_out_of_scope (to must be a string ending with "@example.com" (intent "ticket-4711"))',
+      '  denied: arguments_out_of_scope (to must be a string ending with "@example.com" (got a string of 16 characters that does not) (intent "ticket-4711"))',
       'email.send to ops@example.com',
       '  approval: refused by oncall@example.com',
       '  denied: approval_denied (the approver refused: denied by the approval script)',
