@@ -14,6 +14,9 @@ export default defineConfig({
     mcp: 'src/adapters/mcp.ts',
     'authority-client': 'src/client/authority-client.ts',
     'authority-server': 'src/server/authority/index.ts',
+    approvers: 'src/policy/approvers.ts',
+    telemetry: 'src/telemetry/index.ts',
+    spiffe: 'src/identity/spiffe-id.ts',
   },
   // Optional peers and test tooling are never bundled: the host installs the versions it runs.
   external: [

@@ -5,7 +5,8 @@
  *   npx tsx examples/approval.ts --ci     # a scripted approver answers instead (for CI)
  */
 import { z } from 'zod';
-import { createAuthority, createGuard, createScriptedApprover, createTerminalApprover, loadRulesFile, ToolDeniedError } from '../src/index.js';
+import { createAuthority, createGuard, loadRulesFile, ToolDeniedError } from '../src/index.js';
+import { createScriptedApprover, createTerminalApprover } from '../src/policy/approvers.js';
 
 const ci = process.argv.includes('--ci') || !process.stdin.isTTY;
 const authority = await createAuthority({ issuer: 'https://authz.example.com' });

@@ -1,5 +1,6 @@
 /** The README quickstart, runnable: `npx tsx examples/quickstart.ts`. A test keeps the two identical. */
-import { createAuthority, createGuard, createScriptedApprover, ToolDeniedError } from '../src/index.js';
+import { createAuthority, createGuard, ToolDeniedError } from '../src/index.js';
+import { createScriptedApprover } from '../src/policy/approvers.js';
 import { z } from 'zod';
 
 // Stands in for your mail client.

@@ -1,6 +1,9 @@
 /**
  * Tessera: least-privilege, just-in-time authority for AI agents' tools.
- * Every name exported here is public API; adding one is a decision.
+ * Every name exported here is public API; adding one is a decision. Parts most programs do not
+ * need live at subpaths: `tessera-guard/approvers` (terminal and scripted approvers),
+ * `tessera-guard/telemetry` (the span and metric schema), `tessera-guard/spiffe` (SPIFFE ID
+ * parsing), and the stores, engines, adapters and servers.
  */
 
 // Control plane
@@ -51,8 +54,6 @@ export type { CallReservation, CredentialState, ReservationResult, TesseraStore 
 export type { AgentIdentity, IdentitySource, IdentityVerifier } from './identity/types.js';
 export { IdentityError } from './identity/errors.js';
 export type { IdentityErrorCode } from './identity/errors.js';
-export { isSpiffeId, parseSpiffeId, parseTrustDomain, SpiffeIdError } from './identity/spiffe-id.js';
-export type { SpiffeId, SpiffeIdRule } from './identity/spiffe-id.js';
 export { createJwtSvidVerifier, JWT_SVID_ALGORITHMS } from './identity/jwt-svid.js';
 export type { JwtSvidVerifierOptions } from './identity/jwt-svid.js';
 export type { TrustBundleDocument, TrustBundleSource } from './identity/trust-bundle.js';
@@ -76,11 +77,6 @@ export { loadRulesFile, parseRules } from './policy/rules-loader.js';
 export type { ParseRulesOptions, RulesFormat } from './policy/rules-loader.js';
 export { InvalidPolicyError } from './policy/errors.js';
 export type { PolicyIssue } from './policy/errors.js';
-export { bindingOf, previewArguments } from './policy/approval.js';
-export { createScriptedApprover } from './policy/scripted-approver.js';
-export type { ScriptedApprover, ScriptedApproverOptions, ScriptedStep } from './policy/scripted-approver.js';
-export { createTerminalApprover, describeApprovalRequest } from './policy/terminal-approver.js';
-export type { TerminalApproverOptions } from './policy/terminal-approver.js';
 export type {
   ApprovalAnswer,
   ApprovalBinding,
@@ -105,8 +101,6 @@ export {
 } from './errors.js';
 export type { CredentialRejectionCode, DenialCode, StandardsTags } from './errors.js';
 
-// Telemetry schema
-export { ATTR, EVENT, METRIC, METRICS, SPAN_ATTRIBUTES } from './telemetry/attributes.js';
 
 // Utilities shared with agent runtimes and downstream services
 export { canonicalJson, hashArguments } from './util/canonical.js';

@@ -1,5 +1,5 @@
 /**
- * SPIFFE IDs, parsed exactly as the SPIFFE-ID standard (section 2) says. A refusal names the
+ * `tessera-guard/spiffe`. SPIFFE IDs, parsed exactly as the SPIFFE-ID standard (section 2) says. A refusal names the
  * rule that failed, so an operator sees "trust_domain_port" rather than "invalid URI".
  */
 import { TesseraError } from '../errors.js';

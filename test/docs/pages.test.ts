@@ -32,6 +32,7 @@ describe('the README quickstart', () => {
       .slice(1) // the file's own header comment
       .join('\n')
       .replace("from '../src/index.js'", "from 'tessera-guard'")
+      .replace("from '../src/policy/approvers.js'", "from 'tessera-guard/approvers'")
       .trim();
     expect(quickstartBlocks().code).toBe(example);
   });

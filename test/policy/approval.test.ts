@@ -3,12 +3,9 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { afterEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
+import { bindingOf, createScriptedApprover, createTerminalApprover, previewArguments } from '../../src/policy/approvers.js';
+import { ATTR } from '../../src/telemetry/index.js';
 import {
-  ATTR,
-  bindingOf,
-  createScriptedApprover,
-  createTerminalApprover,
-  previewArguments,
   type ApprovalRequest,
   type Approver,
   type GuardOptions,

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { CEDAR_NO_PERMIT_ID, CEDAR_UNKNOWN_TOOL_ID, createCedarEngine, type CedarEngineOptions } from '../../src/policy/cedar.js';
-import { createRulesEngine, createScriptedApprover, InvalidPolicyError, type GuardOptions, type PolicyEngine } from '../../src/index.js';
+import { createRulesEngine, InvalidPolicyError, type GuardOptions, type PolicyEngine } from '../../src/index.js';
+import { createScriptedApprover } from '../../src/policy/approvers.js';
 import type { PolicyRequest } from '../../src/policy/types.js';
 import { setup } from '../support/fixtures.js';
 

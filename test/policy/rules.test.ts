@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { createRulesEngine, createScriptedApprover, type PolicyEngine, type PolicyRequest, type RulesDocument } from '../../src/index.js';
+import { createRulesEngine, type PolicyEngine, type PolicyRequest, type RulesDocument } from '../../src/index.js';
+import { createScriptedApprover } from '../../src/policy/approvers.js';
 import { RULES_DEFAULT_ID, RULES_HIGH_RISK_ID } from '../../src/policy/rules.js';
 import { AGENT, setup } from '../support/fixtures.js';
 
