@@ -13,7 +13,8 @@
  */
 import { z } from 'zod';
 import { TesseraError } from '../errors.js';
-import { describeIssues } from '../util/zod-issues.js';
+import { functionOption } from '../util/option-schemas.js';
+import { parseOptions } from '../util/options.js';
 import {
   absorbClientErrors,
   clientReadiness,
@@ -91,13 +92,13 @@ export interface RedisStore extends TesseraStore {
   close(): void;
 }
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   client: z.custom<RedisClientLike>(isRedisClient, {
     message: 'must be an ioredis or node-redis client (with evalsha/evalSha and eval)',
   }),
   prefix: z.string().min(1).max(128).default('tessera:'),
   timeoutMs: z.number().int().positive().max(60_000).default(250),
-  onError: z.function().optional(),
+  onError: functionOption<(err: unknown) => void>().optional(),
   awaitCredentialRevocation: z.boolean().default(false),
 });
 
@@ -132,9 +133,7 @@ type Pending = {
 };
 
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) throw new TypeError(describeIssues(parsed.error, 'createRedisStore options'));
-  const { client, prefix, timeoutMs, awaitCredentialRevocation } = parsed.data;
+  const { client, prefix, timeoutMs, awaitCredentialRevocation } = parseOptions(optionsSchema, options, 'createRedisStore options');
   const onError = options.onError;
   const cached = scriptRunner(client);
   const whole = scriptSender(client);
