@@ -99,11 +99,13 @@ export {
   CredentialRejectedError,
   DENIAL_CODES,
   DENIAL_STANDARDS,
+  isTesseraError,
+  isToolDeniedError,
   standardsTags,
   TesseraError,
   ToolDeniedError,
 } from './errors.js';
-export type { CredentialRejectionCode, DenialCode, StandardsTags } from './errors.js';
+export type { AnyTesseraError, CredentialRejectionCode, DenialCode, StandardsTags, TesseraErrorCode } from './errors.js';
 
 // Telemetry schema
 export { ATTR, EVENT, METRIC, METRICS, SPAN_ATTRIBUTES } from './telemetry/attributes.js';

@@ -24,6 +24,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { StoreFullError } from '../errors.js';
 import { clockOption } from '../util/option-schemas.js';
 import { parseOptions } from '../util/options.js';
 import { type Clock, systemClock } from '../util/time.js';
@@ -49,12 +50,8 @@ export interface MemoryStoreOptions {
   clock?: Clock;
 }
 
-export class StoreFullError extends Error {
-  constructor(maxEntries: number) {
-    super(`memory store is full (maxEntries ${maxEntries}); raise maxEntries or shorten credential and token lifetimes`);
-    this.name = 'StoreFullError';
-  }
-}
+// The error class lives with every other error class; re-exported so that existing imports work.
+export { StoreFullError };
 
 /** Every answer is synchronous: the guard's call path never waits on this store. */
 export interface MemoryStore extends TesseraStore {

@@ -12,7 +12,7 @@
  * Redis answers.
  */
 import { z } from 'zod';
-import { TesseraError } from '../errors.js';
+import { RedisStoreError } from '../errors.js';
 import { functionOption } from '../util/option-schemas.js';
 import { parseOptions } from '../util/options.js';
 import {
@@ -26,6 +26,9 @@ import {
 } from './redis-client.js';
 import { CONSUME_CREDENTIAL, CONSUME_ONCE, OUTCOME, PEEK, RESERVE, REVOKE, REVOKE_CREDENTIALS, type Script } from './redis-scripts.js';
 import type { CallReservation, CredentialState, ReservationResult, TesseraStore } from './types.js';
+
+// The error class lives with every other error class; re-exported so that existing imports work.
+export { RedisStoreError };
 
 export type { IoredisLike, NodeRedisLike, RedisClientLike } from './redis-client.js';
 
@@ -63,21 +66,6 @@ export interface RedisStoreOptions {
    * the credential expires within seconds anyway). Without waiting, a failure goes to `onError`.
    */
   awaitCredentialRevocation?: boolean;
-}
-
-/** The Redis store refused or could not answer; the guard denies the call with `store_unavailable`. */
-export class RedisStoreError extends TesseraError {
-  static override code = 'store_unavailable';
-  declare readonly code: 'store_unavailable';
-  /** Why, naming the failure class: timeout, not ready, connection lost, script error, unexpected reply or entry. */
-  readonly reason: string;
-
-  // No `cause`: a client's error may quote connection details (a password in a URL). The raw
-  // error goes to the store's `onError` hook instead.
-  constructor(reason: string) {
-    super(reason, 'store_unavailable');
-    this.reason = reason;
-  }
 }
 
 export interface RedisStore extends TesseraStore {
