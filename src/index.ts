@@ -95,11 +95,13 @@ export {
   CredentialRejectedError,
   DENIAL_CODES,
   DENIAL_STANDARDS,
+  isTesseraError,
+  isToolDeniedError,
   standardsTags,
   TesseraError,
   ToolDeniedError,
 } from './errors.js';
-export type { CredentialRejectionCode, DenialCode, StandardsTags } from './errors.js';
+export type { AnyTesseraError, CredentialRejectionCode, DenialCode, StandardsTags, TesseraErrorCode } from './errors.js';
 
 
 // Utilities shared with agent runtimes and downstream services

@@ -6,6 +6,10 @@ import { nanoid } from 'nanoid';
 import { z } from 'zod';
 import { CapabilityError } from '../errors.js';
 import { type Clock, type Duration, durationSeconds, systemClock } from '../util/time.js';
+import { clockOption, durationOption, objectOption } from '../util/option-schemas.js';
+import { identityVerifierOption } from '../identity/options.js';
+import { storeOption } from '../store/options.js';
+import { parseOptions } from '../util/options.js';
 import { describeIssues } from '../util/zod-issues.js';
 import { createRevoker, issueTimeAfterRevocations, type Revoker } from '../store/revocation.js';
 import { revocationKey, type TesseraStore } from '../store/types.js';
@@ -84,8 +88,19 @@ export interface Authority extends Revoker {
   readonly maxTtlSec: number;
 }
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   issuer: z.string().min(1),
+  signingKey: objectOption<PrivateKeyInput | SigningKey>('a SigningKey, a private KeyObject, CryptoKey or private JWK').optional(),
+  signer: objectOption<CapabilitySigner>('a CapabilitySigner ({ publicJwk, kid?, sign(bytes) })').optional(),
+  signerTimeoutMs: z.number().positive().max(300_000).optional(),
+  algorithm: z.enum(['EdDSA', 'ES256']).optional(),
+  maxTtl: durationOption.optional(),
+  maxDelegationDepth: z.number().int().min(0).max(16).optional(),
+  defaultTtl: durationOption.optional(),
+  identity: identityVerifierOption.optional(),
+  requireAgentToken: z.boolean().optional(),
+  store: storeOption.optional(),
+  clock: clockOption.optional(),
 });
 
 const grantSchema = z.strictObject({
@@ -106,8 +121,7 @@ function isSigningKey(k: unknown): k is SigningKey {
 
 /** Creates an authority. Options are validated here, once; a bad option throws naming it. */
 export async function createAuthority(options: AuthorityOptions): Promise<Authority> {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) throw new TypeError(describeIssues(parsed.error, 'createAuthority options'));
+  parseOptions(optionsSchema, options, 'createAuthority options');
   const clock = options.clock ?? systemClock;
   const maxTtl = durationSeconds(options.maxTtl ?? '1h', 'maxTtl');
   const defaultTtl = durationSeconds(options.defaultTtl ?? '5m', 'defaultTtl');

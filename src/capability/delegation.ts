@@ -12,6 +12,8 @@ import { nanoid } from 'nanoid';
 import { z } from 'zod';
 import { CapabilityError } from '../errors.js';
 import { durationSeconds, systemClock, type Clock, type Duration } from '../util/time.js';
+import { clockOption, objectOption } from '../util/option-schemas.js';
+import { parseOptions } from '../util/options.js';
 import { describeIssues } from '../util/zod-issues.js';
 import { jwkThumbprint, minimalJwk } from '../jose/jwk.js';
 import { CAPABILITY_TYP } from '../jose/typ.js';
@@ -54,6 +56,12 @@ const requestSchema = z.strictObject({
   confirmation: z
     .union([z.strictObject({ jkt: z.string().length(43) }), z.strictObject({ jwk: z.record(z.string(), z.unknown()) })])
     .optional(),
+});
+
+const optionsSchema = z.strictObject({
+  key: objectOption<DelegationKey>('an AgentKey or a SigningKey'),
+  clock: clockOption.optional(),
+  maxDepth: z.number().int().min(1).max(16).optional(),
 });
 
 const refuse = (reason: string, cause?: unknown): never => {
@@ -150,10 +158,9 @@ function sign(claims: CapabilityClaims, key: SigningKey, header: { kid: string }
  * `CapabilityError` with code `delegation_invalid` and a reason naming the link and the rule.
  */
 export async function delegate(parentCapability: string, request: DelegationRequest, options: DelegateOptions): Promise<string> {
-  if (options === null || typeof options !== 'object') throw new TypeError('delegate needs { key }');
+  parseOptions(optionsSchema, options, 'delegate options');
   const key = signingKeyOf(options.key);
   const maxDepth = options.maxDepth ?? 3;
-  if (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > 16) throw new RangeError('delegate: maxDepth must be an integer from 1 to 16');
   const clock = options.clock ?? systemClock;
   const parsed = parseRequest(request);
 

@@ -7,7 +7,7 @@
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { TesseraError } from '../errors.js';
+import { SignerError } from '../errors.js';
 import type { SigningAlgorithm } from '../jose/keys.js';
 
 /** Signs capability tokens with a key held outside this process. */
@@ -23,16 +23,7 @@ export interface CapabilitySigner {
   sign(signingInput: Uint8Array): Promise<Uint8Array>;
 }
 
-/** The signer did not answer in time, failed, or answered with a signature its key does not verify. */
-export class SignerError extends TesseraError {
-  static override code = 'signer_unavailable';
-  readonly reason: string;
-
-  constructor(reason: string, options?: { cause?: unknown }) {
-    super(reason, 'signer_unavailable', options);
-    this.reason = reason;
-  }
-}
+export { SignerError };
 
 /** A `CapabilitySigner` checked once and ready to sign compact JWS. */
 export interface PreparedSigner {

@@ -13,6 +13,7 @@ import { intentSchema, toolsSchema, type Intent, type ToolGrant } from '../capab
 import type { AgentKey } from '../identity/agent-key.js';
 import { parseOptions } from '../util/options.js';
 import { durationSeconds, type Duration } from '../util/time.js';
+import type { OAuthErrorCode } from '../errors.js';
 import { AuthorityRequestError } from './errors.js';
 
 export { AuthorityRequestError, type AuthorityClientCode } from './errors.js';
@@ -198,18 +199,38 @@ function retryAfter(response: Response | undefined): number | undefined {
   return Number(v.trim());
 }
 
+const OAUTH_CODES: ReadonlySet<string> = new Set<OAuthErrorCode>([
+  'invalid_request',
+  'unsupported_grant_type',
+  'invalid_authorization_details',
+  'invalid_dpop_proof',
+  'use_dpop_nonce',
+  'access_denied',
+  'invalid_client',
+  'invalid_grant',
+  'invalid_token',
+  'insufficient_scope',
+  'slow_down',
+  'not_found',
+  'temporarily_unavailable',
+  'server_error',
+]);
+
+/** The server's `error` only if it is one of the codes this package documents; anything else is not trusted as a code. */
+const knownCode = (code: string | undefined): OAuthErrorCode | undefined => (code !== undefined && OAUTH_CODES.has(code) ? (code as OAuthErrorCode) : undefined);
+
 /** Maps whatever went wrong to an AuthorityRequestError; oauth4webapi's errors (which hold response bodies) are dropped. */
 function toAuthorityError(err: unknown, secrets: readonly string[], during: string): AuthorityRequestError {
   if (err instanceof AuthorityRequestError) return err;
   if (err instanceof oauth.ResponseBodyError) {
-    return new AuthorityRequestError(scrub(err.error, secrets) || 'invalid_response', scrub(err.error_description, secrets) || `the authority answered ${err.status} to ${during}`, {
+    return new AuthorityRequestError(knownCode(scrub(err.error, secrets)) ?? 'invalid_response', scrub(err.error_description, secrets) || `the authority answered ${err.status} to ${during}`, {
       status: err.status,
       retryAfterSec: retryAfter(err.response),
     });
   }
   if (err instanceof oauth.WWWAuthenticateChallengeError) {
     const challenge = err.cause[0];
-    const code = scrub(challenge?.parameters.error, secrets) || 'invalid_request';
+    const code = knownCode(scrub(challenge?.parameters.error, secrets)) ?? 'invalid_request';
     const description = scrub(challenge?.parameters.error_description, secrets) || `the authority answered ${err.status} to ${during}`;
     return new AuthorityRequestError(code, description, { status: err.status, retryAfterSec: retryAfter(err.response) });
   }

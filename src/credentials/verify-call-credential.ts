@@ -4,8 +4,13 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { CALL_CREDENTIAL_TYP } from '../jose/typ.js';
 import type { JWKS } from '../jose/keys.js';
+import { z } from 'zod';
 import { CredentialRejectedError } from '../errors.js';
 import type { TesseraStore } from '../store/types.js';
+import { clockOption } from '../util/option-schemas.js';
+import { jwksOption } from '../jose/options.js';
+import { storeOption } from '../store/options.js';
+import { parseOptions } from '../util/options.js';
 import { type Clock, systemClock } from '../util/time.js';
 import { CREDENTIAL_MARGIN_SEC, type CallCredentialClaims } from './call-credential.js';
 import { COMPACT_JWS } from '../jose/compact-jws.js';
@@ -33,6 +38,17 @@ const CREDENTIAL_FAILURES: JoseFailureTable<CredentialRejectedError['code']> = {
   expired: ['credential_expired', 'the call credential has expired'],
 };
 
+const optionsSchema = z.strictObject({
+  jwks: jwksOption,
+  issuer: z.string().min(1),
+  audience: z.string().min(1),
+  store: storeOption,
+  tool: z.string().min(1).optional(),
+  argsHash: z.string().min(1).optional(),
+  clock: clockOption.optional(),
+  clockSkewSec: z.number().min(0).max(CREDENTIAL_MARGIN_SEC).optional(),
+});
+
 const reject = (code: CredentialRejectedError['code'], reason: string, cause?: unknown): never => {
   throw new CredentialRejectedError(code, reason, cause === undefined ? undefined : { cause });
 };
@@ -46,6 +62,9 @@ const reject = (code: CredentialRejectedError['code'], reason: string, cause?: u
  * Not checked: anything about the caller's network identity; pair it with mTLS if you need that.
  */
 export async function verifyCallCredential(token: string, options: VerifyCallCredentialOptions): Promise<CallCredentialClaims> {
+  // There is no construction step to validate at: a misspelt option (`argHash`) would silently
+  // drop a binding check, so the options are checked on every call (a few microseconds).
+  parseOptions(optionsSchema, options, 'verifyCallCredential options');
   if (typeof token !== 'string' || token.length === 0 || token.length > 8192 || !COMPACT_JWS.test(token)) {
     reject('credential_invalid', 'not a compact JWS call credential');
   }
@@ -58,7 +77,6 @@ export async function verifyCallCredential(token: string, options: VerifyCallCre
   if (typ !== CALL_CREDENTIAL_TYP) reject('credential_invalid', `typ is ${JSON.stringify(typ ?? null)}, expected "${CALL_CREDENTIAL_TYP}"`);
   const clock = options.clock ?? systemClock;
   const skew = options.clockSkewSec ?? 5;
-  if (!(skew >= 0 && skew <= CREDENTIAL_MARGIN_SEC)) throw new RangeError(`clockSkewSec must be between 0 and ${CREDENTIAL_MARGIN_SEC}`);
   let claims: CallCredentialClaims;
   try {
     const r = await jwtVerify(token, createLocalJWKSet(options.jwks), {

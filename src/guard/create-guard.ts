@@ -3,22 +3,30 @@
  * the call path then runs on prepared, plain values.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { z } from 'zod';
+import type { Meter, Tracer } from '@opentelemetry/api';
+import { z } from 'zod';
 import { createChainVerifier } from '../capability/delegation-chain.js';
 import { createCapabilityVerifier, type TrustedIssuer } from '../capability/verify.js';
 import { createSignedCredentials, parseSignIn } from '../credentials/call-credential.js';
 import { createAgentContext } from './agent-context.js';
 import { createIdentityBinder } from './identity-binding.js';
-import { createProofChecker, parseProofOptions } from './proof-checker.js';
+import { createProofChecker, parseProofOptions, proofOptionsSchema } from './proof-checker.js';
 import { riskBaseline } from '../policy/baseline.js';
 import { createMemoryStore } from '../store/memory.js';
 import { createRevoker } from '../store/revocation.js';
 import { withScopedAttributes } from '../telemetry/call-attributes.js';
 import { createRecorder } from '../telemetry/recorder.js';
+import { clockOption, durationOption, functionOption, msOption, objectOption, objectWithMethods } from '../util/option-schemas.js';
+import { identityVerifierOption } from '../identity/options.js';
+import { storeOption } from '../store/options.js';
+import { parseOptions } from '../util/options.js';
 import { durationSeconds, systemClock } from '../util/time.js';
 import { prepareTool, wrapTool } from './guard-tool.js';
 import { type GuardRuntime, type PreparedTool } from './pipeline.js';
 import { checkPreflightOptions, preflightCall, unknownToolDecision } from './preflight.js';
+import type { PrivateKeyInput } from '../jose/keys.js';
+import type { CredentialProvider } from '../credentials/types.js';
+import type { Approver } from '../policy/types.js';
 import type {
   CapabilityBinding,
   CapabilityContext,
@@ -37,17 +45,6 @@ export interface GuardInternals {
   readonly [GUARD_RUNTIME]: GuardRuntime;
 }
 
-function requireString(value: unknown, option: string): string {
-  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${option} must be a non-empty string`);
-  return value;
-}
-
-function requireMs(value: number | undefined, fallback: number, option: string, max = 3_600_000): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v <= 0 || v > max) throw new RangeError(`${option} must be a positive number of ms up to ${max}`);
-  return v;
-}
-
 const TIMEOUT_DEFAULTS: Readonly<Required<GuardTimeouts>> = Object.freeze({
   identityMs: 10_000,
   keysMs: 10_000,
@@ -56,24 +53,88 @@ const TIMEOUT_DEFAULTS: Readonly<Required<GuardTimeouts>> = Object.freeze({
   storeMs: 2_000,
 });
 
-/** Validates `timeouts`: a misspelt name would otherwise leave a dependency on its default silently. */
-function parseTimeouts(value: unknown): Readonly<Required<GuardTimeouts>> {
-  if (value === undefined) return TIMEOUT_DEFAULTS;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError('timeouts must be an object of deadlines in ms');
-  const given = value as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (!Object.hasOwn(TIMEOUT_DEFAULTS, key)) {
-      throw new TypeError(`timeouts.${key} is not an option; use ${Object.keys(TIMEOUT_DEFAULTS).join(', ')}`);
-    }
-  }
-  const out = { ...TIMEOUT_DEFAULTS };
-  for (const key of Object.keys(TIMEOUT_DEFAULTS) as (keyof GuardTimeouts)[]) {
-    const v = given[key];
-    if (v === undefined) continue;
-    if (typeof v !== 'number') throw new TypeError(`timeouts.${key} must be a number of ms`);
-    out[key] = requireMs(v, TIMEOUT_DEFAULTS[key], `timeouts.${key}`, 300_000);
-  }
+const isPolicyEngine = (p: unknown): boolean =>
+  typeof p === 'object' && p !== null && typeof (p as { evaluate?: unknown }).evaluate === 'function';
+
+// Value checks that need the issuer's name in the message (https, asymmetric algorithms,
+// refresh ranges) stay with the verifier; this only pins the shape.
+const trustedIssuerSchema = z.strictObject({
+  issuer: z.string().min(1),
+  // Absent: the keys are discovered from the issuer's RFC 8414 metadata.
+  jwks: z
+    .custom<NonNullable<TrustedIssuer['jwks']>>((v) => v !== undefined && v !== null, {
+      message: 'must be a JWKS ({ keys: [...] }), a function returning one, or a URL',
+    })
+    .optional(),
+  algorithms: z.array(z.string()).optional(),
+  refreshIntervalMs: z.number().optional(),
+  maxStaleMs: z.number().optional(),
+  fetchTimeoutMs: z.number().optional(),
+});
+
+const guardOptionsBase = {
+  audience: z.string().min(1),
+  store: storeOption.optional(),
+  credentials: z
+    .strictObject({
+      provider: objectWithMethods<CredentialProvider>(['mint', 'revoke'], 'a CredentialProvider (an object with mint and revoke)').optional(),
+      issuer: z.string().min(1).optional(),
+      ttl: durationOption.optional(),
+      signingKey: objectOption<PrivateKeyInput>('a private KeyObject, CryptoKey or private JWK').optional(),
+      signIn: z.enum(['main', 'threadpool']).optional(),
+    })
+    .optional(),
+  policy: z
+    .custom<GuardOptions['policy']>((v) => isPolicyEngine(v) || (Array.isArray(v) && v.every(isPolicyEngine)), {
+      message: 'must be a PolicyEngine (an object with evaluate) or an array of them',
+    })
+    .optional(),
+  policyTimeoutMs: msOption(3_600_000).optional(),
+  approver: functionOption<Approver>('an Approver (a function of the approval request)').optional(),
+  approvalTimeoutMs: msOption(24 * 3_600_000).optional(),
+  timeouts: z
+    .strictObject({
+      identityMs: msOption(300_000).optional(),
+      keysMs: msOption(300_000).optional(),
+      proofMs: msOption(300_000).optional(),
+      credentialMs: msOption(300_000).optional(),
+      storeMs: msOption(300_000).optional(),
+    })
+    .optional(),
+  identity: identityVerifierOption.optional(),
+  requireIdentity: z.boolean().optional(),
+  proof: proofOptionsSchema.optional(),
+  environment: z.record(z.string(), z.unknown()).optional(),
+  telemetry: z
+    .strictObject({
+      tracer: objectWithMethods<Tracer>(['startSpan'], 'an OpenTelemetry Tracer').optional(),
+      meter: objectWithMethods<Meter>(['createCounter', 'createHistogram'], 'an OpenTelemetry Meter').optional(),
+      spanMode: z.enum(['create', 'enrich']).optional(),
+      recordArguments: z.boolean().optional(),
+    })
+    .optional(),
+  clockSkewSec: z.number().min(0).max(300).optional(),
+  maxCapabilityLifetime: durationOption.optional(),
+  maxDelegationDepth: z.number().int().min(0).max(16).optional(),
+  verifyCacheMaxBytes: z.number().min(0).optional(),
+  clock: clockOption.optional(),
+};
+// `trust` is one issuer or a list: the schema follows the form given, so that a misspelt key
+// inside an entry is reported as such rather than as "matches neither form".
+const guardOptionsOne = z.strictObject({ ...guardOptionsBase, trust: trustedIssuerSchema });
+const guardOptionsMany = z.strictObject({ ...guardOptionsBase, trust: z.array(trustedIssuerSchema).min(1) });
+
+/** `defaults` overlaid with the values given; a key given as undefined keeps its default. */
+function withDefaults<T extends object>(defaults: Readonly<Required<T>>, given: T | undefined): Readonly<Required<T>> {
+  const out = { ...defaults };
+  for (const [key, value] of Object.entries(given ?? {})) if (value !== undefined) (out as Record<string, unknown>)[key] = value;
   return Object.freeze(out);
+}
+
+/** Validates every option once; the call path then reads plain values. */
+function parseGuardOptions(options: GuardOptions): void {
+  const many = options !== null && typeof options === 'object' && Array.isArray((options as { trust?: unknown }).trust);
+  parseOptions(many ? guardOptionsMany : guardOptionsOne, options, 'createGuard options');
 }
 
 /** A key source is the issuer's code: each fetch gets the guard's key deadline unless the entry sets its own. */
@@ -82,17 +143,12 @@ function withKeyDeadline(t: TrustedIssuer, keysMs: number): TrustedIssuer {
 }
 
 export function createGuard(options: GuardOptions): Guard {
-  if (options === null || typeof options !== 'object') throw new TypeError('createGuard needs an options object');
-  const audience = requireString(options.audience, 'audience');
+  parseGuardOptions(options);
+  const audience = options.audience;
   const trust: readonly TrustedIssuer[] = Array.isArray(options.trust) ? options.trust : [options.trust as TrustedIssuer];
-  if (trust.length === 0) throw new TypeError('trust must name at least one issuer');
-  for (const t of trust) {
-    requireString(t?.issuer, 'trust.issuer');
-  }
-  const timeouts = parseTimeouts(options.timeouts);
+  const timeouts = withDefaults(TIMEOUT_DEFAULTS, options.timeouts);
   const clock = options.clock ?? systemClock;
   const clockSkewSec = options.clockSkewSec ?? 30;
-  if (!Number.isFinite(clockSkewSec) || clockSkewSec < 0 || clockSkewSec > 300) throw new RangeError('clockSkewSec must be between 0 and 300');
   const maxLifetimeSec = durationSeconds(options.maxCapabilityLifetime ?? '24h', 'maxCapabilityLifetime');
   const store = options.store ?? createMemoryStore({ clock });
   const credentialIssuer = options.credentials?.issuer ?? `urn:tessera:guard:${audience}`;
@@ -109,12 +165,6 @@ export function createGuard(options: GuardOptions): Guard {
       : undefined;
   const credentialTtlSec = durationSeconds(options.credentials?.ttl ?? '30s', 'credentials.ttl');
   const policy = options.policy === undefined ? [riskBaseline] : Array.isArray(options.policy) ? [...options.policy] : [options.policy];
-  for (const p of policy) {
-    if (p === null || typeof p !== 'object' || typeof (p as { evaluate?: unknown }).evaluate !== 'function') {
-      throw new TypeError('policy must be a PolicyEngine (an object with evaluate) or an array of them');
-    }
-  }
-  if (options.approver !== undefined && typeof options.approver !== 'function') throw new TypeError('approver must be a function');
 
   const verifier = createCapabilityVerifier({
     audience,
@@ -149,9 +199,9 @@ export function createGuard(options: GuardOptions): Guard {
     credentials: options.credentials?.provider ?? signed!,
     credentialTtlSec,
     policy,
-    policyTimeoutMs: requireMs(options.policyTimeoutMs, 1000, 'policyTimeoutMs'),
+    policyTimeoutMs: options.policyTimeoutMs ?? 1000,
     approver: options.approver,
-    approvalTimeoutMs: requireMs(options.approvalTimeoutMs, 60_000, 'approvalTimeoutMs', 24 * 3_600_000),
+    approvalTimeoutMs: options.approvalTimeoutMs ?? 60_000,
     timeouts,
     environment: Object.freeze({ ...(options.environment ?? {}) }),
     recorder: withScopedAttributes(createRecorder(options.telemetry)),

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import type { VerifiedCapability } from '../capability/verify.js';
 import { CREDENTIAL_MARGIN_SEC } from '../credentials/call-credential.js';
 import type { Credential, CredentialProvider, CredentialRequest } from '../credentials/types.js';
-import { DENIAL_STANDARDS, type DenialCode, safeCause, standardsTags, TesseraError, ToolDeniedError } from '../errors.js';
+import { type AnyTesseraError, DENIAL_STANDARDS, type DenialCode, isTesseraError, safeCause, standardsTags, ToolDeniedError } from '../errors.js';
 import type { AgentIdentity } from '../identity/types.js';
 import { APPROVAL_MARKER_TTL_MS, askApproval, previewArguments } from '../policy/approval.js';
 import { evaluatePolicies } from '../policy/evaluate.js';
@@ -497,6 +497,16 @@ function recordDenial(span: Span, denial: ToolDeniedError): void {
   });
 }
 
+/** The denial code and reason a Tessera error carries, if its code is a denial code; read once, as its getters are not ours. */
+function denialOf(err: AnyTesseraError): { code: DenialCode; reason: string } | undefined {
+  try {
+    const { code, reason } = err;
+    return typeof code === 'string' && Object.hasOwn(DENIAL_STANDARDS, code) && typeof reason === 'string' ? { code: code as DenialCode, reason } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function toDenial(
   err: unknown,
   stage: string,
@@ -512,10 +522,10 @@ function toDenial(
     ...(cap ? { capabilityId: cap.id, intentId: cap.intent.id } : {}),
     policyIds,
   };
-  if (err instanceof TesseraError && Object.hasOwn(DENIAL_STANDARDS, err.code)) {
-    const reason = (err as TesseraError & { reason?: unknown }).reason;
-    return new ToolDeniedError(err.code as DenialCode, typeof reason === 'string' ? reason : err.message, details);
-  }
+  // Recognised across copies of the package (a dependency built against the other module
+  // format); rebuilt here so the denial carries this call's details.
+  const known = isTesseraError(err) ? denialOf(err) : undefined;
+  if (known !== undefined) return new ToolDeniedError(known.code, known.reason, details);
   // Unexpected failure inside a stage: deny with the stage's code. The cause is kept off the
   // error's message because it may quote a secret (a store URL, a token fragment); a passed
   // deadline's own message names only the dependency and the deadline.

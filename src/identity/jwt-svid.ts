@@ -7,7 +7,8 @@
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../util/time.js';
-import { describeIssues } from '../util/zod-issues.js';
+import { clockOption } from '../util/option-schemas.js';
+import { parseOptions } from '../util/options.js';
 import { IdentityError } from './errors.js';
 import { parseSpiffeId, parseTrustDomain, SpiffeIdError, type SpiffeId } from './spiffe-id.js';
 import { createTrustBundle, type TrustBundle, type TrustBundleSource } from './trust-bundle.js';
@@ -33,13 +34,14 @@ export interface JwtSvidVerifierOptions {
   clock?: Clock;
 }
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   audience: z.string().min(1),
   trustDomains: z.record(z.string(), z.unknown()).refine((t) => Object.keys(t).length > 0, { message: 'name at least one trust domain' }),
   refreshIntervalSec: z.number().int().positive().max(86_400).optional(),
   cooldownSec: z.number().nonnegative().max(3600).optional(),
   timeoutMs: z.number().int().positive().max(60_000).optional(),
   clockSkewSec: z.number().nonnegative().max(300).optional(),
+  clock: clockOption.optional(),
 });
 
 const ALLOWED = new Set<string>(JWT_SVID_ALGORITHMS);
@@ -66,8 +68,7 @@ function explain(err: unknown): never {
 
 /** Builds a verifier of JWT-SVIDs; plug it into `createGuard({ identity })` or `createAuthority({ identity })`. */
 export function createJwtSvidVerifier(options: JwtSvidVerifierOptions): IdentityVerifier {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) throw new TypeError(describeIssues(parsed.error, 'createJwtSvidVerifier options'));
+  parseOptions(optionsSchema, options, 'createJwtSvidVerifier options');
   const clock = options.clock ?? systemClock;
   const clockSkewSec = options.clockSkewSec ?? 30;
   const bundles = new Map<string, TrustBundle>();

@@ -8,7 +8,8 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../util/time.js';
-import { describeIssues } from '../util/zod-issues.js';
+import { clockOption } from '../util/option-schemas.js';
+import { parseOptions } from '../util/options.js';
 import { IdentityError } from './errors.js';
 import type { AgentIdentity, IdentityVerifier } from './types.js';
 import { COMPACT_JWS } from '../jose/compact-jws.js';
@@ -39,7 +40,7 @@ export interface OidcVerifierOptions {
   clock?: Clock;
 }
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   issuer: z.string().url(),
   audience: z.string().min(1),
   identityClaim: z.string().min(1).optional(),
@@ -52,6 +53,7 @@ const optionsSchema = z.object({
   jwksCooldownMs: z.number().int().nonnegative().optional(),
   timeoutMs: z.number().int().positive().max(60_000).optional(),
   clockSkewSec: z.number().nonnegative().max(300).optional(),
+  clock: clockOption.optional(),
 });
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -94,8 +96,7 @@ function explain(err: unknown): never {
 
 /** Builds a verifier of tokens from one OIDC provider; plug it into `createGuard({ identity })`. */
 export function createOidcVerifier(options: OidcVerifierOptions): IdentityVerifier {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) throw new TypeError(describeIssues(parsed.error, 'createOidcVerifier options'));
+  parseOptions(optionsSchema, options, 'createOidcVerifier options');
   const issuer = options.issuer;
   secureUrl(issuer, 'issuer');
   const clock = options.clock ?? systemClock;

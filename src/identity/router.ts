@@ -4,6 +4,9 @@
  * chosen verifier checks everything, so a token that lies about its issuer simply fails there.
  */
 import { decodeJwt } from 'jose';
+import { z } from 'zod';
+import { identityVerifierOption } from '../identity/options.js';
+import { parseOptions } from '../util/options.js';
 import { IdentityError } from './errors.js';
 import type { AgentIdentity, IdentityVerifier } from './types.js';
 
@@ -14,14 +17,15 @@ export interface IdentityRouterOptions {
   oidc?: Record<string, IdentityVerifier>;
 }
 
+const optionsSchema = z.strictObject({
+  jwtSvid: identityVerifierOption.optional(),
+  oidc: z.record(z.string(), identityVerifierOption).optional(),
+});
+
 export function createIdentityRouter(options: IdentityRouterOptions): IdentityVerifier {
+  parseOptions(optionsSchema, options, 'createIdentityRouter options');
   const oidc = new Map<string, IdentityVerifier>(Object.entries(options.oidc ?? {}));
   const svid = options.jwtSvid;
-  for (const v of [svid, ...oidc.values()]) {
-    if (v !== undefined && (typeof v !== 'object' || v === null || typeof v.verify !== 'function')) {
-      throw new TypeError('createIdentityRouter: every verifier must be an IdentityVerifier (an object with verify)');
-    }
-  }
   if (svid === undefined && oidc.size === 0) throw new TypeError('createIdentityRouter needs jwtSvid or at least one oidc verifier');
 
   return {

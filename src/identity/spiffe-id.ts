@@ -2,53 +2,11 @@
  * `tessera-guard/spiffe`. SPIFFE IDs, parsed exactly as the SPIFFE-ID standard (section 2) says. A refusal names the
  * rule that failed, so an operator sees "trust_domain_port" rather than "invalid URI".
  */
-import { TesseraError } from '../errors.js';
+import { SpiffeIdError, type SpiffeIdRule } from '../errors.js';
 
-export type SpiffeIdRule =
-  | 'empty'
-  | 'too_long'
-  | 'scheme'
-  | 'trust_domain_missing'
-  | 'trust_domain_too_long'
-  | 'trust_domain_characters'
-  | 'userinfo'
-  | 'port'
-  | 'query'
-  | 'fragment'
-  | 'percent_encoding'
-  | 'path_empty_segment'
-  | 'path_dot_segment'
-  | 'path_trailing_slash'
-  | 'path_characters';
-
-const RULE_TEXT: Record<SpiffeIdRule, string> = {
-  empty: 'a SPIFFE ID cannot be empty',
-  too_long: 'a SPIFFE ID is at most 2048 bytes',
-  scheme: 'a SPIFFE ID starts with "spiffe://" (lower-case scheme)',
-  trust_domain_missing: 'the trust domain is missing',
-  trust_domain_too_long: 'a trust domain is at most 255 bytes',
-  trust_domain_characters: 'trust domain characters are limited to lower-case letters, digits, ".", "-" and "_"',
-  userinfo: 'a SPIFFE ID cannot carry userinfo ("user@")',
-  port: 'a SPIFFE ID cannot carry a port',
-  query: 'a SPIFFE ID cannot carry a query ("?")',
-  fragment: 'a SPIFFE ID cannot carry a fragment ("#")',
-  percent_encoding: 'a SPIFFE ID cannot be percent-encoded',
-  path_empty_segment: 'path segments cannot be empty ("//")',
-  path_dot_segment: 'path segments cannot be "." or ".."',
-  path_trailing_slash: 'the path cannot end with "/"',
-  path_characters: 'path segment characters are limited to letters, digits, ".", "-" and "_"',
-};
-
-/** A string is not a valid SPIFFE ID (or trust domain); `rule` names the rule it broke. */
-export class SpiffeIdError extends TesseraError {
-  static override code = 'spiffe_id_invalid';
-  readonly rule: SpiffeIdRule;
-
-  constructor(rule: SpiffeIdRule) {
-    super(`invalid SPIFFE ID (${rule}): ${RULE_TEXT[rule]}`);
-    this.rule = rule;
-  }
-}
+// The error class lives with every other error class; re-exported so that existing imports work.
+export { SpiffeIdError };
+export type { SpiffeIdRule };
 
 export interface SpiffeId {
   /** e.g. `example.org` */

@@ -10,7 +10,9 @@
  * turns an allow into a request for a human's approval; `@reason("...")` is shown in the denial.
  */
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { z } from 'zod';
 import { randomId } from '../util/canonical.js';
+import { parseOptions } from '../util/options.js';
 import { InvalidPolicyError, lineColumn, type PolicyIssue } from './errors.js';
 import { generateCedarSchema, type CedarToolDefinition } from './cedar-schema.js';
 import type { PolicyDecision, PolicyEngine, PolicyRequest } from './types.js';
@@ -124,9 +126,19 @@ function timeParts(timeZone: string | undefined): (ms: number) => { hour: number
   };
 }
 
+const optionsSchema = z.strictObject({
+  policies: z.union([z.string(), z.record(z.string(), z.string())], { error: 'must be a Cedar policy set as text, or policies keyed by id' }),
+  tools: z.array(z.custom<object>((v) => (typeof v === 'object' && v !== null) || typeof v === 'function', { message: 'must be a guarded tool or its definition' })).min(1, {
+    error: 'must list the tools the policies govern',
+  }),
+  source: z.string().optional(),
+  name: z.string().min(1).optional(),
+  timeZone: z.string().optional(),
+  roleClaim: z.string().min(1).optional(),
+});
+
 export function createCedarEngine(options: CedarEngineOptions): CedarEngine {
-  if (options === null || typeof options !== 'object') throw new TypeError('createCedarEngine needs an options object');
-  if (!Array.isArray(options.tools) || options.tools.length === 0) throw new TypeError('tools must list the tools the policies govern');
+  parseOptions(optionsSchema, options, 'createCedarEngine options');
   const source = options.source ?? '<cedar>';
   const roleClaim = options.roleClaim ?? 'roles';
   if (options.timeZone !== undefined) new Intl.DateTimeFormat('en-US', { timeZone: options.timeZone }); // throws RangeError naming a bad zone

@@ -1,37 +1,6 @@
-/**
- * A policy (rules file or Cedar policy set) that cannot be accepted. Thrown when an engine is
- * created, never on the call path: a guard with a broken policy must not start.
- */
-import { TesseraError } from '../errors.js';
-
-export interface PolicyIssue {
-  /** Where in the document, e.g. `rules[3].effect`, or a Cedar policy id. */
-  readonly path: string;
-  readonly message: string;
-  /** 1-based line and column in the source text, when the issue can be placed. */
-  readonly line?: number;
-  readonly column?: number;
-  /** Cedar's own help text, when it gave one. */
-  readonly help?: string;
-}
-
-export class InvalidPolicyError extends TesseraError {
-  static override code = 'policy_invalid';
-  /** The file or label the policy came from. */
-  readonly source: string;
-  readonly issues: readonly PolicyIssue[];
-
-  constructor(source: string, issues: readonly PolicyIssue[]) {
-    const lines = issues.slice(0, 10).map((i) => {
-      const at = i.line === undefined ? source : `${source}:${i.line}:${i.column ?? 1}`;
-      return `${at}: ${i.path === '' ? '' : `${i.path}: `}${i.message}${i.help ? ` (${i.help})` : ''}`;
-    });
-    const more = issues.length > 10 ? `\n… and ${issues.length - 10} more` : '';
-    super(`Invalid policy in ${source}:\n${lines.join('\n')}${more}`);
-    this.source = source;
-    this.issues = issues;
-  }
-}
+// InvalidPolicyError lives with every other error class; this module keeps existing imports working.
+export { InvalidPolicyError } from '../errors.js';
+export type { PolicyIssue } from '../errors.js';
 
 /** 1-based line and column of a character offset in `text`. */
 export function lineColumn(text: string, offset: number): { line: number; column: number } {

@@ -7,7 +7,9 @@
  * matching `permit` allows (but a high-risk tier still asks unless the permit says
  * `requireApproval: false`); else the document's `default` (deny unless set to allow).
  */
+import { z } from 'zod';
 import { compileConstraint, type CompiledConstraint } from '../capability/constraints.js';
+import { parseOptions } from '../util/options.js';
 import { durationSeconds } from '../util/time.js';
 import { formatPath, InvalidPolicyError } from './errors.js';
 import { compileGlobs, compileIdentityMatcher, compileTimeWindow, matchesScalar } from './match.js';
@@ -54,7 +56,14 @@ export interface RulesEngine extends PolicyEngine {
 }
 
 /** Validates a rules document (or throws `InvalidPolicyError`) and compiles it into an engine. */
+const optionsSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  source: z.string().optional(),
+  maxTrackedAgents: z.number().int().positive().optional(),
+});
+
 export function createRulesEngine(document: RulesDocument | unknown, options: RulesEngineOptions = {}): RulesEngine {
+  parseOptions(optionsSchema, options, 'createRulesEngine options');
   const source = options.source ?? '<rules>';
   const parsed = rulesDocumentSchema.safeParse(document, { reportInput: false });
   if (!parsed.success) {

@@ -2,6 +2,8 @@
  * An approver for CI and tests: answers from a script instead of a person, and keeps every
  * request it saw so a test can assert what a human would have been shown.
  */
+import { z } from 'zod';
+import { parseOptions } from '../util/options.js';
 import { bindingOf } from './approval.js';
 import type { ApprovalAnswer, ApprovalRequest, Approver } from './types.js';
 
@@ -27,11 +29,14 @@ export interface ScriptedApprover extends Approver {
  * `steps` is either a list used in order, or a function of the request. When the list runs out
  * the approver denies: a script that did not foresee a request must not approve it.
  */
+const optionsSchema = z.strictObject({ approver: z.string().min(1).optional() });
+
 export function createScriptedApprover(
   steps: readonly ScriptedStep[] | ((request: Omit<ApprovalRequest, 'signal'>) => ScriptedStep),
   options: ScriptedApproverOptions = {},
 ): ScriptedApprover {
   if (!Array.isArray(steps) && typeof steps !== 'function') throw new TypeError('createScriptedApprover needs a list of steps or a function');
+  parseOptions(optionsSchema, options, 'createScriptedApprover options');
   const who = options.approver ?? 'ci';
   const queue = Array.isArray(steps) ? [...(steps as readonly ScriptedStep[])] : undefined;
   const requests: Omit<ApprovalRequest, 'signal'>[] = [];

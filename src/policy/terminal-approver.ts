@@ -5,6 +5,9 @@
  */
 import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
+import { z } from 'zod';
+import { objectWithMethods } from '../util/option-schemas.js';
+import { parseOptions } from '../util/options.js';
 import { bindingOf } from './approval.js';
 import type { ApprovalAnswer, ApprovalRequest, Approver } from './types.js';
 
@@ -45,7 +48,14 @@ export function describeApprovalRequest(request: Omit<ApprovalRequest, 'signal'>
   ].join('\n');
 }
 
+const optionsSchema = z.strictObject({
+  input: objectWithMethods<NodeJS.ReadableStream>(['on'], 'a readable stream').optional(),
+  output: objectWithMethods<NodeJS.WritableStream>(['write'], 'a writable stream').optional(),
+  approver: z.string().min(1).optional(),
+});
+
 export function createTerminalApprover(options: TerminalApproverOptions = {}): Approver {
+  parseOptions(optionsSchema, options, 'createTerminalApprover options');
   const who = options.approver ?? `terminal:${osUser()}`;
   const input = options.input ?? process.stdin;
   const output = options.output ?? process.stderr;

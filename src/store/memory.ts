@@ -23,6 +23,10 @@
  * at most a few dozen small tables.
  */
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { StoreFullError } from '../errors.js';
+import { clockOption } from '../util/option-schemas.js';
+import { parseOptions } from '../util/options.js';
 import { type Clock, systemClock } from '../util/time.js';
 import type {
   CallReservation,
@@ -46,12 +50,8 @@ export interface MemoryStoreOptions {
   clock?: Clock;
 }
 
-export class StoreFullError extends Error {
-  constructor(maxEntries: number) {
-    super(`memory store is full (maxEntries ${maxEntries}); raise maxEntries or shorten credential and token lifetimes`);
-    this.name = 'StoreFullError';
-  }
-}
+// The error class lives with every other error class; re-exported so that existing imports work.
+export { StoreFullError };
 
 /** Every answer is synchronous: the guard's call path never waits on this store. */
 export interface MemoryStore extends TesseraStore {
@@ -121,15 +121,17 @@ const requireTtl = (ttlMs: number): number => {
   return ttlMs;
 };
 
+const optionsSchema = z.strictObject({
+  maxEntries: z.number().int().positive().optional(),
+  sweepIntervalMs: z.number().min(10).max(2_147_483_647).optional(),
+  clock: clockOption.optional(),
+});
+
 export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  parseOptions(optionsSchema, options, 'createMemoryStore options');
   const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
-  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
   const sweepIntervalMs = options.sweepIntervalMs ?? 30_000;
-  if (!Number.isFinite(sweepIntervalMs) || sweepIntervalMs < 10 || sweepIntervalMs > 2_147_483_647) {
-    throw new RangeError('sweepIntervalMs must be a number of ms between 10 and 2147483647');
-  }
   const clock = options.clock ?? systemClock;
-  if (typeof clock !== 'function') throw new TypeError('clock must be a function returning ms since the epoch');
 
   const base = clock();
   // Ticks are counted from the store's creation; `current` is the last tick that has fully begun.

@@ -12,8 +12,9 @@
  * Redis answers.
  */
 import { z } from 'zod';
-import { TesseraError } from '../errors.js';
-import { describeIssues } from '../util/zod-issues.js';
+import { RedisStoreError } from '../errors.js';
+import { functionOption } from '../util/option-schemas.js';
+import { parseOptions } from '../util/options.js';
 import {
   absorbClientErrors,
   clientReadiness,
@@ -25,6 +26,9 @@ import {
 } from './redis-client.js';
 import { CONSUME_CREDENTIAL, CONSUME_ONCE, OUTCOME, PEEK, RESERVE, REVOKE, REVOKE_CREDENTIALS, type Script } from './redis-scripts.js';
 import type { CallReservation, CredentialState, ReservationResult, TesseraStore } from './types.js';
+
+// The error class lives with every other error class; re-exported so that existing imports work.
+export { RedisStoreError };
 
 export type { IoredisLike, NodeRedisLike, RedisClientLike } from './redis-client.js';
 
@@ -64,21 +68,6 @@ export interface RedisStoreOptions {
   awaitCredentialRevocation?: boolean;
 }
 
-/** The Redis store refused or could not answer; the guard denies the call with `store_unavailable`. */
-export class RedisStoreError extends TesseraError {
-  static override code = 'store_unavailable';
-  declare readonly code: 'store_unavailable';
-  /** Why, naming the failure class: timeout, not ready, connection lost, script error, unexpected reply or entry. */
-  readonly reason: string;
-
-  // No `cause`: a client's error may quote connection details (a password in a URL). The raw
-  // error goes to the store's `onError` hook instead.
-  constructor(reason: string) {
-    super(reason, 'store_unavailable');
-    this.reason = reason;
-  }
-}
-
 export interface RedisStore extends TesseraStore {
   readonly prefix: string;
   reserve(reservation: CallReservation): Promise<ReservationResult>;
@@ -91,13 +80,13 @@ export interface RedisStore extends TesseraStore {
   close(): void;
 }
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   client: z.custom<RedisClientLike>(isRedisClient, {
     message: 'must be an ioredis or node-redis client (with evalsha/evalSha and eval)',
   }),
   prefix: z.string().min(1).max(128).default('tessera:'),
   timeoutMs: z.number().int().positive().max(60_000).default(250),
-  onError: z.function().optional(),
+  onError: functionOption<(err: unknown) => void>().optional(),
   awaitCredentialRevocation: z.boolean().default(false),
 });
 
@@ -132,9 +121,7 @@ type Pending = {
 };
 
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) throw new TypeError(describeIssues(parsed.error, 'createRedisStore options'));
-  const { client, prefix, timeoutMs, awaitCredentialRevocation } = parsed.data;
+  const { client, prefix, timeoutMs, awaitCredentialRevocation } = parseOptions(optionsSchema, options, 'createRedisStore options');
   const onError = options.onError;
   const cached = scriptRunner(client);
   const whole = scriptSender(client);

@@ -26,7 +26,22 @@ export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, whe
     throw new TypeError(`${where}: unknown option ${described.join(', ')}`);
   }
   const message = describeIssues(parsed.error, where);
-  throw issue.code === 'too_big' || issue.code === 'too_small' ? new RangeError(message) : new TypeError(message);
+  // A number that is not acceptable (out of bounds, fractional, NaN, infinite) is out of range;
+  // anything of the wrong kind is a type error.
+  const outOfRange =
+    issue.code === 'too_big' ||
+    issue.code === 'too_small' ||
+    (issue.code === 'invalid_type' && (issue.expected === 'number' || issue.expected === 'int') && typeof valueAt(input, issue.path) === 'number');
+  throw outOfRange ? new RangeError(message) : new TypeError(message);
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let node = input;
+  for (const segment of path) {
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, segment)) return undefined;
+    node = (node as Record<PropertyKey, unknown>)[segment];
+  }
+  return node;
 }
 
 /** The keys a strict object accepts at `path` inside `schema`, seen through optional/default wrappers. */
@@ -34,6 +49,8 @@ function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): readonly strin
   let node: unknown = schema;
   for (const segment of [...path, undefined]) {
     node = unwrap(node);
+    // An index needs no step: unwrap has already gone from the array to its element.
+    if (typeof segment === 'number') continue;
     const shape = (node as { shape?: Record<string, unknown> } | undefined)?.shape;
     if (shape === undefined || typeof shape !== 'object') return [];
     if (segment === undefined) return Object.keys(shape);
@@ -42,10 +59,16 @@ function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): readonly strin
   return [];
 }
 
+type SchemaNode = { _zod?: { def?: { innerType?: unknown; element?: unknown; type?: string } } } | undefined;
+
+/** Sees through optional/default wrappers, and from an array to its element (a path's index). */
 function unwrap(node: unknown): unknown {
-  let current = node as { _zod?: { def?: { innerType?: unknown; type?: string } } } | undefined;
-  for (let i = 0; i < 8 && current?._zod?.def?.innerType !== undefined; i++) {
-    current = current._zod.def.innerType as typeof current;
+  let current = node as SchemaNode;
+  for (let i = 0; i < 8; i++) {
+    const def = current?._zod?.def;
+    if (def?.innerType !== undefined) current = def.innerType as SchemaNode;
+    else if (def?.type === 'array' && def.element !== undefined) current = def.element as SchemaNode;
+    else break;
   }
   return current;
 }

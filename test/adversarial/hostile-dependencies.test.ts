@@ -370,13 +370,13 @@ describe('the synchronous fast path', () => {
 
 describe('timeouts option', () => {
   test.each([
-    [{ storeMS: 5 }, TypeError, /timeouts\.storeMS is not an option/],
-    [{ storeMs: 0 }, RangeError, /timeouts\.storeMs must be a positive number of ms up to 300000/],
+    [{ storeMS: 5 }, TypeError, /unknown option "timeouts\.storeMS" \(did you mean "timeouts\.storeMs"\?\)/],
+    [{ storeMs: 0 }, RangeError, /timeouts\.storeMs: Too small: expected number to be >0/],
     [{ identityMs: 300_001 }, RangeError, /timeouts\.identityMs/],
     [{ keysMs: Number.NaN }, RangeError, /timeouts\.keysMs/],
-    [{ proofMs: '5' }, TypeError, /timeouts\.proofMs must be a number/],
-    [5, TypeError, /timeouts must be an object/],
-    [null, TypeError, /timeouts must be an object/],
+    [{ proofMs: '5' }, TypeError, /timeouts\.proofMs: Invalid input: expected number, received string/],
+    [5, TypeError, /timeouts: Invalid input: expected object, received number/],
+    [null, TypeError, /timeouts: Invalid input: expected object, received null/],
   ] as const)('%j is refused at construction, naming the option', async (timeouts, type, message) => {
     await expect(setup({ timeouts: timeouts as never })).rejects.toThrow(type);
     await expect(setup({ timeouts: timeouts as never })).rejects.toThrow(message);

@@ -80,7 +80,7 @@ describe('authority revocation on the memory store', () => {
   });
 
   test('a store that is not a store is refused at construction', async () => {
-    await expect(createAuthority({ issuer: ISSUER, store: {} as TesseraStore })).rejects.toThrow(/store must be a TesseraStore/);
+    await expect(createAuthority({ issuer: ISSUER, store: {} as TesseraStore })).rejects.toThrow(/createAuthority options\.store: must be a TesseraStore/);
   });
 
   test('a store failure during revocation rejects the revocation, it is never reported as done', async () => {

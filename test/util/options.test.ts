@@ -42,6 +42,24 @@ describe('parseOptions', () => {
     expect((err as Error).message).toMatch(/^createGuard\.timeouts\.storeMs: /);
   });
 
+  test('a number that is fractional, NaN or infinite where an integer is wanted is a RangeError', () => {
+    for (const storeMs of [1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => parseOptions(schema, { audience: 'a', timeouts: { storeMs } }, 'createGuard')).toThrow(RangeError);
+    }
+  });
+
+  test('a number where a string is wanted is a TypeError, not a RangeError', () => {
+    expect(() => parseOptions(schema, { audience: 'a', spanMode: 1 }, 'createGuard')).toThrow(TypeError);
+    expect(() => parseOptions(schema, { audience: 'a', spanMode: 1 }, 'createGuard')).not.toThrow(RangeError);
+  });
+
+  test('an unknown key inside a list names its index and the closest valid key', () => {
+    const list = z.strictObject({ trust: z.array(z.strictObject({ issuer: z.string() })).optional() });
+    expect(() => parseOptions(list, { trust: [{ issuer: 'a' }, { issuer: 'b', isuer: 'c' }] }, 'createGuard')).toThrow(
+      new TypeError('createGuard: unknown option "trust.1.isuer" (did you mean "trust.1.issuer"?)'),
+    );
+  });
+
   test('a wrong type is a TypeError naming the option', () => {
     expect(() => parseOptions(schema, { audience: 'a', spanMode: 'enrch' }, 'createGuard')).toThrow(TypeError);
     expect(() => parseOptions(schema, { audience: 'a', spanMode: 'enrch' }, 'createGuard')).toThrow(/^createGuard\.spanMode: /);

@@ -4,7 +4,7 @@
  * same code and reason the guard would give.
  */
 import { z } from 'zod';
-import { standardsTags, ToolDeniedError } from '../../errors.js';
+import { isToolDeniedError, standardsTags } from '../../errors.js';
 import type { ApprovalRequest, PolicyEngine, RiskTier } from '../../policy/types.js';
 import { RISK_TIERS } from '../../policy/types.js';
 import { flag, list, parseCommand, renderHelp, requireStr, str, type CommandSpec } from '../args.js';
@@ -99,7 +99,7 @@ export async function check(argv: readonly string[], io: CliIo): Promise<ExitCod
     const cap = await guard.inspect(token);
     verdict = { decision: 'allow', tool: toolName, capabilityId: cap.id, intentId: cap.intent.id };
   } catch (err) {
-    if (!(err instanceof ToolDeniedError)) throw new CliError('the check could not be completed');
+    if (!isToolDeniedError(err)) throw new CliError('the check could not be completed');
     verdict =
       asked !== undefined && err.code === 'approval_denied'
         ? { decision: 'require_approval', tool: toolName, reason: asked.why, policyIds: asked.policyIds }

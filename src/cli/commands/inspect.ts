@@ -3,7 +3,7 @@
  * The token itself is never printed.
  */
 import type { VerifiedCapability } from '../../capability/verify.js';
-import { TesseraError } from '../../errors.js';
+import { isTesseraError } from '../../errors.js';
 import { flag, parseCommand, renderHelp, requireStr, str, type CommandSpec } from '../args.js';
 import { checkingGuard, readCapability } from '../capability-input.js';
 import { countdown, describeGrant } from '../describe.js';
@@ -100,8 +100,8 @@ export async function inspect(argv: readonly string[], io: CliIo): Promise<ExitC
   try {
     cap = await guard.inspect(token);
   } catch (err) {
-    if (err instanceof TesseraError) {
-      const reason = (err as TesseraError & { reason?: string }).reason ?? err.message;
+    if (isTesseraError(err)) {
+      const reason = err.reason;
       if (flag(p, 'json')) io.stdout(`${JSON.stringify({ valid: false, code: err.code, reason })}\n`);
       throw new CliError(`capability rejected (${err.code}): ${reason}`, EXIT.denied);
     }

@@ -3,37 +3,13 @@
  * failure, a description a developer can act on, and never a submitted token in the body or a
  * header. Descriptions are built only from our own words and validated names.
  */
-import { TesseraError } from '../../errors.js';
+import { OAuthError } from '../../errors.js';
+
+export { OAuthError };
 
 /** Every `error` value the authority answers with. */
-export type OAuthErrorCode =
-  | 'invalid_request'
-  | 'unsupported_grant_type'
-  | 'invalid_authorization_details'
-  | 'invalid_dpop_proof'
-  | 'access_denied'
-  | 'invalid_client'
-  | 'invalid_token'
-  | 'insufficient_scope'
-  | 'slow_down'
-  | 'not_found'
-  | 'temporarily_unavailable'
-  | 'server_error';
-
-export class OAuthError extends TesseraError {
-  static override code = 'invalid_request';
-  declare readonly code: OAuthErrorCode;
-  readonly status: number;
-  readonly description: string;
-  readonly headers: Readonly<Record<string, string>>;
-
-  constructor(status: number, code: OAuthErrorCode, description: string, headers: Record<string, string> = {}, options?: { cause?: unknown }) {
-    super(`${code}: ${description}`, code, options);
-    this.status = status;
-    this.description = description;
-    this.headers = headers;
-  }
-}
+export type { OAuthErrorCode } from '../../errors.js';
+import type { OAuthErrorCode } from '../../errors.js';
 
 export const badRequest = (code: OAuthErrorCode, description: string): OAuthError => new OAuthError(400, code, description);
 export const unavailable = (description: string, cause?: unknown): OAuthError =>
