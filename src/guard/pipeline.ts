@@ -4,7 +4,8 @@
  * revokes the credential. Every stage fails closed: a thrown error, a passed deadline or an
  * unreachable store becomes a denial with the stage's own code, and the tool's implementation
  * never runs. Every call into code the guard does not own has a deadline, started only when that
- * code answers with a promise; an answer that is not a promise is used without an `await`.
+ * code answers with a promise (a synchronous answer needs no timer). Stages are awaited plainly:
+ * skipping the `await` of a synchronous answer saved nothing measurable (see bench/README.md).
  */
 import { context, type Context, type Span } from '@opentelemetry/api';
 import type { z } from 'zod';
@@ -202,8 +203,7 @@ async function authorize(call: GuardedCall, rawArgs: unknown, options: CallOptio
 
   // 3 bind identity: the capability's subject is the verified identity running this call
   call.stage = 'identity';
-  const bound = rt.bindIdentity(cap, binding);
-  const agent = bound instanceof Promise ? await bound : bound;
+  const agent = await rt.bindIdentity(cap, binding);
   call.span.setAttribute(ATTR.IDENTITY_SOURCE, agent.source);
 
   // 4 scope: granted tool, arguments parsed by the tool's schema, then the grant's constraints
@@ -212,8 +212,7 @@ async function authorize(call: GuardedCall, rawArgs: unknown, options: CallOptio
 
   // 5 prove: a proof of possession, bound to this exact call
   call.stage = 'proof';
-  const proving = rt.checkProof(cap, binding, { tool: tool.name, callId: call.callId, rawArgs: input, proof: options?.proof });
-  const proof = proving instanceof Promise ? await proving : proving;
+  const proof = await rt.checkProof(cap, binding, { tool: tool.name, callId: call.callId, rawArgs: input, proof: options?.proof });
 
   // 6 reserve: revocation, call limits, single-use markers, credential registration in one round trip
   call.stage = 'store';
@@ -221,13 +220,11 @@ async function authorize(call: GuardedCall, rawArgs: unknown, options: CallOptio
   const credentialId = randomId();
   const credentialTtlSec = tool.credentialTtlSec ?? rt.credentialTtlSec;
   const registration = credentialRegistration(credentialId, credentialTtlSec);
-  const reserving = reserve(call, cap, maxCalls, proof, registration, nowMs);
-  if (reserving !== undefined) await reserving;
+  reserved(call, await reserve(call, cap, maxCalls, proof, registration, nowMs));
 
   // 7 decide: policy at the moment of the call
   call.stage = 'policy';
-  const deciding = evaluatePolicies(rt.policy, policyRequest(rt, tool, cap, agent, args, nowMs), rt.policyTimeoutMs);
-  const decision = decide(call, deciding instanceof Promise ? await deciding : deciding);
+  const decision = decide(call, await evaluatePolicies(rt.policy, policyRequest(rt, tool, cap, agent, args, nowMs), rt.policyTimeoutMs));
 
   // 8 approve: high-risk calls wait for a human
   if (decision.effect === 'require_approval') {
@@ -269,7 +266,7 @@ async function execute(
     call.credentialRequest = request;
     const minting = withDeadline(rt.credentials.mint(request), rt.timeouts.credentialMs, 'the credential provider', (err) => credentialSignal.abort(err));
     // Held on the call as soon as it exists, so that revocation (11) covers every later denial.
-    const credential = (call.credential = minting instanceof Promise ? await minting : minting);
+    const credential = (call.credential = await minting);
     // A slow provider can outlast the capability too.
     if (minting instanceof Promise) remainingLifetimeSec(call, cap);
     if (credential === null || typeof credential !== 'object' || typeof credential.id !== 'string') {
@@ -302,10 +299,9 @@ async function execute(
     const { credential, credentialRequest } = call;
     if (credential !== undefined && credentialRequest !== undefined) {
       try {
-        const revoking = withDeadline(rt.credentials.revoke(credential, credentialRequest), rt.timeouts.credentialMs, 'the credential provider', (err) =>
+        await withDeadline(rt.credentials.revoke(credential, credentialRequest), rt.timeouts.credentialMs, 'the credential provider', (err) =>
           credentialSignal.abort(err),
         );
-        if (revoking instanceof Promise) await revoking;
       } catch (revokeErr) {
         call.span.setAttribute(ATTR.CREDENTIAL_REVOKE_ERROR, revokeErr instanceof Error ? revokeErr.name : 'NonError');
       }
@@ -385,8 +381,7 @@ function scope(
 
 /**
  * 6 One store round trip: revocation along the chain, this call's count against every budget it
- * spends, the proof's single-use marker, the credential's registration. Undefined when the store
- * answered synchronously and the call may go on.
+ * spends, the proof's single-use marker, the credential's registration.
  */
 function reserve(
   call: GuardedCall,
@@ -395,7 +390,7 @@ function reserve(
   proof: ProofMarker,
   registration: readonly CredentialRegistration[],
   nowMs: number,
-): Promise<void> | undefined {
+): ReservationResult | Promise<ReservationResult> {
   const { rt } = call;
   const reservation: CallReservation = {
     revocations: revocationChecks(cap),
@@ -403,12 +398,10 @@ function reserve(
     once: proof ? [{ key: proofMarkerKey(cap.id, proof.jti), ttlMs: proof.ttlMs }] : NONE,
     credentials: registration,
   };
-  const reserving = withDeadline(rt.store.reserve(reservation), rt.timeouts.storeMs, 'the guard store');
-  if (reserving instanceof Promise) return reserving.then((answer) => reserved(call, answer));
-  reserved(call, reserving);
-  return undefined;
+  return withDeadline(rt.store.reserve(reservation), rt.timeouts.storeMs, 'the guard store');
 }
 
+/** 6 The store's answer: a revocation, a spent budget or a replayed proof denies the call. */
 function reserved(call: GuardedCall, answer: ReservationResult): void {
   if (answer.ok) return;
   if (answer.reason === 'revoked') {
