@@ -1,10 +1,13 @@
 /**
- * One guarded call, stage by stage. Every stage fails closed: a thrown error, a passed deadline
- * or an unreachable store becomes a denial with its own code, and the tool's implementation
- * never runs. Every call into code the guard does not own has a deadline, started only when
- * that code answers with a promise. One readable function over small steps.
+ * One guarded call as a sequence of named stages. `authorize` runs the stages that decide
+ * whether the call may run at all; `execute` mints the call's credential, runs the tool and
+ * revokes the credential. Every stage fails closed: a thrown error, a passed deadline or an
+ * unreachable store becomes a denial with the stage's own code, and the tool's implementation
+ * never runs. Every call into code the guard does not own has a deadline, started only when that
+ * code answers with a promise (a synchronous answer needs no timer). Stages are awaited plainly:
+ * skipping the `await` of a synchronous answer saved nothing measurable (see bench/README.md).
  */
-import { context, type Span } from '@opentelemetry/api';
+import { context, type Context, type Span } from '@opentelemetry/api';
 import type { z } from 'zod';
 import type { VerifiedCapability } from '../capability/verify.js';
 import { CREDENTIAL_MARGIN_SEC } from '../credentials/call-credential.js';
@@ -12,9 +15,9 @@ import type { Credential, CredentialProvider, CredentialRequest } from '../crede
 import { type AnyTesseraError, DENIAL_STANDARDS, type DenialCode, isTesseraError, safeCause, standardsTags, ToolDeniedError } from '../errors.js';
 import type { AgentIdentity } from '../identity/types.js';
 import { APPROVAL_MARKER_TTL_MS, askApproval, previewArguments } from '../policy/approval.js';
-import { evaluatePolicies } from '../policy/evaluate.js';
-import type { Approver, PolicyEngine, RiskTier } from '../policy/types.js';
-import type { CallReservation, TesseraStore } from '../store/types.js';
+import { evaluatePolicies, type LayeredDecision } from '../policy/evaluate.js';
+import type { Approver, PolicyEngine, PolicyRequest, RiskTier } from '../policy/types.js';
+import type { CallReservation, CounterIncrement, CredentialRegistration, ReservationResult, TesseraStore } from '../store/types.js';
 import { ATTR, OPERATION_EXECUTE_TOOL } from '../telemetry/attributes.js';
 import type { Recorder } from '../telemetry/recorder.js';
 import { hashArguments, NotJsonError, randomId } from '../util/canonical.js';
@@ -39,7 +42,7 @@ export interface GuardRuntime {
     binding: CapabilityContext,
     /** `rawArgs` is the snapshot of the arguments as the caller passed them. */
     call: { tool: string; callId: string; rawArgs: unknown; proof: string | undefined },
-  ) => undefined | { jti: string; ttlMs: number } | Promise<undefined | { jti: string; ttlMs: number }>;
+  ) => ProofMarker | Promise<ProofMarker>;
   readonly credentials: CredentialProvider;
   readonly credentialTtlSec: number;
   readonly policy: readonly PolicyEngine[];
@@ -52,10 +55,8 @@ export interface GuardRuntime {
   readonly currentBinding: () => CapabilityContext | undefined;
 }
 
-const NONE: readonly never[] = Object.freeze([]);
-
-// One shared signal for calls made without one: creating an AbortController per call is costly.
-const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+/** A checked proof of possession: its `jti` is spent once, for as long as it could be replayed. */
+type ProofMarker = undefined | { jti: string; ttlMs: number };
 
 /** A tool definition with its defaults filled in, as the pipeline sees it. */
 export interface PreparedTool {
@@ -69,30 +70,81 @@ export interface PreparedTool {
   readonly definition: ToolDefinition;
 }
 
-/** The code a stage's unexpected failure maps to: fail closed, with the right name. */
-const STAGE_FAILURE: Readonly<Record<string, DenialCode>> = {
-  resolve: 'capability_missing',
-  verify: 'capability_invalid',
-  identity: 'identity_unavailable',
-  proof: 'proof_invalid',
-  scope: 'arguments_invalid',
-  store: 'store_unavailable',
-  policy: 'policy_error',
-  approval: 'approval_denied',
-  mint: 'credential_unavailable',
+/** The stages that can fail, in the order they run. */
+export type Stage = 'resolve' | 'verify' | 'identity' | 'scope' | 'proof' | 'store' | 'policy' | 'approval' | 'mint';
+
+/** What a stage's unexpected failure denies with: fail closed, under the stage's own code. */
+const STAGE_FAILURE: { readonly [S in Stage]: { readonly code: DenialCode; readonly reason: string } } = {
+  resolve: { code: 'capability_missing', reason: 'the capability could not be resolved for this call' },
+  verify: { code: 'capability_invalid', reason: 'the capability could not be verified' },
+  identity: {
+    code: 'identity_unavailable',
+    reason: "the agent's identity could not be verified (identity provider or trust bundle unavailable)",
+  },
+  scope: { code: 'arguments_invalid', reason: 'the arguments could not be checked against the grant' },
+  proof: { code: 'proof_invalid', reason: 'the proof of possession could not be checked' },
+  store: { code: 'store_unavailable', reason: 'the guard store could not be reached; calls are denied until it answers' },
+  policy: { code: 'policy_error', reason: 'a policy engine failed; calls are denied until it answers' },
+  approval: { code: 'approval_denied', reason: 'the approval could not be obtained' },
+  mint: { code: 'credential_unavailable', reason: 'the credential for this call could not be minted' },
 };
 
-const STAGE_REASON: Record<string, string> = {
-  resolve: 'the capability could not be resolved for this call',
-  verify: 'the capability could not be verified',
-  identity: "the agent's identity could not be verified (identity provider or trust bundle unavailable)",
-  proof: 'the proof of possession could not be checked',
-  scope: 'the arguments could not be checked against the grant',
-  store: 'the guard store could not be reached; calls are denied until it answers',
-  policy: 'a policy engine failed; calls are denied until it answers',
-  approval: 'the approval could not be obtained',
-  mint: 'the credential for this call could not be minted',
-};
+const NONE: readonly never[] = Object.freeze([]);
+
+// One shared signal for calls made without one: creating an AbortController per call is costly.
+const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+
+/**
+ * One call's state as the stages learn it: what a denial names, what the span records, what
+ * `execute` must revoke. One object per call, in place of a closure per field.
+ */
+class GuardedCall {
+  stage: Stage = 'resolve';
+  cap: VerifiedCapability | undefined = undefined;
+  policyIds: readonly string[] = NONE;
+  /** Set just before the tool runs: from then on an error is the tool's own, not a denial. */
+  running = false;
+  credential: Credential | undefined = undefined;
+  credentialRequest: CredentialRequest | undefined = undefined;
+  implStart = 0;
+  implEnd = 0;
+  decision: 'allow' | 'deny' | 'error' = 'allow';
+  code: string | undefined = undefined;
+  errorType: string | undefined = undefined;
+
+  constructor(
+    readonly rt: GuardRuntime,
+    readonly tool: PreparedTool,
+    readonly callId: string,
+    readonly span: Span,
+    readonly owned: boolean,
+    readonly spanContext: Context,
+    readonly signal: AbortSignal,
+    readonly t0: number,
+  ) {}
+}
+
+/** The denial for this call, returned so that call sites read `throw deny(...)`. */
+function deny(call: GuardedCall, code: DenialCode, reason: string): ToolDeniedError {
+  const cap = call.cap;
+  return new ToolDeniedError(
+    code,
+    reason,
+    cap === undefined
+      ? { tool: call.tool.name, callId: call.callId, policyIds: call.policyIds }
+      : { tool: call.tool.name, callId: call.callId, capabilityId: cap.id, intentId: cap.intent.id, policyIds: call.policyIds },
+  );
+}
+
+/** What `authorize` hands to `execute`. */
+interface Authorized {
+  readonly cap: VerifiedCapability;
+  readonly agent: AgentIdentity;
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly argsHash: string;
+  readonly credentialId: string;
+  readonly credentialTtlSec: number;
+}
 
 export async function runGuardedCall(
   rt: GuardRuntime,
@@ -103,7 +155,7 @@ export async function runGuardedCall(
 ): Promise<unknown> {
   const t0 = performance.now();
   const callId = options?.callId ?? randomId();
-  const { span, owned, ctx: spanCtx } = rt.recorder.start(tool.name, {
+  const started = rt.recorder.start(tool.name, {
     [ATTR.OPERATION_NAME]: OPERATION_EXECUTE_TOOL,
     [ATTR.TOOL_NAME]: tool.name,
     [ATTR.TOOL_CALL_ID]: callId,
@@ -111,239 +163,97 @@ export async function runGuardedCall(
     [ATTR.TOOL_TYPE]: tool.type,
     [ATTR.RISK]: tool.risk,
   });
-  const call = { span, owned };
-  let stage = 'resolve';
-  let cap: VerifiedCapability | undefined;
-  let policyIds: readonly string[] = [];
+  const call = new GuardedCall(rt, tool, callId, started.span, started.owned, started.ctx, options?.signal ?? NEVER_ABORTED, t0);
+  try {
+    const authorized = await authorize(call, rawArgs, options);
+    return await execute(call, authorized, implementation);
+  } catch (err) {
+    if (!call.running) {
+      const denial = toDenial(call, err);
+      recordDenial(call.span, denial);
+      call.decision = 'deny';
+      call.code = denial.code;
+      throw denial;
+    }
+    // The tool's own error is rethrown unchanged; the span records its type only, since a
+    // message may quote data the tool handled.
+    call.span.recordException({ name: err instanceof Error ? err.name : 'NonError', message: '' });
+    call.decision = 'error';
+    call.errorType = err instanceof Error ? err.constructor.name || err.name : 'NonError';
+    throw err;
+  } finally {
+    // 12 record
+    const overheadUs = (performance.now() - call.t0 - (call.implEnd - call.implStart)) * 1000;
+    rt.recorder.finish(call, call.decision, tool.name, overheadUs, call.code, call.errorType);
+  }
+}
 
-  const deny = (code: DenialCode, reason: string): never => {
-    throw new ToolDeniedError(code, reason, {
-      tool: tool.name,
-      callId,
-      ...(cap ? { capabilityId: cap.id, intentId: cap.intent.id } : {}),
-      policyIds,
-    });
-  };
+/** Stages 1-8: everything that decides whether the call may run. Writes nothing the tool sees. */
+async function authorize(call: GuardedCall, rawArgs: unknown, options: CallOptions | undefined): Promise<Authorized> {
+  const { rt, tool } = call;
 
-  const signal = options?.signal ?? NEVER_ABORTED;
-  const { timeouts } = rt;
+  // 1 resolve: from the call options or the async context; never from the model's arguments.
+  const binding = resolve(call, options);
+
+  // 2 verify (cached until expiry)
+  call.stage = 'verify';
+  const cap = rt.cached(binding.capability) ?? (await withDeadline(rt.verify(binding.capability), rt.timeouts.keysMs, "the capability's issuer keys"));
+  call.cap = cap;
+  recordCapability(call.span, cap);
+
+  // 3 bind identity: the capability's subject is the verified identity running this call
+  call.stage = 'identity';
+  const agent = await rt.bindIdentity(cap, binding);
+  call.span.setAttribute(ATTR.IDENTITY_SOURCE, agent.source);
+
+  // 4 scope: granted tool, arguments parsed by the tool's schema, then the grant's constraints
+  call.stage = 'scope';
+  const { input, args, argsHash, maxCalls } = scope(call, cap, rawArgs);
+
+  // 5 prove: a proof of possession, bound to this exact call
+  call.stage = 'proof';
+  const proof = await rt.checkProof(cap, binding, { tool: tool.name, callId: call.callId, rawArgs: input, proof: options?.proof });
+
+  // 6 reserve: revocation, call limits, single-use markers, credential registration in one round trip
+  call.stage = 'store';
+  const nowMs = rt.clock();
+  const credentialId = randomId();
+  const credentialTtlSec = tool.credentialTtlSec ?? rt.credentialTtlSec;
+  const registration = credentialRegistration(credentialId, credentialTtlSec);
+  reserved(call, await reserve(call, cap, maxCalls, proof, registration, nowMs));
+
+  // 7 decide: policy at the moment of the call
+  call.stage = 'policy';
+  const decision = decide(call, await evaluatePolicies(rt.policy, policyRequest(rt, tool, cap, agent, args, nowMs), rt.policyTimeoutMs));
+
+  // 8 approve: high-risk calls wait for a human
+  if (decision.effect === 'require_approval') {
+    call.stage = 'approval';
+    await approve(call, cap, agent, args, argsHash, decision.reason, registration, nowMs);
+  }
+  return { cap, agent, args, argsHash, credentialId, credentialTtlSec };
+}
+
+/** Stages 9-11: mint the call's credential, run the tool with it, revoke it whatever happens. */
+async function execute(
+  call: GuardedCall,
+  { cap, agent, args, argsHash, credentialId, credentialTtlSec }: Authorized,
+  implementation: (args: unknown, ctx: ToolContext) => unknown,
+): Promise<unknown> {
+  const { rt, tool, signal } = call;
   // What the credential provider sees as its signal: made only if it reads it, aborted when the
   // caller aborts or the provider's deadline passes.
   const credentialSignal = new LazySignal(signal);
-  let credential: Credential | undefined;
-  let credentialRequest: CredentialRequest | undefined;
-  let implStart = 0;
-  let implEnd = 0;
-  let outcome: { decision: 'allow' | 'deny' | 'error'; code?: string; errorType?: string } = { decision: 'allow' };
-
   try {
-    // 1 resolve: from the call options or the async context; never from the model's arguments.
-    if (signal.aborted) deny('call_aborted', 'the call was aborted by its caller before it was authorized; nothing ran');
-    const given = options?.capability ?? rt.currentBinding();
-    const binding: CapabilityContext | undefined = typeof given === 'string' ? { capability: given } : given;
-    if (binding === undefined || typeof binding.capability !== 'string' || binding.capability === '') {
-      deny('capability_missing', 'no capability is bound to this call; run the agent inside guard.withCapability(token, fn) or pass { capability }');
-    }
-
-    // 2 verify (cached until expiry)
-    stage = 'verify';
-    cap =
-      rt.cached(binding!.capability) ??
-      (await withDeadline(rt.verify(binding!.capability), timeouts.keysMs, "the capability's issuer keys"));
-    span.setAttributes({
-      [ATTR.CAPABILITY_ID]: cap.id,
-      [ATTR.INTENT_ID]: cap.intent.id,
-      [ATTR.AGENT_ID]: cap.subject,
-      [ATTR.DELEGATION_DEPTH]: cap.chain.depth,
-    });
-    if (cap.chain.depth > 0) {
-      span.setAttributes({ [ATTR.DELEGATION_CHAIN]: [...cap.chain.agents], [ATTR.DELEGATION_ROOT_ID]: cap.chain.ids[0]! });
-    }
-
-    // 3 bind: the capability's subject is the verified identity running this call
-    stage = 'identity';
-    const bound = rt.bindIdentity(cap, binding!);
-    const agent = bound instanceof Promise ? await bound : bound;
-    span.setAttribute(ATTR.IDENTITY_SOURCE, agent.source);
-
-    // 5 scope: granted tool, arguments parsed by the tool's schema, then the grant's constraints
-    stage = 'scope';
-    const grant = cap.tools.get(tool.name);
-    if (grant === undefined) deny('tool_not_granted', notGrantedReason(cap, tool.name));
-    // A proof of possession covers the arguments as the caller passed them: those are snapshotted
-    // first, so that the proof, the schema and the tool all see the same values.
-    const input = cap.confirmationJkt === undefined ? rawArgs : snapshotOrDeny(rawArgs, true, deny);
-    const parsed = tool.input.safeParse(input);
-    if (!parsed.success) {
-      deny('arguments_invalid', `the arguments do not match the tool's schema: ${parsed.error.issues
-        .slice(0, 3)
-        .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
-        .join('; ')}`);
-    }
-    // ONE deeply frozen snapshot of the parsed arguments: constraints, hash, policy, approval,
-    // credential and tool all get this value, and nothing the caller holds can change it.
-    const args = snapshotOrDeny(parsed.data, false, deny) as Readonly<Record<string, unknown>>;
-    if (typeof args !== 'object' || args === null || Array.isArray(args)) {
-      deny('arguments_invalid', "the tool's schema must produce an object of named arguments");
-    }
-    const violation = grant!.check(args as Record<string, unknown>);
-    if (violation !== undefined) deny('arguments_out_of_scope', `${violation} (intent "${cap.intent.id}")`);
-    let argsHash: string;
-    try {
-      argsHash = hashArguments(args);
-    } catch (err) {
-      if (err instanceof NotJsonError) deny('arguments_invalid', `the arguments are not JSON data: ${err.message}`);
-      throw err;
-    }
-    span.setAttribute(ATTR.ARGS_HASH, argsHash!);
-    if (rt.recorder.recordArguments) span.setAttribute(ATTR.TOOL_CALL_ARGUMENTS, JSON.stringify(args));
-
-    // 3b proof of possession, bound to this exact call
-    stage = 'proof';
-    const proved = rt.checkProof(cap, binding!, { tool: tool.name, callId, rawArgs: input, proof: options?.proof });
-    const proof = proved instanceof Promise ? await proved : proved;
-
-    // 4 + 6 revocation, call limits, single-use markers, credential registration: one round trip
-    stage = 'store';
-    const nowMs = rt.clock();
-    // The capability is accepted until its exp plus the clock skew: its counters outlive both.
-    const counterMarginMs = (rt.clockSkewSec + 60) * 1000;
-    const capTtlMs = Math.max(1000, cap.chainExpiresAt * 1000 - nowMs + counterMarginMs);
-    const credentialId = randomId();
-    const credentialTtlSec = tool.credentialTtlSec ?? rt.credentialTtlSec;
-    // The credential stops verifying at its exp; its marker outlives that by a margin for clock skew.
-    const credentialRegistration = [{ id: credentialId, ttlMs: (credentialTtlSec + CREDENTIAL_MARGIN_SEC) * 1000 }];
-    const reservation: CallReservation = {
-      revocations: revocationChecks(cap),
-      counters: grant!.maxCalls === undefined ? NONE : [{ key: counterKey(cap.id, tool.name), limit: grant!.maxCalls, ttlMs: capTtlMs }],
-      once: proof ? [{ key: proofMarkerKey(cap.id, proof.jti), ttlMs: proof.ttlMs }] : NONE,
-      credentials: credentialRegistration,
-    };
-    const reserving = withDeadline(
-      rt.store.reserve(withAncestorCounters(reservation, cap, tool.name, nowMs, counterMarginMs)),
-      timeouts.storeMs,
-      'the guard store',
-    );
-    const reserved = reserving instanceof Promise ? await reserving : reserving;
-    if (!reserved.ok) {
-      if (reserved.reason === 'revoked') {
-        deny('capability_revoked', `the capability was revoked (${reserved.key.split(':')[0]} revocation); ask the authority for a new grant`);
-      }
-      if (reserved.reason === 'limit') {
-        deny('call_limit_exceeded', `"${tool.name}" may be called at most ${reserved.limit} time(s) under this capability`);
-      }
-      deny('replay_detected', 'this proof of possession was already used; sign a fresh proof for each call');
-    }
-
-    // 7 policy at the moment of the call
-    stage = 'policy';
-    const policyRequest = {
-      agent,
-      intent: cap.intent,
-      tool: { name: tool.name, risk: tool.risk, description: tool.description },
-      args,
-      capabilityId: cap.id,
-      delegation: { depth: cap.chain.depth, chain: cap.chain.agents },
-      environment: rt.environment,
-      time: nowMs,
-    };
-    const evaluating = evaluatePolicies(rt.policy, policyRequest, rt.policyTimeoutMs);
-    const decision = evaluating instanceof Promise ? await evaluating : evaluating;
-    policyIds = decision.policyIds;
-    span.setAttribute(ATTR.POLICY_EFFECT, decision.effect);
-    if (policyIds.length > 0) span.setAttribute(ATTR.POLICY_IDS, [...policyIds]);
-    if (decision.effect === 'error') deny('policy_error', `${decision.reason}; the call is denied (fail closed)`);
-    if (decision.effect === 'deny') deny('policy_denied', decision.reason);
-
-    // 8 approval for high-risk calls
-    if (decision.effect === 'require_approval') {
-      stage = 'approval';
-      if (rt.approver === undefined) {
-        deny('approval_denied', `${decision.reason}; this guard has no approver configured, so the call is denied`);
-      }
-      const answer = await askApproval(
-        rt.approver!,
-        {
-          agent: agent.id,
-          intent: cap.intent,
-          tool: tool.name,
-          risk: tool.risk,
-          argsPreview: previewArguments(args),
-          argsHash: argsHash!,
-          capabilityId: cap.id,
-          callId,
-          why: decision.reason,
-          policyIds,
-        },
-        rt.approvalTimeoutMs,
-        signal,
-      );
-      span.setAttribute(ATTR.APPROVAL_WAIT_MS, answer.waitMs);
-      if (signal.aborted) deny('call_aborted', 'the call was aborted by its caller while it waited for approval; nothing ran');
-      if (answer.outcome === 'timeout') {
-        span.setAttribute(ATTR.APPROVAL_DECISION, 'timeout');
-        deny('approval_timeout', `no approver answered within ${rt.approvalTimeoutMs} ms`);
-      }
-      if (answer.outcome === 'error') {
-        span.setAttribute(ATTR.APPROVAL_DECISION, 'error');
-        deny('approval_denied', 'the approver failed; the call is denied (fail closed)');
-      }
-      if (answer.outcome === 'denied') {
-        span.setAttribute(ATTR.APPROVAL_DECISION, 'denied');
-        if (answer.approver !== undefined) span.setAttribute(ATTR.APPROVAL_APPROVER, answer.approver);
-        deny('approval_denied', `the approver refused: ${answer.reason}`);
-      }
-      if (answer.outcome === 'mismatch') {
-        span.setAttribute(ATTR.APPROVAL_DECISION, 'mismatch');
-        if (answer.approver !== undefined) span.setAttribute(ATTR.APPROVAL_APPROVER, answer.approver);
-        deny('approval_denied', 'the approval was given for a different call (tool, arguments or capability differ); an approval covers one exact call');
-      }
-      const approved = answer as Extract<typeof answer, { outcome: 'approved' }>;
-      if (approved.approver !== undefined) span.setAttribute(ATTR.APPROVAL_APPROVER, approved.approver);
-      if (approved.id !== undefined) {
-        // Single use across every process sharing the store: a replayed approval id is refused.
-        stage = 'store';
-        const fresh = await withDeadline(
-          rt.store.consumeOnce(`approval:${approved.id}`, Math.max(capTtlMs, APPROVAL_MARKER_TTL_MS)),
-          timeouts.storeMs,
-          'the guard store',
-        );
-        stage = 'approval';
-        if (fresh !== true) {
-          span.setAttribute(ATTR.APPROVAL_DECISION, 'replayed');
-          deny('approval_denied', 'this approval was already used for another call; each approval covers one call, ask again');
-        }
-      }
-      span.setAttribute(ATTR.APPROVAL_DECISION, 'approved');
-
-      // An approval may take minutes. Before minting, revocation is checked again (a stop pressed
-      // while the human was deciding still wins) and the credential's registration is renewed
-      // so that it lives as long as the credential minted now.
-      stage = 'store';
-      const renewed = await withDeadline(
-        rt.store.reserve({
-          revocations: revocationChecks(cap),
-          counters: NONE,
-          once: NONE,
-          credentials: credentialRegistration,
-        }),
-        timeouts.storeMs,
-        'the guard store',
-      );
-      if (!renewed.ok) {
-        deny('capability_revoked', 'the capability was revoked while the call waited for approval; ask the authority for a new grant');
-      }
-    }
-
     // 9 mint a single-use credential for this one call, never outliving the capability
-    stage = 'mint';
-    if (signal.aborted) deny('call_aborted', 'the call was aborted by its caller before its credential was minted; nothing ran');
-    const remainingSec = remainingLifetimeSec(rt, cap, deny);
-    credentialRequest = {
+    call.stage = 'mint';
+    if (signal.aborted) throw deny(call, 'call_aborted', 'the call was aborted by its caller before its credential was minted; nothing ran');
+    const remainingSec = remainingLifetimeSec(call, cap);
+    const request: CredentialRequest = {
       credentialId,
       tool: tool.name,
-      callId,
-      argsHash: argsHash!,
+      callId: call.callId,
+      argsHash,
       agent: agent.id,
       intentId: cap.intent.id,
       capabilityId: cap.id,
@@ -353,95 +263,328 @@ export async function runGuardedCall(
         return credentialSignal.signal;
       },
     };
-    const minting = withDeadline(rt.credentials.mint(credentialRequest), timeouts.credentialMs, 'the credential provider', (err) =>
-      credentialSignal.abort(err),
-    );
-    if (minting instanceof Promise) {
-      credential = await minting;
-      // A slow provider can outlast the capability too.
-      remainingLifetimeSec(rt, cap, deny);
-    } else {
-      credential = minting;
-    }
+    call.credentialRequest = request;
+    const minting = withDeadline(rt.credentials.mint(request), rt.timeouts.credentialMs, 'the credential provider', (err) => credentialSignal.abort(err));
+    // Held on the call as soon as it exists, so that revocation (11) covers every later denial.
+    const credential = (call.credential = await minting);
+    // A slow provider can outlast the capability too.
+    if (minting instanceof Promise) remainingLifetimeSec(call, cap);
     if (credential === null || typeof credential !== 'object' || typeof credential.id !== 'string') {
-      credential = undefined;
-      deny('credential_unavailable', 'the credential provider returned no credential');
+      call.credential = undefined;
+      throw deny(call, 'credential_unavailable', 'the credential provider returned no credential');
     }
-    span.setAttributes({ [ATTR.CREDENTIAL_ID]: credential!.id, [ATTR.CREDENTIAL_TYPE]: credential!.type });
-    if (signal.aborted) deny('call_aborted', 'the call was aborted by its caller before the tool ran; nothing ran');
-    stage = 'execute';
+    call.span.setAttributes({ [ATTR.CREDENTIAL_ID]: credential.id, [ATTR.CREDENTIAL_TYPE]: credential.type });
+    if (signal.aborted) throw deny(call, 'call_aborted', 'the call was aborted by its caller before the tool ran; nothing ran');
 
-    // 10 execute with exactly the snapshot that was checked
+    // 10 run with exactly the snapshot that was checked
+    call.running = true;
     const toolCtx: ToolContext = {
-      credential: credential!,
-      callId,
+      credential,
+      callId: call.callId,
       agent,
       intent: cap.intent,
       capabilityId: cap.id,
       signal,
-      sideEffect: (kind, attributes) => rt.recorder.sideEffect(span, kind, attributes),
+      sideEffect: (kind, attributes) => rt.recorder.sideEffect(call.span, kind, attributes),
     };
-    implStart = performance.now();
+    call.implStart = performance.now();
     try {
-      return await context.with(spanCtx, () => implementation(args, toolCtx));
+      return await context.with(call.spanContext, implementation, undefined, args, toolCtx);
     } finally {
-      implEnd = performance.now();
+      call.implEnd = performance.now();
     }
-  } catch (err) {
-    if (stage !== 'execute') {
-      const denial = toDenial(err, stage, tool.name, callId, cap, policyIds);
-      recordDenial(span, denial);
-      outcome = { decision: 'deny', code: denial.code };
-      throw denial;
-    }
-    // The tool's own error is rethrown unchanged; the span records its type only, since a
-    // message may quote data the tool handled.
-    span.recordException({ name: err instanceof Error ? err.name : 'NonError', message: '' });
-    outcome = { decision: 'error', errorType: err instanceof Error ? err.constructor.name || err.name : 'NonError' };
-    throw err;
   } finally {
     // 11 revoke the credential whatever happened, within the provider's deadline: a provider that
     // never answers cannot hold the call's result back.
+    const { credential, credentialRequest } = call;
     if (credential !== undefined && credentialRequest !== undefined) {
       try {
-        const revoking = withDeadline(rt.credentials.revoke(credential, credentialRequest), timeouts.credentialMs, 'the credential provider', (err) =>
+        await withDeadline(rt.credentials.revoke(credential, credentialRequest), rt.timeouts.credentialMs, 'the credential provider', (err) =>
           credentialSignal.abort(err),
         );
-        if (revoking instanceof Promise) await revoking;
       } catch (revokeErr) {
-        span.setAttribute(ATTR.CREDENTIAL_REVOKE_ERROR, revokeErr instanceof Error ? revokeErr.name : 'NonError');
+        call.span.setAttribute(ATTR.CREDENTIAL_REVOKE_ERROR, revokeErr instanceof Error ? revokeErr.name : 'NonError');
       }
     }
     credentialSignal.release();
-    // 12 record
-    finishCall(rt, call, t0, implStart, implEnd, tool.name, outcome);
   }
 }
 
+// ---- The stages, in the order they run ----
+
+/** 1 The capability bound to this call: the call's own option wins over the async context. */
+function resolve(call: GuardedCall, options: CallOptions | undefined): CapabilityContext {
+  if (call.signal.aborted) throw deny(call, 'call_aborted', 'the call was aborted by its caller before it was authorized; nothing ran');
+  const given = options?.capability ?? call.rt.currentBinding();
+  const binding: CapabilityContext | undefined = typeof given === 'string' ? { capability: given } : given;
+  if (binding === undefined || typeof binding.capability !== 'string' || binding.capability === '') {
+    throw deny(call, 'capability_missing', 'no capability is bound to this call; run the agent inside guard.withCapability(token, fn) or pass { capability }');
+  }
+  return binding;
+}
+
+/** 2 What the span learns from the verified capability. */
+function recordCapability(span: Span, cap: VerifiedCapability): void {
+  span.setAttributes({
+    [ATTR.CAPABILITY_ID]: cap.id,
+    [ATTR.INTENT_ID]: cap.intent.id,
+    [ATTR.AGENT_ID]: cap.subject,
+    [ATTR.DELEGATION_DEPTH]: cap.chain.depth,
+  });
+  if (cap.chain.depth > 0) {
+    span.setAttributes({ [ATTR.DELEGATION_CHAIN]: [...cap.chain.agents], [ATTR.DELEGATION_ROOT_ID]: cap.chain.ids[0]! });
+  }
+}
+
+/**
+ * 4 The tool is granted, the arguments parse by its schema, and the parsed arguments, snapshotted
+ * once and frozen, meet the grant's constraints and hash as canonical JSON.
+ */
+function scope(
+  call: GuardedCall,
+  cap: VerifiedCapability,
+  rawArgs: unknown,
+): { input: unknown; args: Readonly<Record<string, unknown>>; argsHash: string; maxCalls: number | undefined } {
+  const { tool, span } = call;
+  const grant = cap.tools.get(tool.name);
+  if (grant === undefined) throw deny(call, 'tool_not_granted', notGrantedReason(cap, tool.name));
+  // A proof of possession covers the arguments as the caller passed them: those are snapshotted
+  // first, so that the proof, the schema and the tool all see the same values.
+  const input = cap.confirmationJkt === undefined ? rawArgs : snapshotOrDeny(call, rawArgs, true);
+  const parsed = tool.input.safeParse(input);
+  if (!parsed.success) {
+    throw deny(call, 'arguments_invalid', `the arguments do not match the tool's schema: ${parsed.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
+      .join('; ')}`);
+  }
+  // ONE deeply frozen snapshot of the parsed arguments: constraints, hash, policy, approval,
+  // credential and tool all get this value, and nothing the caller holds can change it.
+  const args = snapshotOrDeny(call, parsed.data, false);
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) {
+    throw deny(call, 'arguments_invalid', "the tool's schema must produce an object of named arguments");
+  }
+  const named = args as Readonly<Record<string, unknown>>;
+  const violation = grant.check(named as Record<string, unknown>);
+  if (violation !== undefined) throw deny(call, 'arguments_out_of_scope', `${violation} (intent "${cap.intent.id}")`);
+  let argsHash: string;
+  try {
+    argsHash = hashArguments(named);
+  } catch (err) {
+    if (err instanceof NotJsonError) throw deny(call, 'arguments_invalid', `the arguments are not JSON data: ${err.message}`);
+    throw err;
+  }
+  span.setAttribute(ATTR.ARGS_HASH, argsHash);
+  if (call.rt.recorder.recordArguments) span.setAttribute(ATTR.TOOL_CALL_ARGUMENTS, JSON.stringify(named));
+  return { input, args: named, argsHash, maxCalls: grant.maxCalls };
+}
+
+/**
+ * 6 One store round trip: revocation along the chain, this call's count against every budget it
+ * spends, the proof's single-use marker, the credential's registration.
+ */
+function reserve(
+  call: GuardedCall,
+  cap: VerifiedCapability,
+  maxCalls: number | undefined,
+  proof: ProofMarker,
+  registration: readonly CredentialRegistration[],
+  nowMs: number,
+): ReservationResult | Promise<ReservationResult> {
+  const { rt } = call;
+  const reservation: CallReservation = {
+    revocations: revocationChecks(cap),
+    counters: callCounters(cap, call.tool.name, maxCalls, nowMs, rt.clockSkewSec),
+    once: proof ? [{ key: proofMarkerKey(cap.id, proof.jti), ttlMs: proof.ttlMs }] : NONE,
+    credentials: registration,
+  };
+  return withDeadline(rt.store.reserve(reservation), rt.timeouts.storeMs, 'the guard store');
+}
+
+/** 6 The store's answer: a revocation, a spent budget or a replayed proof denies the call. */
+function reserved(call: GuardedCall, answer: ReservationResult): void {
+  if (answer.ok) return;
+  if (answer.reason === 'revoked') {
+    throw deny(call, 'capability_revoked', `the capability was revoked (${answer.key.split(':')[0]} revocation); ask the authority for a new grant`);
+  }
+  if (answer.reason === 'limit') {
+    throw deny(call, 'call_limit_exceeded', `"${call.tool.name}" may be called at most ${answer.limit} time(s) under this capability`);
+  }
+  throw deny(call, 'replay_detected', 'this proof of possession was already used; sign a fresh proof for each call');
+}
+
+/** 7 Policy's answer on the span; a deny or an engine's failure denies the call. */
+function decide(call: GuardedCall, decision: LayeredDecision): LayeredDecision {
+  call.policyIds = decision.policyIds;
+  call.span.setAttribute(ATTR.POLICY_EFFECT, decision.effect);
+  if (decision.policyIds.length > 0) call.span.setAttribute(ATTR.POLICY_IDS, [...decision.policyIds]);
+  if (decision.effect === 'error') throw deny(call, 'policy_error', `${decision.reason}; the call is denied (fail closed)`);
+  if (decision.effect === 'deny') throw deny(call, 'policy_denied', decision.reason);
+  return decision;
+}
+
+/** 8 A human approves this exact call, once; revocation is checked again after the wait. */
+async function approve(
+  call: GuardedCall,
+  cap: VerifiedCapability,
+  agent: AgentIdentity,
+  args: Readonly<Record<string, unknown>>,
+  argsHash: string,
+  why: string,
+  registration: readonly CredentialRegistration[],
+  nowMs: number,
+): Promise<void> {
+  const { rt, tool, span, signal, callId, policyIds } = call;
+  if (rt.approver === undefined) {
+    throw deny(call, 'approval_denied', `${why}; this guard has no approver configured, so the call is denied`);
+  }
+  const answer = await askApproval(
+    rt.approver,
+    {
+      agent: agent.id,
+      intent: cap.intent,
+      tool: tool.name,
+      risk: tool.risk,
+      argsPreview: previewArguments(args),
+      argsHash,
+      capabilityId: cap.id,
+      callId,
+      why,
+      policyIds,
+    },
+    rt.approvalTimeoutMs,
+    signal,
+  );
+  span.setAttribute(ATTR.APPROVAL_WAIT_MS, answer.waitMs);
+  if (signal.aborted) throw deny(call, 'call_aborted', 'the call was aborted by its caller while it waited for approval; nothing ran');
+  if (answer.outcome === 'timeout') {
+    span.setAttribute(ATTR.APPROVAL_DECISION, 'timeout');
+    throw deny(call, 'approval_timeout', `no approver answered within ${rt.approvalTimeoutMs} ms`);
+  }
+  if (answer.outcome === 'error') {
+    span.setAttribute(ATTR.APPROVAL_DECISION, 'error');
+    throw deny(call, 'approval_denied', 'the approver failed; the call is denied (fail closed)');
+  }
+  if (answer.outcome === 'denied') {
+    span.setAttribute(ATTR.APPROVAL_DECISION, 'denied');
+    if (answer.approver !== undefined) span.setAttribute(ATTR.APPROVAL_APPROVER, answer.approver);
+    throw deny(call, 'approval_denied', `the approver refused: ${answer.reason}`);
+  }
+  if (answer.outcome === 'mismatch') {
+    span.setAttribute(ATTR.APPROVAL_DECISION, 'mismatch');
+    if (answer.approver !== undefined) span.setAttribute(ATTR.APPROVAL_APPROVER, answer.approver);
+    throw deny(call, 'approval_denied', 'the approval was given for a different call (tool, arguments or capability differ); an approval covers one exact call');
+  }
+  if (answer.approver !== undefined) span.setAttribute(ATTR.APPROVAL_APPROVER, answer.approver);
+  // The capability's counters outlive it by the clock skew; an approval marker lives at least as long.
+  const capTtlMs = Math.max(1000, cap.chainExpiresAt * 1000 - nowMs + counterMarginMs(rt.clockSkewSec));
+  if (answer.id !== undefined) {
+    // Single use across every process sharing the store: a replayed approval id is refused.
+    call.stage = 'store';
+    const fresh = await withDeadline(
+      rt.store.consumeOnce(`approval:${answer.id}`, Math.max(capTtlMs, APPROVAL_MARKER_TTL_MS)),
+      rt.timeouts.storeMs,
+      'the guard store',
+    );
+    call.stage = 'approval';
+    if (fresh !== true) {
+      span.setAttribute(ATTR.APPROVAL_DECISION, 'replayed');
+      throw deny(call, 'approval_denied', 'this approval was already used for another call; each approval covers one call, ask again');
+    }
+  }
+  span.setAttribute(ATTR.APPROVAL_DECISION, 'approved');
+
+  // An approval may take minutes. Before minting, revocation is checked again (a stop pressed
+  // while the human was deciding still wins) and the credential's registration is renewed
+  // so that it lives as long as the credential minted now.
+  call.stage = 'store';
+  const renewed = await withDeadline(
+    rt.store.reserve({ revocations: revocationChecks(cap), counters: NONE, once: NONE, credentials: registration }),
+    rt.timeouts.storeMs,
+    'the guard store',
+  );
+  if (!renewed.ok) {
+    throw deny(call, 'capability_revoked', 'the capability was revoked while the call waited for approval; ask the authority for a new grant');
+  }
+}
+
+// ---- Helpers the stages share (preflight builds the same reservation and policy request) ----
+
+/** The capability is accepted until its exp plus the clock skew: its counters outlive both. */
+const counterMarginMs = (clockSkewSec: number): number => (clockSkewSec + 60) * 1000;
+
+/**
+ * The counters one call of `tool` spends: its own grant's `maxCalls`, and every ancestor's budget
+ * for the same tool. Keyed and timed identically for the call and for its preflight.
+ */
+export function callCounters(
+  cap: VerifiedCapability,
+  tool: string,
+  maxCalls: number | undefined,
+  nowMs: number,
+  clockSkewSec: number,
+): readonly CounterIncrement[] {
+  const marginMs = counterMarginMs(clockSkewSec);
+  const own: readonly CounterIncrement[] =
+    maxCalls === undefined ? NONE : [{ key: counterKey(cap.id, tool), limit: maxCalls, ttlMs: Math.max(1000, cap.chainExpiresAt * 1000 - nowMs + marginMs) }];
+  if (cap.ancestorLimits.size === 0) return own;
+  return withAncestorCounters({ revocations: NONE, counters: own, once: NONE, credentials: NONE }, cap, tool, nowMs, marginMs).counters;
+}
+
+/** What every policy engine is asked about one call. */
+export function policyRequest(
+  rt: GuardRuntime,
+  tool: PreparedTool,
+  cap: VerifiedCapability,
+  agent: AgentIdentity,
+  args: Readonly<Record<string, unknown>>,
+  nowMs: number,
+): PolicyRequest {
+  return {
+    agent,
+    intent: cap.intent,
+    tool: { name: tool.name, risk: tool.risk, description: tool.description },
+    args,
+    capabilityId: cap.id,
+    delegation: { depth: cap.chain.depth, chain: cap.chain.agents },
+    environment: rt.environment,
+    time: nowMs,
+  };
+}
+
+/** The credential stops verifying at its exp; its marker outlives that by a margin for clock skew. */
+function credentialRegistration(id: string, ttlSec: number): readonly CredentialRegistration[] {
+  return [{ id, ttlMs: (ttlSec + CREDENTIAL_MARGIN_SEC) * 1000 }];
+}
+
 /** Seconds the capability (its whole chain) still lives; denies when its window has closed. */
-function remainingLifetimeSec(rt: GuardRuntime, cap: VerifiedCapability, deny: (code: DenialCode, reason: string) => never): number {
+function remainingLifetimeSec(call: GuardedCall, cap: VerifiedCapability): number {
+  const { rt } = call;
   const nowMs = rt.clock();
   if (nowMs >= (cap.chainExpiresAt + rt.clockSkewSec) * 1000) {
-    deny('capability_expired', 'the capability expired while the call was being authorized; nothing ran, ask the authority for a new grant');
+    throw deny(call, 'capability_expired', 'the capability expired while the call was being authorized; nothing ran, ask the authority for a new grant');
   }
-  if (nowMs < (cap.notBefore - rt.clockSkewSec) * 1000) deny('capability_invalid', 'the capability is not valid yet (nbf is in the future)');
+  if (nowMs < (cap.notBefore - rt.clockSkewSec) * 1000) throw deny(call, 'capability_invalid', 'the capability is not valid yet (nbf is in the future)');
   // A credential lives in whole seconds and never past the capability's own exp.
   const remaining = Math.floor(cap.chainExpiresAt - nowMs / 1000);
   if (remaining < 1) {
-    deny('capability_expired', 'the capability has less than a second left, too little for a call credential; ask the authority for a new grant');
+    throw deny(call, 'capability_expired', 'the capability has less than a second left, too little for a call credential; ask the authority for a new grant');
   }
   return remaining;
 }
 
 /** Arguments as one frozen snapshot, or an `arguments_invalid` denial naming the path. */
-function snapshotOrDeny(value: unknown, remember: boolean, deny: (code: DenialCode, reason: string) => never): unknown {
+function snapshotOrDeny(call: GuardedCall, value: unknown, remember: boolean): unknown {
   try {
-    return snapshotArguments(value, { remember });
+    return snapshotArguments(value, remember ? REMEMBER : FORGET);
   } catch (err) {
-    if (err instanceof SnapshotError) return deny('arguments_invalid', `the arguments are not plain JSON data at ${err.path}: ${err.problem}`);
+    if (err instanceof SnapshotError) throw deny(call, 'arguments_invalid', `the arguments are not plain JSON data at ${err.path}: ${err.problem}`);
     throw err;
   }
 }
+
+const REMEMBER = Object.freeze({ remember: true });
+const FORGET = Object.freeze({ remember: false });
 
 const NEAR_NAMES = 3;
 const SEPARATOR = /[.:/]/;
@@ -475,20 +618,6 @@ function notGrantedReason(cap: VerifiedCapability, tool: string): string {
   return `the capability for intent "${cap.intent.id}" does not grant "${tool}"; ${grants}${similar}`;
 }
 
-function finishCall(
-  rt: GuardRuntime,
-  call: { span: Span; owned: boolean },
-  t0: number,
-  implStart: number,
-  implEnd: number,
-  tool: string,
-  outcome: { decision: 'allow' | 'deny' | 'error'; code?: string; errorType?: string },
-): void {
-  const total = performance.now() - t0;
-  const overheadUs = (total - (implEnd - implStart)) * 1000;
-  rt.recorder.finish(call, outcome.decision, tool, overheadUs, outcome.code, outcome.errorType);
-}
-
 function recordDenial(span: Span, denial: ToolDeniedError): void {
   span.setAttributes({
     [ATTR.DENIAL_CODE]: denial.code,
@@ -507,34 +636,18 @@ function denialOf(err: AnyTesseraError): { code: DenialCode; reason: string } | 
   }
 }
 
-function toDenial(
-  err: unknown,
-  stage: string,
-  tool: string,
-  callId: string,
-  cap: VerifiedCapability | undefined,
-  policyIds: readonly string[],
-): ToolDeniedError {
+/** Any error before the tool ran, as the denial the caller gets. */
+function toDenial(call: GuardedCall, err: unknown): ToolDeniedError {
   if (err instanceof ToolDeniedError) return err;
-  const details = {
-    tool,
-    callId,
-    ...(cap ? { capabilityId: cap.id, intentId: cap.intent.id } : {}),
-    policyIds,
-  };
   // Recognised across copies of the package (a dependency built against the other module
   // format); rebuilt here so the denial carries this call's details.
   const known = isTesseraError(err) ? denialOf(err) : undefined;
-  if (known !== undefined) return new ToolDeniedError(known.code, known.reason, details);
+  if (known !== undefined) return deny(call, known.code, known.reason);
   // Unexpected failure inside a stage: deny with the stage's code. The cause is kept off the
   // error's message because it may quote a secret (a store URL, a token fragment); a passed
   // deadline's own message names only the dependency and the deadline.
-  const code = STAGE_FAILURE[stage] ?? 'capability_invalid';
-  const reason =
-    err instanceof DeadlineError
-      ? `${err.message}; the call is denied (fail closed)`
-      : (STAGE_REASON[stage] ?? 'the call could not be authorized');
-  const denial = new ToolDeniedError(code, reason, details);
+  const failure = STAGE_FAILURE[call.stage];
+  const denial = deny(call, failure.code, err instanceof DeadlineError ? `${err.message}; the call is denied (fail closed)` : failure.reason);
   Object.defineProperty(denial, 'cause', { value: safeCause(err), enumerable: false });
   return denial;
 }

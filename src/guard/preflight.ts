@@ -14,10 +14,10 @@
 import type { VerifiedCapability } from '../capability/verify.js';
 import { type DenialCode, DENIAL_STANDARDS, TesseraError, ToolDeniedError } from '../errors.js';
 import { evaluatePolicies } from '../policy/evaluate.js';
-import type { CallReservation, CounterIncrement, ReservationResult, TesseraStore } from '../store/types.js';
+import type { CallReservation, ReservationResult, TesseraStore } from '../store/types.js';
 import { hashArguments, NotJsonError, randomId } from '../util/canonical.js';
-import type { GuardRuntime, PreparedTool } from './pipeline.js';
-import { counterKey, revocationChecks, withAncestorCounters } from './reservation.js';
+import { callCounters, policyRequest, type GuardRuntime, type PreparedTool } from './pipeline.js';
+import { revocationChecks } from './reservation.js';
 import type { CapabilityBinding, CapabilityContext, PreflightDecision, PreflightOptions } from './types.js';
 
 export type { PreflightDecision, PreflightOptions } from './types.js';
@@ -157,20 +157,7 @@ async function stages(
   }
 
   state.stage = 'policy';
-  const decision = await evaluatePolicies(
-    rt.policy,
-    {
-      agent,
-      intent: cap.intent,
-      tool: { name: tool.name, risk: tool.risk, description: tool.description },
-      args,
-      capabilityId: cap.id,
-      delegation: { depth: cap.chain.depth, chain: cap.chain.agents },
-      environment: rt.environment,
-      time: nowMs,
-    },
-    rt.policyTimeoutMs,
-  );
+  const decision = await evaluatePolicies(rt.policy, policyRequest(rt, tool, cap, agent, args, nowMs), rt.policyTimeoutMs);
   state.policyIds = decision.policyIds;
   if (decision.effect === 'error') throw new PreflightDenial('policy_error', `${decision.reason}; the call would be denied (fail closed)`);
   if (decision.effect === 'deny') throw new PreflightDenial('policy_denied', decision.reason);
@@ -179,11 +166,8 @@ async function stages(
 
 /**
  * What the call's own reservation would check, minus the writes that only the call makes
- * (proof markers and credential registration). Counters are keyed exactly as the call's.
+ * (proof markers and credential registration). Counters are the call's own (`callCounters`).
  */
 function reservationFor(cap: VerifiedCapability, tool: string, maxCalls: number | undefined, nowMs: number, clockSkewSec: number): CallReservation {
-  const marginMs = (clockSkewSec + 60) * 1000;
-  const counters: CounterIncrement[] =
-    maxCalls === undefined ? [] : [{ key: counterKey(cap.id, tool), limit: maxCalls, ttlMs: Math.max(1000, cap.chainExpiresAt * 1000 - nowMs + marginMs) }];
-  return withAncestorCounters({ revocations: revocationChecks(cap), counters, once: [], credentials: [] }, cap, tool, nowMs, marginMs);
+  return { revocations: revocationChecks(cap), counters: callCounters(cap, tool, maxCalls, nowMs, clockSkewSec), once: [], credentials: [] };
 }
