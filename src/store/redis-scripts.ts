@@ -9,7 +9,8 @@
  *
  * Anything else under one of these names (another type, or a value of another shape) is never
  * read as "absent": the script answers "unexpected entry" and the store fails closed. MGET reads
- * a key of another type as nil, so keys MGET finds absent are counted with one EXISTS.
+ * a key of another type as nil, so keys MGET finds absent are counted with one EXISTS (one per
+ * script call in `RESERVE`, however many reservations it carries).
  */
 import { createHash } from 'node:crypto';
 
@@ -101,35 +102,128 @@ end
  * Credentials whose calls have ended ride along, so that revoking them costs no round trip of
  * its own; they are revoked whatever the reservations' outcomes.
  * Returns {code, index} per reservation, flattened.
+ *
+ * Every key the batch reads is read once, up front: one MGET, and one EXISTS over the keys it
+ * found absent (a key of another type reads as absent), whatever the number of reservations.
+ * Each redis.call costs far more than the Lua around it, so the batch pays two reads instead of
+ * two per reservation. A later reservation sees an earlier one's writes through `now`, which
+ * holds every counter and marker this script has written; nothing else writes in between.
  */
-export const RESERVE = script(`${REVOKE_CREDENTIAL}${CHECK}
+export const RESERVE = script(`${REVOKE_CREDENTIAL}
 local n, nx = tonumber(ARGV[1]), tonumber(ARGV[2])
-local k, a = nx, 2 + nx
 for i = 1, nx do revokeCredential(KEYS[i], ARGV[2 + i]) end
+local reads, nread = {}, 0
+local k, a = nx, 2 + nx
+for j = 1, n do
+  local nr, no, nc, nk = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  for i = 1, nr + no + nc do reads[nread + i] = KEYS[k + i] end
+  nread = nread + nr + no + nc
+  k = k + nr + no + nc + nk
+  a = a + 4 + nr + no + 2 * nc + nk
+end
+local vals = {}
+if nread > 0 then
+  -- unpack has a stack limit: read in slices.
+  for s = 1, nread, 1000 do
+    local e = math.min(nread, s + 999)
+    local part = redis.call('MGET', unpack(reads, s, e))
+    for i = s, e do vals[i] = part[i - s + 1] end
+  end
+end
+local wrong = nil
+local absent, m = {}, 0
+for i = 1, nread do
+  if not vals[i] then
+    m = m + 1
+    absent[m] = reads[i]
+  end
+end
+if m > 0 then
+  local found = 0
+  for s = 1, m, 1000 do found = found + redis.call('EXISTS', unpack(absent, s, math.min(m, s + 999))) end
+  if found > 0 then
+    wrong = {}
+    for i = 1, m do
+      if redis.call('EXISTS', absent[i]) == 1 then wrong[absent[i]] = true end
+    end
+  end
+end
+local now = {}
 local out = {}
+local r = 0
+k, a = nx, 2 + nx
 for j = 1, n do
   local nr, no, nc, nk = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
   a = a + 4
-  local code, at, vals = check(k, a, nr, no, nc)
-  out[2 * j - 1] = code
-  out[2 * j] = at
+  local nread1 = nr + no + nc
+  local code, at = 0, 0
+  if wrong then
+    for i = 1, nread1 do
+      if not vals[r + i] and wrong[KEYS[k + i]] then
+        code, at = 4, i
+        break
+      end
+    end
+  end
+  if code == 0 then
+    for i = 1, nr do
+      local v = vals[r + i]
+      if v then
+        if not string.find(v, '^%d+$') then code, at = 5, i break end
+        if tonumber(v) >= tonumber(ARGV[a + i]) then code, at = 1, i break end
+      end
+    end
+  end
+  if code == 0 then
+    for i = nr + 1, nr + no do
+      local v = now[KEYS[k + i]]
+      if v == nil then v = vals[r + i] end
+      if v then
+        if v ~= '1' then code, at = 5, i break end
+        code, at = 3, i
+        break
+      end
+    end
+  end
   local c = a + nr + no
   if code == 0 then
     for i = 1, nc do
+      local q = nr + no + i
+      local v = now[KEYS[k + q]]
+      if v == nil then
+        v = vals[r + q]
+        if v and not string.find(v, '^%d+$') then code, at = 5, q break end
+      end
+      local count = v and tonumber(v) or 0
+      if count + 1 > tonumber(ARGV[c + 2 * i - 1]) then code, at = 2, q break end
+    end
+  end
+  out[2 * j - 1] = code
+  out[2 * j] = at
+  if code == 0 then
+    for i = 1, nc do
       local key = KEYS[k + nr + no + i]
-      if vals[nr + no + i] or not redis.call('SET', key, '1', 'PX', ARGV[c + 2 * i], 'NX') then
-        redis.call('INCR', key)
+      local v = now[key]
+      if v == nil then v = vals[r + nr + no + i] end
+      if v then
+        now[key] = redis.call('INCR', key)
+      else
+        redis.call('SET', key, '1', 'PX', ARGV[c + 2 * i])
+        now[key] = 1
       end
     end
     for i = 1, no do
-      redis.call('SET', KEYS[k + nr + i], '1', 'PX', ARGV[a + nr + i])
+      local key = KEYS[k + nr + i]
+      redis.call('SET', key, '1', 'PX', ARGV[a + nr + i])
+      now[key] = '1'
     end
     c = c + 2 * nc
     for i = 1, nk do
-      redis.call('SET', KEYS[k + nr + no + nc + i], '1', 'PX', ARGV[c + i])
+      redis.call('SET', KEYS[k + nread1 + i], '1', 'PX', ARGV[c + i])
     end
   end
-  k = k + nr + no + nc + nk
+  r = r + nread1
+  k = k + nread1 + nk
   a = a + nr + no + 2 * nc + nk
 end
 return out
