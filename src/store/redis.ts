@@ -104,9 +104,12 @@ const optionsSchema = z.object({
 // Credential revocations waiting for Redis during an outage; beyond this they are dropped (the
 // credentials still expire on their own within seconds).
 const MAX_PENDING_REVOCATIONS = 10_000;
-// Reservations per script call: enough to carry a busy event-loop turn, few enough that one
-// script never holds the server for long.
-const MAX_BATCH = 128;
+// Reservations per script call. A batch is sent as soon as it is full, and the calls it answers
+// resume in a turn of their own: with many calls in flight they form groups, one group's script
+// runs on the server while the process works on another's calls, so the process never sits idle
+// waiting for a single batch that holds every call. Small enough for that, large enough that the
+// script's fixed cost is shared.
+const MAX_BATCH = 32;
 
 const ms = (ttlMs: number): string => String(Math.max(1, Math.ceil(ttlMs)));
 
@@ -151,10 +154,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   // Credentials whose calls have ended, not yet sent: keys and ttls.
   let pendingKeys: string[] = [];
   let pendingTtls: string[] = [];
-  let flushScheduled = false;
+  // One setImmediate per event-loop turn, for whatever waits for the end of the turn.
+  let endScheduled = false;
   // Reservations issued in this event-loop turn, not yet sent.
   let batch: Pending[] = [];
   let batchScheduled = false;
+  // Whether a batch's answers were handed out in this turn; later ones wait for a turn of their own.
+  let deliveredThisTurn = false;
+  let deferred: Array<() => void> = [];
   const timeoutReason = `Redis store timeout: no answer within ${timeoutMs} ms; calls are denied until it answers`;
   const unexpectedReply = (): RedisStoreError => new RedisStoreError('Redis store unexpected reply: the script answered in a shape the store does not know; calls are denied');
 
@@ -201,7 +208,6 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   // Whole script (EVAL), never NOSCRIPT: a resent EVALSHA would land behind later commands.
   const flush = (): void => {
-    flushScheduled = false;
     if (pendingKeys.length === 0 || closed) return;
     const keys = pendingKeys;
     const ttls = pendingTtls;
@@ -256,6 +262,35 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     }
   };
 
+  const endOfTurn = (): void => {
+    endScheduled = false;
+    deliveredThisTurn = false;
+    flush();
+    const next = deferred.shift();
+    if (next !== undefined) {
+      deliveredThisTurn = true;
+      scheduleEnd();
+      next();
+    }
+  };
+  const scheduleEnd = (): void => {
+    if (endScheduled) return;
+    endScheduled = true;
+    setImmediate(endOfTurn);
+  };
+  // Answers that reach this process together (one socket read) would resume every call they
+  // carry in the same turn, merging the groups again; each batch's calls get a turn of their own.
+  const deliver = (answer: () => void): void => {
+    if (!deliveredThisTurn) {
+      deliveredThisTurn = true;
+      scheduleEnd();
+      answer();
+    } else {
+      deferred.push(answer);
+      scheduleEnd();
+    }
+  };
+
   const sendBatch = (): void => {
     batchScheduled = false;
     if (batch.length === 0) return;
@@ -289,19 +324,21 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     }
     args[0] = String(included.length);
     run(RESERVE, keys, args).then(
-      (reply) => {
-        if (!Array.isArray(reply) || reply.length !== 2 * included.length) {
-          for (const p of included) p.reject(unexpectedReply());
-          return;
-        }
-        included.forEach((p, j) => {
-          try {
-            p.resolve(outcomeOf(p.r, asInt(reply[2 * j]), asInt(reply[2 * j + 1])));
-          } catch (err) {
-            p.reject(err);
+      (reply) =>
+        deliver(() => {
+          if (!Array.isArray(reply) || reply.length !== 2 * included.length) {
+            for (const p of included) p.reject(unexpectedReply());
+            return;
           }
-        });
-      },
+          for (let j = 0; j < included.length; j++) {
+            const p = included[j]!;
+            try {
+              p.resolve(outcomeOf(p.r, asInt(reply[2 * j]), asInt(reply[2 * j + 1])));
+            } catch (err) {
+              p.reject(err);
+            }
+          }
+        }),
       (err: unknown) => {
         // The credentials that rode along were not revoked: queue them again (bounded, since an
         // outage would otherwise grow the queue).
@@ -384,10 +421,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       pendingKeys.push(key);
       pendingTtls.push(ms(ttlMs));
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flush);
-      }
+      scheduleEnd();
     },
 
     close(): void {

@@ -1,0 +1,144 @@
+/**
+ * Reservations issued in one event-loop turn share script calls: the script reads every key of
+ * the batch at once (one MGET, one EXISTS) and applies each reservation on its own, a later one
+ * seeing the earlier ones' writes. Against a real redis-server, through both clients; the
+ * server's own command statistics show what each batch cost it.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createRedisStore, type RedisStore } from '../../src/store/redis.js';
+import type { CallReservation, ReservationResult } from '../../src/store/types.js';
+import { redisTestsEnabled, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { CLIENT_KINDS, connectClient, type TestClient } from './redis-clients.js';
+
+const TTL = 60_000;
+const reservation = (r: Partial<CallReservation>): CallReservation => ({ revocations: [], counters: [], once: [], credentials: [], ...r });
+
+describe.skipIf(!redisTestsEnabled())('reservations batched into one script call (real redis-server)', () => {
+  let server: RedisServer;
+  let admin: TestClient;
+  beforeAll(async () => {
+    server = await startRedisServer({ durable: false });
+    admin = await connectClient('ioredis', server.port);
+  });
+  afterAll(async () => {
+    await admin?.close();
+    await server?.stop();
+  });
+
+  /** Calls per command since the last reset, from INFO commandstats. */
+  const commandCalls = async (): Promise<Record<string, number>> => {
+    const info = String(await admin.command('INFO', 'commandstats'));
+    const out: Record<string, number> = Object.create(null);
+    for (const m of info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)) out[m[1]!] = Number(m[2]);
+    return out;
+  };
+
+  describe.each(CLIENT_KINDS)('through %s', (kind) => {
+    let c: TestClient;
+    let store: RedisStore;
+    let prefix: string;
+    let n = 0;
+    beforeAll(async () => {
+      c = await connectClient(kind, server.port);
+    });
+    afterAll(async () => {
+      await c?.close();
+    });
+    const fresh = (): void => {
+      prefix = `b:${kind}:${++n}:`;
+      store = createRedisStore({ client: c.client, prefix });
+    };
+    const call = (capId: string, credential: string): CallReservation =>
+      reservation({
+        revocations: [
+          { key: `cap:${capId}`, issuedAtMs: 1_795_000_000_000 },
+          { key: 'agent:spiffe://example.org/agents/a', issuedAtMs: 1_795_000_000_000 },
+          { key: 'intent:ticket-1', issuedAtMs: 1_795_000_000_000 },
+        ],
+        counters: [{ key: `calls:${capId}:tickets.read`, limit: 1_000_000, ttlMs: TTL }],
+        credentials: [{ id: credential, ttlMs: TTL }],
+      });
+
+    test('32 calls in one turn cost the server one script call with one MGET and one EXISTS', async () => {
+      fresh();
+      await store.reserve(reservation({}));
+      await admin.command('CONFIG', 'RESETSTAT');
+      const results = await Promise.all(Array.from({ length: 32 }, (_, i) => store.reserve(call(`cap${i % 4}`, `cred-${i}`))));
+      expect(results).toEqual(Array.from({ length: 32 }, () => ({ ok: true })));
+      const calls = await commandCalls();
+      expect((calls.evalsha ?? 0) + (calls.eval ?? 0)).toBe(1);
+      expect(calls.mget).toBe(1);
+      expect(calls.exists).toBe(1);
+      // Each of the 4 counters was created once and incremented by the 7 later calls on it.
+      expect(calls.incr).toBe(28);
+      for (let i = 0; i < 4; i++) expect(await admin.command('GET', `${prefix}calls:cap${i}:tickets.read`)).toBe('8');
+      expect(await admin.command('EXISTS', ...Array.from({ length: 32 }, (_, i) => `${prefix}cred:cred-${i}`))).toBe(32);
+    });
+
+    test('a counter shared by calls in the same turns stops exactly at its limit, across script calls', async () => {
+      fresh();
+      const key = 'calls:r00tId:tickets.read';
+      const results = await Promise.all(
+        Array.from({ length: 80 }, (_, i) => store.reserve(reservation({ counters: [{ key, limit: 50, ttlMs: TTL }], credentials: [{ id: `c${i}`, ttlMs: TTL }] }))),
+      );
+      const refused: ReservationResult = { ok: false, reason: 'limit', key, limit: 50 };
+      expect(results).toEqual([...Array.from({ length: 50 }, () => ({ ok: true })), ...Array.from({ length: 30 }, () => refused)]);
+      expect(await admin.command('GET', prefix + key)).toBe('50');
+      // A refused reservation registered no credential.
+      expect(await admin.command('EXISTS', ...Array.from({ length: 30 }, (_, i) => `${prefix}cred:c${50 + i}`))).toBe(0);
+      expect(Number(await admin.command('PTTL', prefix + key))).toBeGreaterThan(0);
+    });
+
+    test('a marker set by an earlier reservation of the same script call refuses a later one as a replay', async () => {
+      fresh();
+      const once = [{ key: 'pop:r00tId:proof-1', ttlMs: TTL }];
+      const counters = [{ key: 'calls:r00tId:tickets.read', limit: 10, ttlMs: TTL }];
+      const results = await Promise.all([
+        store.reserve(reservation({ once, counters, credentials: [{ id: 'p1', ttlMs: TTL }] })),
+        store.reserve(reservation({ once, counters, credentials: [{ id: 'p2', ttlMs: TTL }] })),
+      ]);
+      expect(results).toEqual([{ ok: true }, { ok: false, reason: 'replay', key: 'pop:r00tId:proof-1' }]);
+      // The replayed reservation counted nothing and registered nothing.
+      expect(await admin.command('GET', `${prefix}calls:r00tId:tickets.read`)).toBe('1');
+      expect(await admin.command('EXISTS', `${prefix}cred:p2`)).toBe(0);
+    });
+
+    test('64 calls in one turn go out as two script calls of 32, and the calls of each resume in a turn of their own', async () => {
+      fresh();
+      await store.reserve(reservation({}));
+      await admin.command('CONFIG', 'RESETSTAT');
+      let turn = 0;
+      let ticking = true;
+      const tick = (): void => {
+        turn++;
+        if (ticking) setImmediate(tick);
+      };
+      setImmediate(tick);
+      const resumedIn: number[] = [];
+      await Promise.all(
+        Array.from({ length: 64 }, (_, i) =>
+          store.reserve(call('cap0', `t-${i}`)).then((r) => {
+            expect(r).toEqual({ ok: true });
+            resumedIn[i] = turn;
+          }),
+        ),
+      );
+      ticking = false;
+      const calls = await commandCalls();
+      expect((calls.evalsha ?? 0) + (calls.eval ?? 0)).toBe(2);
+      expect(new Set(resumedIn.slice(0, 32)).size).toBe(1);
+      expect(new Set(resumedIn.slice(32)).size).toBe(1);
+      expect(resumedIn[32]!).toBeGreaterThan(resumedIn[0]!);
+    });
+
+    test('a revocation in place before the batch refuses every call of it that it covers, and only those', async () => {
+      fresh();
+      await store.revoke('cap:cap1', 1_795_000_000_000, TTL);
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => store.reserve(call(`cap${i % 2}`, `r-${i}`))));
+      const revoked: ReservationResult = { ok: false, reason: 'revoked', key: 'cap:cap1' };
+      expect(results).toEqual([{ ok: true }, revoked, { ok: true }, revoked, { ok: true }, revoked]);
+      expect(await admin.command('GET', `${prefix}calls:cap0:tickets.read`)).toBe('3');
+      expect(await admin.command('EXISTS', `${prefix}calls:cap1:tickets.read`)).toBe(0);
+    });
+  });
+});
