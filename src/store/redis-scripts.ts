@@ -96,70 +96,58 @@ end
 /**
  * Many reservations in one script call, each checked and applied on its own (atomic per
  * reservation; a later one sees the earlier ones' writes).
- * ARGV[1] reservations, ARGV[2] credentials to revoke first. KEYS then start with those
- * credentials (ARGV: one ttl each). Per reservation, ARGV: nr, no, nc, nk, then as `check`
- * reads them, then nk credential ttls; KEYS: as `check` reads them, then nk credentials.
+ * ARGV[1] reservations, ARGV[2] credentials to revoke first, ARGV[3] keys read in all, then one
+ * ttl per credential to revoke. KEYS: the credentials to revoke, then every key the batch reads
+ * (per reservation, as `check` reads them), then every credential to register. Per reservation,
+ * ARGV: nr, no, nc, nk, then as `check` reads them, then nk credential ttls.
  * Credentials whose calls have ended ride along, so that revoking them costs no round trip of
  * its own; they are revoked whatever the reservations' outcomes.
  * Returns {code, index} per reservation, flattened.
  *
- * Every key the batch reads is read once, up front: one MGET, and one EXISTS over the keys it
- * found absent (a key of another type reads as absent), whatever the number of reservations.
- * Each redis.call costs far more than the Lua around it, so the batch pays two reads instead of
- * two per reservation. A later reservation sees an earlier one's writes through `now`, which
- * holds every counter and marker this script has written; nothing else writes in between.
+ * Every key the batch reads is read once, up front: one MGET, and, when some of them read as
+ * absent, one EXISTS over all of them; as many keys existing as strings were read means no key
+ * of another type hides among the absent ones. Each redis.call costs far more than the Lua
+ * around it, so the batch pays two reads instead of two per reservation. A later reservation
+ * sees an earlier one's writes through `now`, which holds every counter and marker this script
+ * has written; nothing else writes in between.
  */
 export const RESERVE = script(`${REVOKE_CREDENTIAL}
-local n, nx = tonumber(ARGV[1]), tonumber(ARGV[2])
-for i = 1, nx do revokeCredential(KEYS[i], ARGV[2 + i]) end
-local reads, nread = {}, 0
-local k, a = nx, 2 + nx
-for j = 1, n do
-  local nr, no, nc, nk = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
-  for i = 1, nr + no + nc do reads[nread + i] = KEYS[k + i] end
-  nread = nread + nr + no + nc
-  k = k + nr + no + nc + nk
-  a = a + 4 + nr + no + 2 * nc + nk
-end
-local vals = {}
+local n, nx, nread = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 1, nx do revokeCredential(KEYS[i], ARGV[3 + i]) end
+local vals, wrong = {}, nil
 if nread > 0 then
+  local strings = 0
   -- unpack has a stack limit: read in slices.
   for s = 1, nread, 1000 do
     local e = math.min(nread, s + 999)
-    local part = redis.call('MGET', unpack(reads, s, e))
-    for i = s, e do vals[i] = part[i - s + 1] end
+    local part = redis.call('MGET', unpack(KEYS, nx + s, nx + e))
+    for i = s, e do
+      local v = part[i - s + 1]
+      vals[i] = v
+      if v then strings = strings + 1 end
+    end
   end
-end
-local wrong = nil
-local absent, m = {}, 0
-for i = 1, nread do
-  if not vals[i] then
-    m = m + 1
-    absent[m] = reads[i]
-  end
-end
-if m > 0 then
-  local found = 0
-  for s = 1, m, 1000 do found = found + redis.call('EXISTS', unpack(absent, s, math.min(m, s + 999))) end
-  if found > 0 then
-    wrong = {}
-    for i = 1, m do
-      if redis.call('EXISTS', absent[i]) == 1 then wrong[absent[i]] = true end
+  if strings < nread then
+    local found = 0
+    for s = 1, nread, 1000 do found = found + redis.call('EXISTS', unpack(KEYS, nx + s, nx + math.min(nread, s + 999))) end
+    if found > strings then
+      wrong = {}
+      for i = 1, nread do
+        if not vals[i] and redis.call('EXISTS', KEYS[nx + i]) == 1 then wrong[i] = true end
+      end
     end
   end
 end
-local now = {}
-local out = {}
-local r = 0
-k, a = nx, 2 + nx
+local now, out = {}, {}
+local r, w, a = nx, nx + nread, 3 + nx
 for j = 1, n do
   local nr, no, nc, nk = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
   a = a + 4
-  local nread1 = nr + no + nc
+  local b = r - nx
   local code, at = 0, 0
   if wrong then
-    for i = 1, nread1 do
-      if not vals[r + i] and wrong[KEYS[k + i]] then
+    for i = 1, nr + no + nc do
+      if wrong[b + i] then
         code, at = 4, i
         break
       end
@@ -167,7 +155,7 @@ for j = 1, n do
   end
   if code == 0 then
     for i = 1, nr do
-      local v = vals[r + i]
+      local v = vals[b + i]
       if v then
         if not string.find(v, '^%d+$') then code, at = 5, i break end
         if tonumber(v) >= tonumber(ARGV[a + i]) then code, at = 1, i break end
@@ -176,8 +164,8 @@ for j = 1, n do
   end
   if code == 0 then
     for i = nr + 1, nr + no do
-      local v = now[KEYS[k + i]]
-      if v == nil then v = vals[r + i] end
+      local v = now[KEYS[r + i]]
+      if v == nil then v = vals[b + i] end
       if v then
         if v ~= '1' then code, at = 5, i break end
         code, at = 3, i
@@ -187,43 +175,41 @@ for j = 1, n do
   end
   local c = a + nr + no
   if code == 0 then
-    for i = 1, nc do
-      local q = nr + no + i
-      local v = now[KEYS[k + q]]
+    for i = nr + no + 1, nr + no + nc do
+      local v = now[KEYS[r + i]]
       if v == nil then
-        v = vals[r + q]
-        if v and not string.find(v, '^%d+$') then code, at = 5, q break end
+        v = vals[b + i]
+        if v and not string.find(v, '^%d+$') then code, at = 5, i break end
       end
-      local count = v and tonumber(v) or 0
-      if count + 1 > tonumber(ARGV[c + 2 * i - 1]) then code, at = 2, q break end
+      if (v and tonumber(v) or 0) + 1 > tonumber(ARGV[c + 2 * (i - nr - no) - 1]) then code, at = 2, i break end
     end
   end
   out[2 * j - 1] = code
   out[2 * j] = at
   if code == 0 then
-    for i = 1, nc do
-      local key = KEYS[k + nr + no + i]
+    for i = nr + no + 1, nr + no + nc do
+      local key = KEYS[r + i]
       local v = now[key]
-      if v == nil then v = vals[r + nr + no + i] end
+      if v == nil then v = vals[b + i] end
       if v then
         now[key] = redis.call('INCR', key)
       else
-        redis.call('SET', key, '1', 'PX', ARGV[c + 2 * i])
+        redis.call('SET', key, '1', 'PX', ARGV[c + 2 * (i - nr - no)])
         now[key] = 1
       end
     end
-    for i = 1, no do
-      local key = KEYS[k + nr + i]
-      redis.call('SET', key, '1', 'PX', ARGV[a + nr + i])
+    for i = nr + 1, nr + no do
+      local key = KEYS[r + i]
+      redis.call('SET', key, '1', 'PX', ARGV[a + i])
       now[key] = '1'
     end
     c = c + 2 * nc
     for i = 1, nk do
-      redis.call('SET', KEYS[k + nread1 + i], '1', 'PX', ARGV[c + i])
+      redis.call('SET', KEYS[w + i], '1', 'PX', ARGV[c + i])
     end
   end
-  r = r + nread1
-  k = k + nread1 + nk
+  r = r + nr + no + nc
+  w = w + nk
   a = a + nr + no + 2 * nc + nk
 end
 return out

@@ -300,8 +300,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     const revokingTtls = pendingTtls;
     pendingKeys = [];
     pendingTtls = [];
-    const keys: string[] = revoking;
-    const args: string[] = [String(sent.length), String(revoking.length), ...revokingTtls];
+    // Keys: the credentials to revoke, every key the batch reads, every credential to register.
+    // A copy: `revoking` is queued again, alone, if the batch fails.
+    const keys: string[] = revoking.slice();
+    const registering: string[] = [];
+    const args: string[] = ['', String(revoking.length), '', ...revokingTtls];
     const included: Pending[] = [];
     for (const p of sent) {
       const r = p.r;
@@ -310,18 +313,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       try {
         args.push(String(r.revocations.length), String(r.once.length), String(r.counters.length), String(r.credentials.length));
         pushChecks(r, keys, args);
-        for (const c of r.credentials) {
-          keys.push(`${prefix}cred:${c.id}`);
-          args.push(ms(c.ttlMs));
-        }
+        for (const c of r.credentials) args.push(ms(c.ttlMs));
       } catch (err) {
         keys.length = kStart;
         args.length = aStart;
         p.reject(err);
         continue;
       }
+      for (const c of r.credentials) registering.push(`${prefix}cred:${c.id}`);
       included.push(p);
     }
+    args[2] = String(keys.length - revoking.length);
+    for (const key of registering) keys.push(key);
     args[0] = String(included.length);
     run(RESERVE, keys, args).then(
       (reply) =>

@@ -131,6 +131,37 @@ describe.skipIf(!redisTestsEnabled())('reservations batched into one script call
       expect(resumedIn[32]!).toBeGreaterThan(resumedIn[0]!);
     });
 
+    test('a batch that times out while carrying a credential revocation queues that revocation again, and nothing else', async () => {
+      const errors: unknown[] = [];
+      prefix = `b:${kind}:${++n}:`;
+      store = createRedisStore({ client: c.client, prefix, timeoutMs: 100, onError: (e) => errors.push(e) });
+      const at = 1_795_000_000_000;
+      await store.revoke('cap:gone', at, TTL);
+      expect(await store.reserve(call('cap0', 'live-1'))).toEqual({ ok: true });
+      store.revokeCredential('live-1', TTL);
+      // The server stalls: the batch carrying the revocation times out, and runs late.
+      const sleeping = admin.command('DEBUG', 'SLEEP', '0.4');
+      await new Promise((r) => setTimeout(r, 20));
+      const late = reservation({
+        revocations: [{ key: 'cap:gone', issuedAtMs: at - 1 }],
+        counters: [{ key: 'calls:cap0:tickets.read', limit: 1_000_000, ttlMs: TTL }],
+        credentials: [{ id: 'late-1', ttlMs: TTL }],
+      });
+      await expect(store.reserve(late)).rejects.toMatchObject({ code: 'store_unavailable' });
+      await sleeping;
+      await c.command('PING');
+      await new Promise((r) => setTimeout(r, 50));
+      await c.command('PING');
+      // The revocation, the counter and the refused call's credential are as the late script left them.
+      expect(await admin.command('GET', `${prefix}cap:gone`)).toBe(String(at));
+      expect(await admin.command('GET', `${prefix}calls:cap0:tickets.read`)).toBe('1');
+      expect(await admin.command('EXISTS', `${prefix}cred:late-1`)).toBe(0);
+      expect(await admin.command('GET', `${prefix}cred:live-1`)).toBe('3');
+      for (const key of (await admin.command('KEYS', `${prefix}*`)) as string[]) expect(Number(await admin.command('PTTL', key)), key).toBeGreaterThan(0);
+      expect(await store.reserve(late)).toEqual({ ok: false, reason: 'revoked', key: 'cap:gone' });
+      expect(errors.some((e) => e instanceof Error && /script error/i.test(String((e as Error).message)))).toBe(false);
+    });
+
     test('a revocation in place before the batch refuses every call of it that it covers, and only those', async () => {
       fresh();
       await store.revoke('cap:cap1', 1_795_000_000_000, TTL);
