@@ -162,6 +162,24 @@ describe.skipIf(!redisTestsEnabled())('reservations batched into one script call
       expect(errors.some((e) => e instanceof Error && /script error/i.test(String((e as Error).message)))).toBe(false);
     });
 
+    test('a batch reading more than 1000 keys reads them 1000 at a time and still finds a revocation past the first 1000', async () => {
+      fresh();
+      const at = 1_795_000_000_000;
+      await store.revoke('cap:far', at, TTL);
+      await admin.command('CONFIG', 'RESETSTAT');
+      const many = (from: number, extra: string[]): CallReservation =>
+        reservation({
+          revocations: [...Array.from({ length: 600 }, (_, i) => ({ key: `cap:k${from + i}`, issuedAtMs: at })), ...extra.map((key) => ({ key, issuedAtMs: at }))],
+          credentials: [{ id: `m${from}`, ttlMs: TTL }],
+        });
+      const results = await Promise.all([store.reserve(many(0, [])), store.reserve(many(600, ['cap:far']))]);
+      expect(results).toEqual([{ ok: true }, { ok: false, reason: 'revoked', key: 'cap:far' }]);
+      const calls = await commandCalls();
+      expect((calls.evalsha ?? 0) + (calls.eval ?? 0)).toBe(1);
+      expect(calls.mget).toBe(2);
+      expect(calls.exists).toBe(2);
+    });
+
     test('a revocation in place before the batch refuses every call of it that it covers, and only those', async () => {
       fresh();
       await store.revoke('cap:cap1', 1_795_000_000_000, TTL);
