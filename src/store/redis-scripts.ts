@@ -108,8 +108,10 @@ end
  * absent, one EXISTS over all of them; as many keys existing as strings were read means no key
  * of another type hides among the absent ones. Each redis.call costs far more than the Lua
  * around it, so the batch pays two reads instead of two per reservation. A later reservation
- * sees an earlier one's writes through `now`, which holds every counter and marker this script
- * has written; nothing else writes in between.
+ * sees an earlier one's counts through `now` and its markers through `marked`; nothing else
+ * writes in between. Each counter is written once at the end, with the batch's total: calls on
+ * one capability in the same batch cost one write, not one each. No reservation can see the
+ * counters before that write, because the script is atomic.
  */
 export const RESERVE = script(`${REVOKE_CREDENTIAL}
 local n, nx, nread = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -138,7 +140,9 @@ if nread > 0 then
     end
   end
 end
-local now, out = {}, {}
+-- Counters are written once, after every reservation: the batch's count for each, in one write.
+local now, base, created, touched, nt = {}, {}, {}, {}, 0
+local marked, out = {}, {}
 local r, w, a = nx, nx + nread, 3 + nx
 for j = 1, n do
   local nr, no, nc, nk = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
@@ -164,7 +168,7 @@ for j = 1, n do
   end
   if code == 0 then
     for i = nr + 1, nr + no do
-      local v = now[KEYS[r + i]]
+      local v = marked[KEYS[r + i]]
       if v == nil then v = vals[b + i] end
       if v then
         if v ~= '1' then code, at = 5, i break end
@@ -190,18 +194,19 @@ for j = 1, n do
     for i = nr + no + 1, nr + no + nc do
       local key = KEYS[r + i]
       local v = now[key]
-      if v == nil then v = vals[b + i] end
-      if v then
-        now[key] = redis.call('INCR', key)
-      else
-        redis.call('SET', key, '1', 'PX', ARGV[c + 2 * (i - nr - no)])
-        now[key] = 1
+      if v == nil then
+        local old = vals[b + i]
+        nt = nt + 1
+        touched[nt] = key
+        if old then v = tonumber(old) else v, created[key] = 0, ARGV[c + 2 * (i - nr - no)] end
+        base[key] = v
       end
+      now[key] = v + 1
     end
     for i = nr + 1, nr + no do
       local key = KEYS[r + i]
       redis.call('SET', key, '1', 'PX', ARGV[a + i])
-      now[key] = '1'
+      marked[key] = '1'
     end
     c = c + 2 * nc
     for i = 1, nk do
@@ -211,6 +216,14 @@ for j = 1, n do
   r = r + nr + no + nc
   w = w + nk
   a = a + nr + no + 2 * nc + nk
+end
+for t = 1, nt do
+  local key = touched[t]
+  if created[key] then
+    redis.call('SET', key, now[key], 'PX', created[key])
+  else
+    redis.call('INCRBY', key, now[key] - base[key])
+  end
 end
 return out
 `);
