@@ -159,9 +159,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   // Reservations issued in this event-loop turn, not yet sent.
   let batch: Pending[] = [];
   let batchScheduled = false;
-  // Whether a batch's answers were handed out in this turn; later ones wait for a turn of their own.
-  let deliveredThisTurn = false;
-  let deferred: Array<() => void> = [];
+  // Calls resumed by answers in this turn; answers past MAX_BATCH calls wait for a later turn.
+  let resumedThisTurn = 0;
+  const deferred: Array<{ readonly calls: number; readonly answer: () => void }> = [];
   const timeoutReason = `Redis store timeout: no answer within ${timeoutMs} ms; calls are denied until it answers`;
   const unexpectedReply = (): RedisStoreError => new RedisStoreError('Redis store unexpected reply: the script answered in a shape the store does not know; calls are denied');
 
@@ -264,30 +264,32 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   const endOfTurn = (): void => {
     endScheduled = false;
-    deliveredThisTurn = false;
+    resumedThisTurn = 0;
     flush();
-    const next = deferred.shift();
-    if (next !== undefined) {
-      deliveredThisTurn = true;
-      scheduleEnd();
-      next();
+    while (deferred.length > 0 && (resumedThisTurn === 0 || resumedThisTurn + deferred[0]!.calls <= MAX_BATCH)) {
+      const next = deferred.shift()!;
+      resumedThisTurn += next.calls;
+      next.answer();
     }
+    if (resumedThisTurn > 0) scheduleEnd();
   };
   const scheduleEnd = (): void => {
     if (endScheduled) return;
     endScheduled = true;
     setImmediate(endOfTurn);
   };
-  // Answers that reach this process together (one socket read) would resume every call they
-  // carry in the same turn, merging the groups again; each batch's calls get a turn of their own.
-  const deliver = (answer: () => void): void => {
-    if (!deliveredThisTurn) {
-      deliveredThisTurn = true;
-      scheduleEnd();
+  // The calls resumed in one turn reach their next reservation in that turn and travel in one
+  // batch. Answers that reach this process together (one socket read) would resume them all at
+  // once and merge every group into one, which then waits for Redis with nothing else to do: at
+  // most MAX_BATCH calls resume per turn, and the rest wait for the next. Small answers still
+  // merge, so calls that started apart come to share script calls.
+  const deliver = (calls: number, answer: () => void): void => {
+    scheduleEnd();
+    if (deferred.length === 0 && (resumedThisTurn === 0 || resumedThisTurn + calls <= MAX_BATCH)) {
+      resumedThisTurn += calls;
       answer();
     } else {
-      deferred.push(answer);
-      scheduleEnd();
+      deferred.push({ calls, answer });
     }
   };
 
@@ -328,7 +330,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     args[0] = String(included.length);
     run(RESERVE, keys, args).then(
       (reply) =>
-        deliver(() => {
+        deliver(included.length, () => {
           if (!Array.isArray(reply) || reply.length !== 2 * included.length) {
             for (const p of included) p.reject(unexpectedReply());
             return;

@@ -182,6 +182,26 @@ describe.skipIf(!redisTestsEnabled())('reservations batched into one script call
       expect(calls.exists).toBe(2);
     });
 
+    test('calls that reserved in separate turns and are answered together reserve next in one script call', async () => {
+      prefix = `b:${kind}:${++n}:`;
+      store = createRedisStore({ client: c.client, prefix, timeoutMs: 5000 });
+      await store.reserve(reservation({}));
+      await admin.command('CONFIG', 'RESETSTAT');
+      // The server stalls, so that the answers to 8 script calls sent in 8 turns arrive together.
+      const sleeping = admin.command('DEBUG', 'SLEEP', '0.2');
+      await new Promise((r) => setTimeout(r, 20));
+      const seconds: Array<Promise<ReservationResult>> = [];
+      for (let i = 0; i < 8; i++) {
+        seconds.push(store.reserve(call('cap0', `first-${i}`)).then(() => store.reserve(call('cap0', `second-${i}`))));
+        await new Promise((r) => setImmediate(r));
+      }
+      await sleeping;
+      expect(await Promise.all(seconds)).toEqual(Array.from({ length: 8 }, () => ({ ok: true })));
+      const calls = await commandCalls();
+      expect((calls.evalsha ?? 0) + (calls.eval ?? 0)).toBe(9);
+      expect(await admin.command('GET', `${prefix}calls:cap0:tickets.read`)).toBe('16');
+    });
+
     test('a revocation in place before the batch refuses every call of it that it covers, and only those', async () => {
       fresh();
       await store.revoke('cap:cap1', 1_795_000_000_000, TTL);
