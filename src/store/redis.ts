@@ -104,11 +104,11 @@ const optionsSchema = z.object({
 // Credential revocations waiting for Redis during an outage; beyond this they are dropped (the
 // credentials still expire on their own within seconds).
 const MAX_PENDING_REVOCATIONS = 10_000;
-// Reservations per script call. A batch is sent as soon as it is full, and the calls it answers
-// resume in a turn of their own: with many calls in flight they form groups, one group's script
-// runs on the server while the process works on another's calls, so the process never sits idle
-// waiting for a single batch that holds every call. Small enough for that, large enough that the
-// script's fixed cost is shared.
+// Reservations per script call, and calls resumed per turn by answers that arrive together.
+// With many calls in flight they form groups: one group's script runs on the server while the
+// process works on another's calls, instead of the process sitting idle while one batch that
+// holds every call is on the server. Small enough for that, large enough that the script's fixed
+// cost and its reads are shared.
 const MAX_BATCH = 32;
 
 const ms = (ttlMs: number): string => String(Math.max(1, Math.ceil(ttlMs)));
