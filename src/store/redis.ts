@@ -4,7 +4,7 @@
  *
  * One guarded call costs one round trip: `reserve` is one Lua script (EVALSHA, with EVAL when the
  * server lost its script cache), atomic on the server. The reservations issued in one event-loop
- * turn travel in one script call, each checked and applied on its own. Every key carries an
+ * turn travel in script calls of up to 32, each checked and applied on its own. Every key carries an
  * expiry tied to the token it serves. Every operation is bounded by `timeoutMs`, including the
  * wait for a client that is still connecting; an error, a timeout or a lost connection rejects
  * with `RedisStoreError` (`store_unavailable`), whose reason names the failure class, which the
