@@ -9,7 +9,8 @@
  *
  * Anything else under one of these names (another type, or a value of another shape) is never
  * read as "absent": the script answers "unexpected entry" and the store fails closed. MGET reads
- * a key of another type as nil, so keys MGET finds absent are counted with one EXISTS.
+ * a key of another type as nil, so keys MGET finds absent are counted with one EXISTS (one per
+ * script call in `RESERVE`, however many reservations it carries).
  */
 import { createHash } from 'node:crypto';
 
@@ -95,42 +96,134 @@ end
 /**
  * Many reservations in one script call, each checked and applied on its own (atomic per
  * reservation; a later one sees the earlier ones' writes).
- * ARGV[1] reservations, ARGV[2] credentials to revoke first. KEYS then start with those
- * credentials (ARGV: one ttl each). Per reservation, ARGV: nr, no, nc, nk, then as `check`
- * reads them, then nk credential ttls; KEYS: as `check` reads them, then nk credentials.
+ * ARGV[1] reservations, ARGV[2] credentials to revoke first, ARGV[3] keys read in all, then one
+ * ttl per credential to revoke. KEYS: the credentials to revoke, then every key the batch reads
+ * (per reservation, as `check` reads them), then every credential to register. Per reservation,
+ * ARGV: nr, no, nc, nk, then as `check` reads them, then nk credential ttls.
  * Credentials whose calls have ended ride along, so that revoking them costs no round trip of
  * its own; they are revoked whatever the reservations' outcomes.
  * Returns {code, index} per reservation, flattened.
+ *
+ * Every key the batch reads is read once, up front: one MGET, and, when some of them read as
+ * absent, one EXISTS over all of them; as many keys existing as strings were read means no key
+ * of another type hides among the absent ones. Each redis.call costs far more than the Lua
+ * around it, so the batch pays two reads instead of two per reservation. A later reservation
+ * sees an earlier one's counts through `now` and its markers through `marked`; nothing else
+ * writes in between. Each counter is written once at the end, with the batch's total: calls on
+ * one capability in the same batch cost one write, not one each. No reservation can see the
+ * counters before that write, because the script is atomic.
  */
-export const RESERVE = script(`${REVOKE_CREDENTIAL}${CHECK}
-local n, nx = tonumber(ARGV[1]), tonumber(ARGV[2])
-local k, a = nx, 2 + nx
-for i = 1, nx do revokeCredential(KEYS[i], ARGV[2 + i]) end
-local out = {}
+export const RESERVE = script(`${REVOKE_CREDENTIAL}
+local n, nx, nread = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 1, nx do revokeCredential(KEYS[i], ARGV[3 + i]) end
+local vals, wrong = {}, nil
+if nread > 0 then
+  local strings = 0
+  -- unpack has a stack limit: read in slices.
+  for s = 1, nread, 1000 do
+    local e = math.min(nread, s + 999)
+    local part = redis.call('MGET', unpack(KEYS, nx + s, nx + e))
+    for i = s, e do
+      local v = part[i - s + 1]
+      vals[i] = v
+      if v then strings = strings + 1 end
+    end
+  end
+  if strings < nread then
+    local found = 0
+    for s = 1, nread, 1000 do found = found + redis.call('EXISTS', unpack(KEYS, nx + s, nx + math.min(nread, s + 999))) end
+    if found > strings then
+      wrong = {}
+      for i = 1, nread do
+        if not vals[i] and redis.call('EXISTS', KEYS[nx + i]) == 1 then wrong[i] = true end
+      end
+    end
+  end
+end
+-- Counters are written once, after every reservation: the batch's count for each, in one write.
+local now, base, created, touched, nt = {}, {}, {}, {}, 0
+local marked, out = {}, {}
+local r, w, a = nx, nx + nread, 3 + nx
 for j = 1, n do
   local nr, no, nc, nk = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
   a = a + 4
-  local code, at, vals = check(k, a, nr, no, nc)
-  out[2 * j - 1] = code
-  out[2 * j] = at
-  local c = a + nr + no
-  if code == 0 then
-    for i = 1, nc do
-      local key = KEYS[k + nr + no + i]
-      if vals[nr + no + i] or not redis.call('SET', key, '1', 'PX', ARGV[c + 2 * i], 'NX') then
-        redis.call('INCR', key)
+  local b = r - nx
+  local code, at = 0, 0
+  if wrong then
+    for i = 1, nr + no + nc do
+      if wrong[b + i] then
+        code, at = 4, i
+        break
       end
     end
-    for i = 1, no do
-      redis.call('SET', KEYS[k + nr + i], '1', 'PX', ARGV[a + nr + i])
+  end
+  if code == 0 then
+    for i = 1, nr do
+      local v = vals[b + i]
+      if v then
+        if not string.find(v, '^%d+$') then code, at = 5, i break end
+        if tonumber(v) >= tonumber(ARGV[a + i]) then code, at = 1, i break end
+      end
+    end
+  end
+  if code == 0 then
+    for i = nr + 1, nr + no do
+      local v = marked[KEYS[r + i]]
+      if v == nil then v = vals[b + i] end
+      if v then
+        if v ~= '1' then code, at = 5, i break end
+        code, at = 3, i
+        break
+      end
+    end
+  end
+  local c = a + nr + no
+  if code == 0 then
+    for i = nr + no + 1, nr + no + nc do
+      local v = now[KEYS[r + i]]
+      if v == nil then
+        v = vals[b + i]
+        if v and not string.find(v, '^%d+$') then code, at = 5, i break end
+      end
+      if (v and tonumber(v) or 0) + 1 > tonumber(ARGV[c + 2 * (i - nr - no) - 1]) then code, at = 2, i break end
+    end
+  end
+  out[2 * j - 1] = code
+  out[2 * j] = at
+  if code == 0 then
+    for i = nr + no + 1, nr + no + nc do
+      local key = KEYS[r + i]
+      local v = now[key]
+      if v == nil then
+        local old = vals[b + i]
+        nt = nt + 1
+        touched[nt] = key
+        if old then v = tonumber(old) else v, created[key] = 0, ARGV[c + 2 * (i - nr - no)] end
+        base[key] = v
+      end
+      now[key] = v + 1
+    end
+    for i = nr + 1, nr + no do
+      local key = KEYS[r + i]
+      redis.call('SET', key, '1', 'PX', ARGV[a + i])
+      marked[key] = '1'
     end
     c = c + 2 * nc
     for i = 1, nk do
-      redis.call('SET', KEYS[k + nr + no + nc + i], '1', 'PX', ARGV[c + i])
+      redis.call('SET', KEYS[w + i], '1', 'PX', ARGV[c + i])
     end
   end
-  k = k + nr + no + nc + nk
+  r = r + nr + no + nc
+  w = w + nk
   a = a + nr + no + 2 * nc + nk
+end
+for t = 1, nt do
+  local key = touched[t]
+  if created[key] then
+    redis.call('SET', key, now[key], 'PX', created[key])
+  else
+    redis.call('INCRBY', key, now[key] - base[key])
+  end
 end
 return out
 `);

@@ -4,7 +4,7 @@
  *
  * One guarded call costs one round trip: `reserve` is one Lua script (EVALSHA, with EVAL when the
  * server lost its script cache), atomic on the server. The reservations issued in one event-loop
- * turn travel in one script call, each checked and applied on its own. Every key carries an
+ * turn travel in script calls of up to 32, each checked and applied on its own. Every key carries an
  * expiry tied to the token it serves. Every operation is bounded by `timeoutMs`, including the
  * wait for a client that is still connecting; an error, a timeout or a lost connection rejects
  * with `RedisStoreError` (`store_unavailable`), whose reason names the failure class, which the
@@ -93,9 +93,12 @@ const optionsSchema = z.strictObject({
 // Credential revocations waiting for Redis during an outage; beyond this they are dropped (the
 // credentials still expire on their own within seconds).
 const MAX_PENDING_REVOCATIONS = 10_000;
-// Reservations per script call: enough to carry a busy event-loop turn, few enough that one
-// script never holds the server for long.
-const MAX_BATCH = 128;
+// Reservations per script call, and calls resumed per turn by answers that arrive together.
+// With many calls in flight they form groups: one group's script runs on the server while the
+// process works on another's calls, instead of the process sitting idle while one batch that
+// holds every call is on the server. Small enough for that, large enough that the script's fixed
+// cost and its reads are shared.
+const MAX_BATCH = 32;
 
 const ms = (ttlMs: number): string => String(Math.max(1, Math.ceil(ttlMs)));
 
@@ -138,10 +141,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   // Credentials whose calls have ended, not yet sent: keys and ttls.
   let pendingKeys: string[] = [];
   let pendingTtls: string[] = [];
-  let flushScheduled = false;
+  // One setImmediate per event-loop turn, for whatever waits for the end of the turn.
+  let endScheduled = false;
   // Reservations issued in this event-loop turn, not yet sent.
   let batch: Pending[] = [];
   let batchScheduled = false;
+  // Calls resumed by answers in this turn; answers past MAX_BATCH calls wait for a later turn.
+  let resumedThisTurn = 0;
+  const deferred: Array<{ readonly calls: number; readonly answer: () => void }> = [];
   const timeoutReason = `Redis store timeout: no answer within ${timeoutMs} ms; calls are denied until it answers`;
   const unexpectedReply = (): RedisStoreError => new RedisStoreError('Redis store unexpected reply: the script answered in a shape the store does not know; calls are denied');
 
@@ -188,7 +195,6 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   // Whole script (EVAL), never NOSCRIPT: a resent EVALSHA would land behind later commands.
   const flush = (): void => {
-    flushScheduled = false;
     if (pendingKeys.length === 0 || closed) return;
     const keys = pendingKeys;
     const ttls = pendingTtls;
@@ -243,6 +249,37 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     }
   };
 
+  const endOfTurn = (): void => {
+    endScheduled = false;
+    resumedThisTurn = 0;
+    flush();
+    while (deferred.length > 0 && (resumedThisTurn === 0 || resumedThisTurn + deferred[0]!.calls <= MAX_BATCH)) {
+      const next = deferred.shift()!;
+      resumedThisTurn += next.calls;
+      next.answer();
+    }
+    if (resumedThisTurn > 0) scheduleEnd();
+  };
+  const scheduleEnd = (): void => {
+    if (endScheduled) return;
+    endScheduled = true;
+    setImmediate(endOfTurn);
+  };
+  // The calls resumed in one turn reach their next reservation in that turn and travel in one
+  // batch. Answers that reach this process together (one socket read) would resume them all at
+  // once and merge every group into one, which then waits for Redis with nothing else to do: at
+  // most MAX_BATCH calls resume per turn, and the rest wait for the next. Small answers still
+  // merge, so calls that started apart come to share script calls.
+  const deliver = (calls: number, answer: () => void): void => {
+    scheduleEnd();
+    if (deferred.length === 0 && (resumedThisTurn === 0 || resumedThisTurn + calls <= MAX_BATCH)) {
+      resumedThisTurn += calls;
+      answer();
+    } else {
+      deferred.push({ calls, answer });
+    }
+  };
+
   const sendBatch = (): void => {
     batchScheduled = false;
     if (batch.length === 0) return;
@@ -252,8 +289,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     const revokingTtls = pendingTtls;
     pendingKeys = [];
     pendingTtls = [];
-    const keys: string[] = revoking;
-    const args: string[] = [String(sent.length), String(revoking.length), ...revokingTtls];
+    // Keys: the credentials to revoke, every key the batch reads, every credential to register.
+    // A copy: `revoking` is queued again, alone, if the batch fails.
+    const keys: string[] = revoking.slice();
+    const registering: string[] = [];
+    const args: string[] = ['', String(revoking.length), '', ...revokingTtls];
     const included: Pending[] = [];
     for (const p of sent) {
       const r = p.r;
@@ -262,33 +302,35 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       try {
         args.push(String(r.revocations.length), String(r.once.length), String(r.counters.length), String(r.credentials.length));
         pushChecks(r, keys, args);
-        for (const c of r.credentials) {
-          keys.push(`${prefix}cred:${c.id}`);
-          args.push(ms(c.ttlMs));
-        }
+        for (const c of r.credentials) args.push(ms(c.ttlMs));
       } catch (err) {
         keys.length = kStart;
         args.length = aStart;
         p.reject(err);
         continue;
       }
+      for (const c of r.credentials) registering.push(`${prefix}cred:${c.id}`);
       included.push(p);
     }
+    args[2] = String(keys.length - revoking.length);
+    for (const key of registering) keys.push(key);
     args[0] = String(included.length);
     run(RESERVE, keys, args).then(
-      (reply) => {
-        if (!Array.isArray(reply) || reply.length !== 2 * included.length) {
-          for (const p of included) p.reject(unexpectedReply());
-          return;
-        }
-        included.forEach((p, j) => {
-          try {
-            p.resolve(outcomeOf(p.r, asInt(reply[2 * j]), asInt(reply[2 * j + 1])));
-          } catch (err) {
-            p.reject(err);
+      (reply) =>
+        deliver(included.length, () => {
+          if (!Array.isArray(reply) || reply.length !== 2 * included.length) {
+            for (const p of included) p.reject(unexpectedReply());
+            return;
           }
-        });
-      },
+          for (let j = 0; j < included.length; j++) {
+            const p = included[j]!;
+            try {
+              p.resolve(outcomeOf(p.r, asInt(reply[2 * j]), asInt(reply[2 * j + 1])));
+            } catch (err) {
+              p.reject(err);
+            }
+          }
+        }),
       (err: unknown) => {
         // The credentials that rode along were not revoked: queue them again (bounded, since an
         // outage would otherwise grow the queue).
@@ -371,10 +413,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       pendingKeys.push(key);
       pendingTtls.push(ms(ttlMs));
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flush);
-      }
+      scheduleEnd();
     },
 
     close(): void {
