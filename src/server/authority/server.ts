@@ -398,9 +398,13 @@ export function createAuthorityServer(options: AuthorityServerOptions): Authorit
     let capability: string;
     let role: CompiledRole;
     let jkt: string | undefined;
+    // A root grant's lifetime is the one asked for; a child's is read back from the token.
+    let lifetime: number | undefined;
     if (actorToken === undefined) {
       jkt = await dpop(request, endpoints.token);
       role = chooseRole(roles, (r) => ceilingCheck(r, ttl, requested.tools, 0));
+      lifetime = ttl ?? Math.min(defaultTtl, role.maxTtlSec);
+      const grantTtl = lifetime;
       try {
         capability = await sign(() =>
           authority.grant({
@@ -408,7 +412,7 @@ export function createAuthorityServer(options: AuthorityServerOptions): Authorit
             audience,
             intent: requested.intent,
             tools: requested.tools,
-            ttl: ttl ?? Math.min(defaultTtl, role.maxTtlSec),
+            ttl: grantTtl,
             ...(jkt === undefined ? {} : { confirmation: { jkt } }),
           }),
         );
@@ -474,13 +478,12 @@ export function createAuthorityServer(options: AuthorityServerOptions): Authorit
       }
     }
     span.setAttributes({ [GRANT_ATTR.ROLE]: role.name, [GRANT_ATTR.BOUND]: jkt !== undefined });
-    const claims = decodeJwt(capability);
     return json(
       {
         access_token: capability,
         issued_token_type: TOKEN_TYPE_JWT,
         token_type: jkt === undefined ? 'N_A' : 'DPoP',
-        expires_in: (claims.exp ?? 0) - Math.floor(clock() / 1000),
+        expires_in: lifetime ?? (decodeJwt(capability).exp ?? 0) - Math.floor(clock() / 1000),
         authorization_details: grantedDetails(requested.intent, requested.tools),
       },
       200,
