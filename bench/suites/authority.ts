@@ -5,7 +5,8 @@
  * - grants_per_s, grant_p99_ms_64: autocannon, 64 connections, against one server process
  *   (this file, forked with --authority-bench-server) on a memory store. Plain grants (no DPoP):
  *   autocannon cannot sign a fresh proof per request without taking CPU from the server on the
- *   same machine.
+ *   same machine. Every request carries the same JWT-SVID, as one agent's requests do until it
+ *   fetches a fresh one: the server verifies it once and reuses the identity (identityCacheSec).
  * - grant_p99_ms: the same requests from one connection, one at a time: the latency an agent
  *   sees from an authority that is not saturated. (With 64 requests in flight, latency is the
  *   queue: 64 / throughput on average, whatever the server does.)

@@ -1,7 +1,7 @@
 /**
  * The authority: the control plane that grants intent-scoped capabilities.
  */
-import { calculateJwkThumbprint, SignJWT, type JWK } from 'jose';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import { nanoid } from 'nanoid';
 import { z } from 'zod';
 import { CapabilityError } from '../errors.js';
@@ -19,7 +19,7 @@ import { createTokenExchange, type DelegationRequest } from './delegation.js';
 import { CAPABILITY_TYP } from '../jose/typ.js';
 import { intentSchema, toolsSchema, type CapabilityClaims, type Intent, type ToolGrant } from './claims.js';
 import { generateSigningKey, importSigningKey, type JWKS, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from '../jose/keys.js';
-import { isCapabilitySigner, prepareSigner, type CapabilitySigner, type PreparedSigner } from './signer.js';
+import { isCapabilitySigner, localSigner, prepareSigner, type CapabilitySigner, type PreparedSigner } from './signer.js';
 
 export interface AuthorityOptions {
   /** The `iss` of every capability; verifiers trust it by this exact string. */
@@ -133,18 +133,19 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
   if (!Number.isInteger(signerTimeoutMs) || signerTimeoutMs < 1 || signerTimeoutMs > 60_000) {
     throw new RangeError('createAuthority: signerTimeoutMs must be an integer from 1 to 60000');
   }
-  const load = async (k: PrivateKeyInput | SigningKey | CapabilitySigner | undefined, option: string): Promise<SigningKey | PreparedSigner> =>
+  // A key held here signs synchronously (see localSigner); a signer elsewhere keeps its async path.
+  const load = async (k: PrivateKeyInput | SigningKey | CapabilitySigner | undefined, option: string): Promise<PreparedSigner> =>
     k === undefined
-      ? generateSigningKey(options.algorithm ?? 'EdDSA')
+      ? localSigner(await generateSigningKey(options.algorithm ?? 'EdDSA'))
       : isSigningKey(k)
-        ? k
+        ? localSigner(k)
         : isCapabilitySigner(k)
           ? prepareSigner(k, option, signerTimeoutMs)
-          : importSigningKey(k);
+          : localSigner(await importSigningKey(k));
 
   let current = await load(options.signer ?? options.signingKey, options.signer === undefined ? 'signingKey' : 'signer');
   // Retired keys stay published until every token they signed has expired.
-  const retired: { key: SigningKey | PreparedSigner; until: number }[] = [];
+  const retired: { key: PreparedSigner; until: number }[] = [];
   const exchange = createTokenExchange({
     issuer: options.issuer,
     signingKey: () => current,
@@ -193,22 +194,10 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
         ...(cnf ? { cnf } : {}),
       };
       const key = current;
-      if (!isSigningKey(key)) {
-        return key.signJwt(
-          { alg: key.alg, typ: CAPABILITY_TYP, kid: key.kid },
-          { ...claims, iss: options.issuer, sub: request.agent, aud: request.audience, iat: now, nbf: now, exp: now + ttl, jti: nanoid() },
-        );
-      }
-      return new SignJWT(claims)
-        .setProtectedHeader({ alg: key.alg, typ: CAPABILITY_TYP, kid: key.kid })
-        .setIssuer(options.issuer)
-        .setSubject(request.agent)
-        .setAudience(request.audience)
-        .setIssuedAt(now)
-        .setNotBefore(now)
-        .setExpirationTime(now + ttl)
-        .setJti(nanoid())
-        .sign(key.privateKey);
+      return key.signJwt(
+        { alg: key.alg, typ: CAPABILITY_TYP, kid: key.kid },
+        { ...claims, iss: options.issuer, sub: request.agent, aud: request.audience, iat: now, nbf: now, exp: now + ttl, jti: nanoid() },
+      );
     },
 
     delegate: (parent, request) => exchange(parent, request),

@@ -8,6 +8,12 @@ export async function readBody(request: Request, maxBytes: number): Promise<stri
   if (declared !== null) {
     if (!/^\d{1,15}$/.test(declared)) throw badRequest('invalid_request', 'Content-Length is not a number');
     if (Number(declared) > maxBytes) throw tooLarge(maxBytes);
+    // A declared length within the limit bounds what the HTTP parser delivers, so the body is
+    // read whole: Node adapters serve that from the socket's buffer, where `request.body` would
+    // first build a web stream, an abort signal and a full Request around it. Checked again after.
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
+    return decodeUtf8(bytes);
   }
   if (request.body === null) return '';
   const reader = request.body.getReader();
@@ -23,8 +29,14 @@ export async function readBody(request: Request, maxBytes: number): Promise<stri
     }
     chunks.push(value);
   }
+  return decodeUtf8(Buffer.concat(chunks));
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeUtf8(bytes: Uint8Array): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+    return utf8.decode(bytes);
   } catch {
     throw badRequest('invalid_request', 'the request body is not UTF-8');
   }

@@ -25,6 +25,7 @@ import { durationSeconds, systemClock, type Clock, type Duration } from '../../u
 import { describeIssues } from '../../util/zod-issues.js';
 import { DeadlineError, withDeadline } from './deadline.js';
 import { DPOP_ALGORITHMS, verifyDpopProof } from './dpop.js';
+import { createIdentityCache } from './identity-cache.js';
 import { compileGrantPolicy, type CompiledRole, type GrantPolicy } from './grant-policy.js';
 import { OAuthError, badRequest, oauthErrorResponse, unavailable } from './oauth-error.js';
 import { createRateLimiter, type RateLimitOptions } from './rate-limit.js';
@@ -75,6 +76,15 @@ export interface AuthorityServerOptions {
   grantTimeoutMs?: number;
   /** Longest `max-age` of the JWKS; default 300. Never more than the rotation overlap (the authority's maxTtl). */
   jwksMaxAgeSec?: number;
+  /**
+   * Longest time, seconds, the identity proven by a subject or bearer token is reused for the same
+   * token without verifying it again; never past the token's `exp`. Default 300, 0 verifies every
+   * request. A key withdrawn from a trust bundle is noticed by the verifier's refresh; this keeps
+   * a token verified before the withdrawal usable at most this long.
+   */
+  identityCacheSec?: number;
+  /** Most tokens whose identity is kept (see `identityCacheSec`); default 10000. */
+  identityCacheSize?: number;
 }
 
 export interface AuthorityServer {
@@ -100,6 +110,8 @@ const optionsSchema = z.strictObject({
   storeTimeoutMs: z.number().int().min(1).max(60_000).optional(),
   grantTimeoutMs: z.number().int().min(1).max(120_000).optional(),
   jwksMaxAgeSec: z.number().int().min(0).max(86_400).optional(),
+  identityCacheSec: z.number().int().min(0).max(3600).optional(),
+  identityCacheSize: z.number().int().min(1).max(1_000_000).optional(),
 });
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -255,12 +267,17 @@ export function createAuthorityServer(options: AuthorityServerOptions): Authorit
   const revocations = new Map<string, AdminRevocation>();
   const blocked = (kind: 'agent' | 'intent', id: string): boolean => revocations.has(`${kind}\n${id}`);
 
+  const identities = createIdentityCache({ clock, maxAgeMs: (o.identityCacheSec ?? 300) * 1000, size: o.identityCacheSize ?? 10_000 });
   const verifyIdentity = async (token: string, what: string): Promise<AgentIdentity> => {
     if (token.length === 0 || token.length > 16 * 1024 || !COMPACT_JWS.test(token)) {
       throw badRequest('invalid_request', `the ${what} is not a compact JWT`);
     }
+    const cached = identities.get(token);
+    if (cached !== undefined) return cached;
     try {
-      return await withDeadline('the identity verifier', identityTimeoutMs, () => identity.verify(token));
+      const who = await withDeadline('the identity verifier', identityTimeoutMs, () => identity.verify(token));
+      identities.set(token, who);
+      return who;
     } catch (err) {
       if (err instanceof IdentityError && err.code !== 'identity_unavailable') throw badRequest('invalid_request', `the ${what} is not acceptable: ${err.reason}`);
       throw unavailable(`the ${what} could not be verified now (identity provider unreachable or too slow); try again`, err);
@@ -381,9 +398,13 @@ export function createAuthorityServer(options: AuthorityServerOptions): Authorit
     let capability: string;
     let role: CompiledRole;
     let jkt: string | undefined;
+    // A root grant's lifetime is the one asked for; a child's is read back from the token.
+    let lifetime: number | undefined;
     if (actorToken === undefined) {
       jkt = await dpop(request, endpoints.token);
       role = chooseRole(roles, (r) => ceilingCheck(r, ttl, requested.tools, 0));
+      lifetime = ttl ?? Math.min(defaultTtl, role.maxTtlSec);
+      const grantTtl = lifetime;
       try {
         capability = await sign(() =>
           authority.grant({
@@ -391,7 +412,7 @@ export function createAuthorityServer(options: AuthorityServerOptions): Authorit
             audience,
             intent: requested.intent,
             tools: requested.tools,
-            ttl: ttl ?? Math.min(defaultTtl, role.maxTtlSec),
+            ttl: grantTtl,
             ...(jkt === undefined ? {} : { confirmation: { jkt } }),
           }),
         );
@@ -457,13 +478,12 @@ export function createAuthorityServer(options: AuthorityServerOptions): Authorit
       }
     }
     span.setAttributes({ [GRANT_ATTR.ROLE]: role.name, [GRANT_ATTR.BOUND]: jkt !== undefined });
-    const claims = decodeJwt(capability);
     return json(
       {
         access_token: capability,
         issued_token_type: TOKEN_TYPE_JWT,
         token_type: jkt === undefined ? 'N_A' : 'DPoP',
-        expires_in: (claims.exp ?? 0) - Math.floor(clock() / 1000),
+        expires_in: lifetime ?? (decodeJwt(capability).exp ?? 0) - Math.floor(clock() / 1000),
         authorization_details: grantedDetails(requested.intent, requested.tools),
       },
       200,

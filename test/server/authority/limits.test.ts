@@ -38,6 +38,24 @@ describe('request body bound', () => {
     );
     expect((await oauthError(streamed, 413)).error).toBe('invalid_request');
   });
+
+  test('a Content-Length under the bound does not let a larger body through', async () => {
+    const h = await createHarness();
+    const big = `${new URLSearchParams(h.form(await h.svid(SUPPORT))).toString()}&pad=${'a'.repeat(64 * 1024)}`;
+    const lying = await h.server.fetch(
+      new Request(`${ISSUER}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '100' }, body: big }),
+    );
+    expect((await oauthError(lying, 413)).error).toBe('invalid_request');
+  });
+
+  test('a body read by its declared length is decoded as strict UTF-8', async () => {
+    const h = await createHarness();
+    const body = new Uint8Array([0x61, 0x3d, 0xff]);
+    const res = await h.server.fetch(
+      new Request(`${ISSUER}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '3' }, body }),
+    );
+    expect(await oauthError(res, 400)).toEqual({ error: 'invalid_request', error_description: 'the request body is not UTF-8' });
+  });
 });
 
 describe('deadlines on code the authority does not own', () => {
