@@ -17,6 +17,8 @@ export default defineConfig({
     approvers: 'src/policy/approvers.ts',
     telemetry: 'src/telemetry/index.ts',
     spiffe: 'src/identity/spiffe-id.ts',
+    'approvals-server': 'src/server/approvals/index.ts',
+    'approvals-client': 'src/client/approvals.ts',
   },
   // Optional peers and test tooling are never bundled: the host installs the versions it runs.
   external: [

@@ -33,6 +33,7 @@ import type {
   Guard,
   GuardOptions,
   GuardTimeouts,
+  ApprovalPendingInfo,
   GuardedTool,
   ToolDefinition,
   ToolImplementation,
@@ -92,6 +93,7 @@ const guardOptionsBase = {
   policyTimeoutMs: msOption(3_600_000).optional(),
   approver: functionOption<Approver>('an Approver (a function of the approval request)').optional(),
   approvalTimeoutMs: msOption(24 * 3_600_000).optional(),
+  onApprovalPending: functionOption<(info: ApprovalPendingInfo) => void | Promise<void>>('a function told when an approval is pending').optional(),
   timeouts: z
     .strictObject({
       identityMs: msOption(300_000).optional(),
@@ -202,6 +204,7 @@ export function createGuard(options: GuardOptions): Guard {
     policyTimeoutMs: options.policyTimeoutMs ?? 1000,
     approver: options.approver,
     approvalTimeoutMs: options.approvalTimeoutMs ?? 60_000,
+    onApprovalPending: options.onApprovalPending,
     timeouts,
     environment: Object.freeze({ ...(options.environment ?? {}) }),
     recorder: withScopedAttributes(createRecorder(options.telemetry)),

@@ -25,7 +25,7 @@ import { DeadlineError, LazySignal, withDeadline } from '../util/deadline.js';
 import { SnapshotError, snapshotArguments } from '../util/snapshot.js';
 import type { Clock } from '../util/time.js';
 import { counterKey, proofMarkerKey, revocationChecks, withAncestorCounters } from './reservation.js';
-import type { CallOptions, CapabilityContext, GuardTimeouts, ToolContext, ToolDefinition, ToolType } from './types.js';
+import type { ApprovalPendingInfo, CallOptions, CapabilityContext, GuardTimeouts, ToolContext, ToolDefinition, ToolType } from './types.js';
 
 /** Everything the pipeline needs, fixed when the guard is created. */
 export interface GuardRuntime {
@@ -49,6 +49,7 @@ export interface GuardRuntime {
   readonly policyTimeoutMs: number;
   readonly approver: Approver | undefined;
   readonly approvalTimeoutMs: number;
+  readonly onApprovalPending: ((info: ApprovalPendingInfo) => void | Promise<void>) | undefined;
   readonly timeouts: Readonly<Required<GuardTimeouts>>;
   readonly environment: Readonly<Record<string, unknown>>;
   readonly recorder: Recorder;
@@ -438,6 +439,17 @@ async function approve(
   if (rt.approver === undefined) {
     throw deny(call, 'approval_denied', `${why}; this guard has no approver configured, so the call is denied`);
   }
+  // An approver that hands the question to people elsewhere says when it is out: the span gets
+  // an event and the host's hook is told (never waited for), once.
+  const approvalDeadline = rt.clock() + rt.approvalTimeoutMs;
+  let waiting = true;
+  const pending = (info: { readonly route?: string }): void => {
+    if (!waiting) return;
+    waiting = false;
+    const route = typeof info?.route === 'string' ? info.route.slice(0, 256) : undefined;
+    span.addEvent(APPROVAL_PENDING_EVENT, route === undefined ? {} : { [APPROVAL_ROUTE_ATTR]: route });
+    announcePending(rt.onApprovalPending, { callId, tool: tool.name, route, deadline: approvalDeadline });
+  };
   const answer = await askApproval(
     rt.approver,
     {
@@ -451,10 +463,13 @@ async function approve(
       callId,
       why,
       policyIds,
+      timeoutMs: rt.approvalTimeoutMs,
+      pending,
     },
     rt.approvalTimeoutMs,
     signal,
   );
+  waiting = false;
   span.setAttribute(ATTR.APPROVAL_WAIT_MS, answer.waitMs);
   if (signal.aborted) throw deny(call, 'call_aborted', 'the call was aborted by its caller while it waited for approval; nothing ran');
   if (answer.outcome === 'timeout') {
@@ -650,4 +665,20 @@ function toDenial(call: GuardedCall, err: unknown): ToolDeniedError {
   const denial = deny(call, failure.code, err instanceof DeadlineError ? `${err.message}; the call is denied (fail closed)` : failure.reason);
   Object.defineProperty(denial, 'cause', { value: safeCause(err), enumerable: false });
   return denial;
+}
+
+export const APPROVAL_PENDING_EVENT = 'tessera.approval.pending';
+const APPROVAL_ROUTE_ATTR = 'tessera.approval.route';
+
+// The host's hook is told, never waited for: a slow or failing hook cannot hold or fail the call.
+function announcePending(hook: ((info: ApprovalPendingInfo) => void | Promise<void>) | undefined, info: ApprovalPendingInfo): void {
+  if (hook === undefined) return;
+  try {
+    const r = hook(info) as unknown;
+    if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') {
+      (r as PromiseLike<unknown>).then(undefined, () => undefined);
+    }
+  } catch {
+    // Ignored by contract: the hook only informs.
+  }
 }

@@ -135,7 +135,7 @@ describe('docs/configuration.md', () => {
     ['trust.fetchTimeoutMs', () => createGuard({ audience: 'a', trust: { ...trust, fetchTimeoutMs: 60_001 } }), RangeError, 'trust.fetchTimeoutMs'],
     ['trust.maxStaleMs', () => createGuard({ audience: 'a', trust: { ...trust, refreshIntervalMs: 60_000, maxStaleMs: 1000 } }), RangeError, 'trust.maxStaleMs'],
     ['credentials.signIn', () => createGuard({ audience: 'a', trust, credentials: { signIn: 'pool' as never } }), TypeError, 'credentials.signIn'],
-    ['credentials.signIn with a provider', () => createGuard({ audience: 'a', trust, credentials: { signIn: 'threadpool', provider: { mint: () => ({ token: 't', expiresAt: 0 }) } as never } }), TypeError, 'credentials.signIn'],
+    ['credentials.signIn with a provider', () => createGuard({ audience: 'a', trust, credentials: { signIn: 'threadpool', provider: { mint: () => ({ token: 't', expiresAt: 0 }), revoke: () => undefined } as never } }), TypeError, 'credentials.signIn'],
     ['verifyCacheMaxBytes', () => createGuard({ audience: 'a', trust, verifyCacheMaxBytes: -1 }), RangeError, 'verifyCacheMaxBytes'],
     ['maxEntries', () => createMemoryStore({ maxEntries: 0 }), RangeError, 'maxEntries'],
     ['sweepIntervalMs', () => createMemoryStore({ sweepIntervalMs: 5 }), RangeError, 'sweepIntervalMs'],
