@@ -105,7 +105,8 @@ export function createApprovalsInbox(options: ApprovalsInboxOptions): ApprovalsI
     c.header('cache-control', 'no-store');
     c.header('x-content-type-options', 'nosniff');
     c.header('x-frame-options', 'DENY');
-    c.header('referrer-policy', 'no-referrer');
+    // Not no-referrer: under it a browser sends `Origin: null` on the inbox's own form posts, which the Origin check must refuse.
+    c.header('referrer-policy', 'same-origin');
     c.header('cross-origin-opener-policy', 'same-origin');
     return c.html(body(nonce), status);
   };

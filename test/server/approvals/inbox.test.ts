@@ -228,6 +228,7 @@ describe('forged and replayed posts', () => {
     const ok = { csrf: tokenFor(alice, r.id), decision: 'approve' };
     expect((await post(r.id, alice, ok, { origin: 'https://evil.example' })).status).toBe(403);
     expect((await post(r.id, alice, ok, { origin: 'http://127.0.0.1:1' })).status).toBe(403);
+    expect((await post(r.id, alice, ok, { origin: 'null' })).status).toBe(403);
     expect((await post(r.id, alice, ok, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
     expect((await post(r.id, alice, ok, {})).status).toBe(403);
     expect(await decisionOf(r.id)).toBeUndefined();

@@ -1,0 +1,168 @@
+/**
+ * The approvals inbox as an approver uses it, in a real headless Chromium: sign in through a
+ * real OpenID provider (its login and consent pages), see what guarded calls are waiting for,
+ * approve one (the call completes), deny one with a reason (the call is refused with that
+ * reason), and watch one run out of time. A request with hostile arguments renders inert and
+ * readable. Screenshots land in test/.artifacts/.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Page } from 'playwright-core';
+import { expect, test } from 'vitest';
+import { z } from 'zod';
+import { createAuthority, createGuard, ToolDeniedError, type Approver } from '../../src/index.js';
+import { createMemoryApprovalsStore, type ApprovalsStore } from '../../src/server/approvals/store.js';
+import { startInboxRig } from '../server/approvals/inbox-support.js';
+
+// The page's own globals, for callbacks that run inside Chromium; the project compiles without the DOM lib.
+declare const document: { readonly documentElement: { readonly scrollWidth: number; readonly clientWidth: number } };
+declare const window: Record<string, unknown>;
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = fileURLToPath(new URL('../.artifacts/', import.meta.url));
+const AGENT = 'spiffe://example.org/agents/payments-bot';
+const AUDIENCE = 'payments-app';
+const ISSUER = 'https://authz.example.com';
+
+function chromiumEnabled(): boolean {
+  if (existsSync(CHROMIUM)) return true;
+  const message = `${CHROMIUM} is not installed: the approvals inbox browser test is SKIPPED. Install it (Debian: apt-get install -y chromium) to run it.`;
+  if (process.env.CI === 'true') throw new Error(`${message} In CI this is a failure.`);
+  console.warn(`\n${'!'.repeat(100)}\n${message}\n${'!'.repeat(100)}\n`);
+  return false;
+}
+
+/**
+ * What the approvals service does for a guard: file the request in the store under the
+ * payments route and wait for its decision until the guard's deadline.
+ */
+function storeApprover(store: ApprovalsStore, timeoutMs: number): Approver {
+  return async (req) => {
+    const id = randomBytes(16).toString('base64url');
+    const now = Date.now();
+    const deadline = now + timeoutMs;
+    const { signal: _signal, ...rest } = req;
+    await store.put({ ...rest, policyIds: [...req.policyIds], id, deadline, route: 'payments-approvers', createdAt: now });
+    const stored = await store.waitFor(id, deadline, req.signal);
+    if (stored?.decision === undefined) return new Promise<never>(() => {});
+    const d = stored.decision;
+    return { approved: d.outcome === 'approved', approver: d.approver, ...(d.reason === undefined ? {} : { reason: d.reason }), id };
+  };
+}
+
+async function payments(store: ApprovalsStore, approvalTimeoutMs: number) {
+  const authority = await createAuthority({ issuer: ISSUER });
+  const guard = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: () => authority.jwks() }, approver: storeApprover(store, approvalTimeoutMs), approvalTimeoutMs });
+  const ran: string[] = [];
+  const refund = guard.tool(
+    { name: 'payments.refund', description: 'Refund an order', input: z.object({ orderId: z.string(), amount: z.number(), note: z.string().optional() }), risk: 'external' },
+    async (args) => {
+      ran.push(args.orderId);
+      return { refunded: args.orderId };
+    },
+  );
+  const capability = await authority.grant({ agent: AGENT, audience: AUDIENCE, intent: { id: 'refunds-2611', purpose: 'Refund damaged orders' }, tools: { 'payments.refund': { maxCalls: 5 } }, ttl: '5m' });
+  return { refund, ran, capability };
+}
+
+const denialOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => (e instanceof ToolDeniedError ? e : Promise.reject(e)));
+
+async function signIn(tab: Page, inboxUrl: string, user: string): Promise<void> {
+  await tab.goto(`${inboxUrl}/inbox`);
+  // oidc-provider's development login page, then its consent page.
+  await tab.locator('input[name=login]').fill(user);
+  await tab.locator('input[name=password]').fill('any password');
+  await tab.locator('button[type=submit]').click();
+  await tab.locator('button[type=submit]').click();
+  await tab.waitForURL(`${inboxUrl}/inbox`);
+}
+
+const card = (tab: Page, text: string) => tab.locator('article.request', { hasText: text });
+
+test.skipIf(!chromiumEnabled())('an approver signs in, approves one call, denies another with a reason, and lets a third run out', { timeout: 60_000 }, async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const store = createMemoryApprovalsStore();
+  const rig = await startInboxRig({ store });
+  const profile = mkdtempSync(join(tmpdir(), 'tessera-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1024, height: 900 },
+  });
+  const violations: string[] = [];
+  try {
+    const tab = context.pages()[0] ?? (await context.newPage());
+    tab.on('console', (m) => {
+      if (/Content.Security.Policy/i.test(m.text())) violations.push(m.text());
+    });
+    await signIn(tab, rig.inboxUrl, 'alice');
+    await expect.poll(() => tab.locator('header .who').innerText()).toContain('Alice Payments');
+    expect(await tab.locator('header .roles').innerText()).toBe('Roles: payments-approvers');
+
+    // 1. Approve: the guarded call completes.
+    const slow = await payments(store, 20_000);
+    const approved = slow.refund({ orderId: 'order-1001', amount: 40 }, { capability: slow.capability }).then((v) => v, (e: unknown) => e);
+    await expect.poll(async () => (await store.listPending(Date.now())).length).toBe(1);
+    await tab.reload();
+    const first = card(tab, 'order-1001');
+    expect(await first.locator('.agent').innerText()).toBe(AGENT);
+    expect(await first.locator('.tool').innerText()).toBe('payments.refund');
+    expect(await first.locator('.risk').innerText()).toBe('external');
+    expect(await first.locator('.intent').innerText()).toBe('Refund damaged orders (refunds-2611)');
+    expect(await first.locator('.why').innerText()).toContain('needs a human');
+    const before = await first.locator('.countdown').innerText();
+    expect(before).toMatch(/^(\d+s|\d+m \d+s)$/);
+    await expect.poll(() => first.locator('.countdown').innerText(), { timeout: 3000 }).not.toBe(before);
+    await first.locator('input[name=reason]').fill('damaged in transit');
+    await first.locator('button.approve').click();
+    await tab.waitForURL(`${rig.inboxUrl}/inbox?done=approved`);
+    expect(await approved).toEqual({ refunded: 'order-1001' });
+    expect(slow.ran).toEqual(['order-1001']);
+
+    // 2. Hostile arguments render inert and readable; then deny with a reason.
+    const hostile = denialOf(slow.refund(
+      { orderId: '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">', amount: 9_999, note: `\u202Eexe.fdp\u2066 ${'W'.repeat(3000)}` },
+      { capability: slow.capability },
+    ));
+    await expect.poll(async () => (await store.listPending(Date.now())).length).toBe(1);
+    await tab.reload();
+    const second = card(tab, '9999');
+    const args = await second.locator('table.args').innerText();
+    expect(args).toContain('<script>window.__pwned=1</script>');
+    expect(args).toContain('⟨U+202E⟩exe.fdp⟨U+2066⟩');
+    expect(await tab.evaluate(() => window.__pwned)).toBeUndefined();
+    expect(await second.locator('table.args script, table.args img').count()).toBe(0);
+    expect(await tab.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
+    await tab.screenshot({ path: join(ARTIFACTS, 'approvals-inbox-hostile.png'), fullPage: true });
+    await second.locator('input[name=reason]').fill('amount above the refund limit');
+    await second.locator('button.deny').click();
+    await tab.waitForURL(`${rig.inboxUrl}/inbox?done=denied`);
+    const denied = await hostile;
+    expect(denied?.code).toBe('approval_denied');
+    expect(denied?.reason).toBe('the approver refused: amount above the refund limit');
+    expect(slow.ran).toEqual(['order-1001']);
+
+    // 3. Nobody answers in time: approval_timeout, and the page shows it expired.
+    const quick = await payments(store, 2500);
+    const lapsing = denialOf(quick.refund({ orderId: 'order-3003', amount: 5 }, { capability: quick.capability }));
+    await expect.poll(async () => (await store.listPending(Date.now())).length).toBe(1);
+    await tab.reload();
+    const third = card(tab, 'order-3003');
+    await tab.screenshot({ path: join(ARTIFACTS, 'approvals-inbox-pending.png'), fullPage: true });
+    await expect.poll(() => third.locator('.countdown').innerText(), { timeout: 5000 }).toBe('expired');
+    expect(await third.locator('button.approve').isDisabled()).toBe(true);
+    expect((await lapsing)?.code).toBe('approval_timeout');
+    await tab.reload();
+    expect(await tab.locator('article.request').count()).toBe(0);
+    expect(quick.ran).toEqual([]);
+    expect(violations).toEqual([]);
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+    await rig.stop();
+  }
+});
