@@ -262,7 +262,7 @@ describe('forged and replayed posts', () => {
 });
 
 describe('options', () => {
-  const base = () => ({ store, grantPolicy: { roles: [{ name: 'a', match: [{ spiffe: 'spiffe://x/*' }], ceiling: { tools: { 'a.*': {} }, maxTtl: '5m' } }] }, oidc: { issuer: 'https://op.example.com', clientId: 'c' }, sessionSecret: randomBytes(32) });
+  const base = () => ({ store, grantPolicy: { roles: [{ name: 'a', match: [{ spiffe: 'spiffe://x/*' }], ceiling: { tools: { 'a.*': {} }, maxTtl: '5m' as const } }] }, oidc: { issuer: 'https://op.example.com', clientId: 'c' }, sessionSecret: randomBytes(32) });
 
   test('plain http off loopback is refused at construction, naming the option', () => {
     expect(() => createApprovalsInbox({ ...base(), publicUrl: 'http://approvals.example.com/approvals' })).toThrow(/publicUrl must use https/);
