@@ -7,6 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +82,19 @@ async function signIn(tab: Page, inboxUrl: string, user: string): Promise<void> 
   await tab.waitForURL(`${inboxUrl}/inbox`);
 }
 
+/** Another site (localhost, not 127.0.0.1) whose page submits a decision form to the inbox as soon as it loads. */
+async function serveAttacker(action: string, token: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const page =
+    `<!doctype html><form method="post" action="${action}"><input name="csrf" value="${token}"><input name="decision" value="approve"></form>` +
+    '<script>document.forms[0].submit()</script>';
+  const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(page));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://localhost:${(server.address() as AddressInfo).port}/`,
+    stop: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+  };
+}
+
 const card = (tab: Page, text: string) => tab.locator('article.request', { hasText: text });
 
 test.skipIf(!chromiumEnabled())('an approver signs in, approves one call, denies another with a reason, and lets a third run out', { timeout: 60_000 }, async () => {
@@ -147,12 +162,27 @@ test.skipIf(!chromiumEnabled())('an approver signs in, approves one call, denies
     expect(slow.ran).toEqual(['order-1001']);
 
     // 3. Nobody answers in time: approval_timeout, and the page shows it expired.
-    const quick = await payments(store, 2500);
+    const quick = await payments(store, 4000);
     const lapsing = denialOf(quick.refund({ orderId: 'order-3003', amount: 5 }, { capability: quick.capability }));
     await expect.poll(async () => (await store.listPending(Date.now())).length).toBe(1);
     await tab.reload();
     const third = card(tab, 'order-3003');
     await tab.screenshot({ path: join(ARTIFACTS, 'approvals-inbox-pending.png'), fullPage: true });
+    // A page on another site posts an approval, even holding a token lifted from the inbox: refused, nothing recorded.
+    const token = (await third.locator('input[name=csrf]').getAttribute('value'))!;
+    const thirdId = (await third.getAttribute('data-id'))!;
+    const attacker = await serveAttacker(`${rig.inboxUrl}/inbox/${thirdId}/decision`, token);
+    try {
+      const refused = tab.waitForResponse((r) => r.url().endsWith(`/inbox/${thirdId}/decision`));
+      await tab.goto(attacker.url);
+      const res = await refused;
+      expect(res.status()).toBe(403);
+      expect(await tab.locator('.message').innerText()).toContain('cross-site request refused');
+      expect((await store.get(thirdId))?.decision).toBeUndefined();
+    } finally {
+      await attacker.stop();
+    }
+    await tab.goto(`${rig.inboxUrl}/inbox`);
     await expect.poll(() => third.locator('.countdown').innerText(), { timeout: 5000 }).toBe('expired');
     expect(await third.locator('button.approve').isDisabled()).toBe(true);
     expect((await lapsing)?.code).toBe('approval_timeout');
