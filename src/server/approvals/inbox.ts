@@ -206,7 +206,7 @@ export function createApprovalsInbox(options: ApprovalsInboxOptions): ApprovalsI
         }),
       );
     } catch {
-      return message(c, 503, 'Not recorded', 'the approvals store did not answer; nothing was recorded, try again');
+      return message(c, 503, 'Not recorded', 'the approvals store did not answer in time; reload the inbox to see whether the decision was recorded before deciding again');
     }
     if (!result.ok) {
       const status = result.code === 'approval_not_found' ? 404 : result.code === 'approval_expired' ? 410 : result.code === 'approval_already_decided' ? 409 : result.code === 'approval_invalid' ? 400 : 403;

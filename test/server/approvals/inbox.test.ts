@@ -261,6 +261,57 @@ describe('forged and replayed posts', () => {
   });
 });
 
+describe('deadlines', () => {
+  test('a store that never answers: the inbox answers 503 within its deadline, and a decision is not recorded', async () => {
+    const hung: ApprovalsStore = { ...store, listPending: () => new Promise(() => {}), get: () => new Promise(() => {}) };
+    const slowRig = await startInboxRig({ store: hung, storeTimeoutMs: 100 });
+    try {
+      const keysOf = deriveKeys(slowRig.sessionSecret);
+      const s = { ...sessionOf('alice'), expiresAt: Date.now() + 60_000 };
+      const cookie = `tessera-approver=${seal(keysOf, 'session', s)}`;
+      const started = Date.now();
+      const page = await slowRig.inbox.fetch(new Request(`${slowRig.origin}/approvals/inbox`, { headers: { cookie } }));
+      expect(page.status).toBe(503);
+      const res = await slowRig.inbox.fetch(
+        new Request(`${slowRig.origin}/approvals/inbox/abc/decision`, {
+          method: 'POST',
+          headers: { cookie, origin: slowRig.origin, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ csrf: csrfToken(keysOf.csrf, s.sid, 'abc', Date.now() + 60_000), decision: 'approve' }),
+        }),
+      );
+      expect(res.status).toBe(503);
+      expect(await res.text()).toContain('reload the inbox to see whether the decision was recorded');
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      await slowRig.stop();
+    }
+  });
+
+  test('an OpenID provider that never answers: sign-in fails with 502 within its deadline', async () => {
+    const { createServer } = await import('node:http');
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const inbox = createApprovalsInbox({
+        store,
+        grantPolicy: { roles: [{ name: 'a', match: [{ spiffe: 'spiffe://x/*' }], ceiling: { tools: { 'a.*': {} }, maxTtl: '5m' } }] },
+        publicUrl: 'http://127.0.0.1:1/approvals',
+        oidc: { issuer: `http://127.0.0.1:${port}`, clientId: 'c', timeoutMs: 200 },
+        sessionSecret: randomBytes(32),
+      });
+      const started = Date.now();
+      const res = await inbox.fetch(new Request('http://127.0.0.1:1/approvals/login'));
+      expect(res.status).toBe(502);
+      expect(await res.text()).toContain('did not answer within 200 ms');
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+});
+
 describe('options', () => {
   const base = () => ({ store, grantPolicy: { roles: [{ name: 'a', match: [{ spiffe: 'spiffe://x/*' }], ceiling: { tools: { 'a.*': {} }, maxTtl: '5m' as const } }] }, oidc: { issuer: 'https://op.example.com', clientId: 'c' }, sessionSecret: randomBytes(32) });
 
