@@ -118,7 +118,9 @@ export function createApprovalsInbox(options: ApprovalsInboxOptions): ApprovalsI
   app.get('/login', async (c) => {
     try {
       const started = await login.start(clock() + LOGIN_TTL_MS);
-      cookie(c, names.login, seal(keys, 'login', started.login), LOGIN_TTL_MS / 1000);
+      const focus = c.req.query('id');
+      const state = focus !== undefined && REQUEST_ID.test(focus) ? { ...started.login, focus } : started.login;
+      cookie(c, names.login, seal(keys, 'login', state), LOGIN_TTL_MS / 1000);
       c.header('cache-control', 'no-store');
       return c.redirect(started.url, 303);
     } catch (err) {
@@ -139,7 +141,7 @@ export function createApprovalsInbox(options: ApprovalsInboxOptions): ApprovalsI
       const session: InboxSession = { sid: randomBytes(16).toString('base64url'), ...who, expiresAt: clock() + sessionTtlMs };
       cookie(c, names.session, seal(keys, 'session', session), sessionTtlMs / 1000);
       c.header('cache-control', 'no-store');
-      return c.redirect(`${basePath}/inbox`, 303);
+      return c.redirect(`${basePath}/inbox${state.focus === undefined ? '' : `?id=${state.focus}`}`, 303);
     } catch (err) {
       return message(c, 400, 'Sign-in failed', err instanceof ApproverSignInError ? err.message : 'the provider response did not check out', retry);
     }
@@ -148,13 +150,17 @@ export function createApprovalsInbox(options: ApprovalsInboxOptions): ApprovalsI
   app.get('/inbox', async (c) => {
     const now = clock();
     const session = readSession(keys, getCookie(c, names.session), now);
-    if (session === undefined) return c.redirect(`${basePath}/login`, 303);
+    // A notification links to `inbox?id=<request>`: that request is listed first, across sign-in too.
+    const focus = c.req.query('id');
+    const focused = focus !== undefined && REQUEST_ID.test(focus) ? focus : undefined;
+    if (session === undefined) return c.redirect(`${basePath}/login${focused === undefined ? '' : `?id=${focused}`}`, 303);
     let pending;
     try {
       pending = await withDeadline('the approvals store', storeTimeoutMs, () => store.listPending(now));
     } catch {
       return message(c, 503, 'The inbox is unavailable', 'the approvals store did not answer; try again shortly', { href: `${basePath}/inbox`, label: 'Reload' });
     }
+    if (focused !== undefined) pending = [...pending.filter((r) => r.id === focused), ...pending.filter((r) => r.id !== focused)];
     const roles = rolesOf(session);
     const formExpiry = Math.min(session.expiresAt, now + FORM_TTL_MS);
     const requests: RenderedRequest[] = pending.map((request) => {

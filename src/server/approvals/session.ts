@@ -87,15 +87,17 @@ export interface LoginState {
   readonly nonce: string;
   readonly verifier: string;
   readonly expiresAt: number;
+  /** The request a notification linked to, shown first once signed in. */
+  readonly focus?: string;
 }
 
 export function readLoginState(keys: SealKeys, cookie: string | undefined, now: number): LoginState | undefined {
   const v = unseal(keys, 'login', cookie);
   if (!isRecord(v)) return undefined;
-  const { state, nonce, verifier, expiresAt } = v;
+  const { state, nonce, verifier, expiresAt, focus } = v;
   if (typeof state !== 'string' || typeof nonce !== 'string' || typeof verifier !== 'string') return undefined;
   if (typeof expiresAt !== 'number' || !(expiresAt > now)) return undefined;
-  return { state, nonce, verifier, expiresAt };
+  return typeof focus === 'string' ? { state, nonce, verifier, expiresAt, focus } : { state, nonce, verifier, expiresAt };
 }
 
 /** Cookie names and attributes: `__Host-` and Secure on https; plain names on loopback http, where browsers refuse Secure cookies' prefix rules. */

@@ -185,6 +185,16 @@ describe('the page', () => {
     expect(article).toContain(`${'A'.repeat(2000)} … (3000 more characters)`);
   });
 
+  test('a notification link (inbox?id=) lists that request first, and survives the sign-in redirect', async () => {
+    const older = await pending();
+    const linked = await pending();
+    expect((await get(`/approvals/inbox?id=${linked.id}`)).headers.get('location')).toBe(`/approvals/login?id=${linked.id}`);
+    expect((await get('/approvals/inbox?id=<x>')).headers.get('location')).toBe('/approvals/login');
+    const body = await (await get(`/approvals/inbox?id=${linked.id}`, cookieOf(sessionOf('alice')))).text();
+    expect(body.indexOf(`id="req-${linked.id}"`)).toBeGreaterThan(0);
+    expect(body.indexOf(`id="req-${linked.id}"`)).toBeLessThan(body.indexOf(`id="req-${older.id}"`));
+  });
+
   test('an approver without the route role sees the request, gets no form, and a direct post is refused by decide()', async () => {
     const r = await pending();
     const bob = sessionOf('bob');
