@@ -14,6 +14,8 @@ export default defineConfig({
     mcp: 'src/adapters/mcp.ts',
     'authority-client': 'src/client/authority-client.ts',
     'authority-server': 'src/server/authority/index.ts',
+    'approvals-server': 'src/server/approvals/index.ts',
+    'approvals-client': 'src/client/approvals.ts',
   },
   // Optional peers and test tooling are never bundled: the host installs the versions it runs.
   external: [

@@ -115,6 +115,7 @@ export function createGuard(options: GuardOptions): Guard {
     }
   }
   if (options.approver !== undefined && typeof options.approver !== 'function') throw new TypeError('approver must be a function');
+  if (options.onApprovalPending !== undefined && typeof options.onApprovalPending !== 'function') throw new TypeError('onApprovalPending must be a function');
 
   const verifier = createCapabilityVerifier({
     audience,
@@ -152,6 +153,7 @@ export function createGuard(options: GuardOptions): Guard {
     policyTimeoutMs: requireMs(options.policyTimeoutMs, 1000, 'policyTimeoutMs'),
     approver: options.approver,
     approvalTimeoutMs: requireMs(options.approvalTimeoutMs, 60_000, 'approvalTimeoutMs', 24 * 3_600_000),
+    onApprovalPending: options.onApprovalPending,
     timeouts,
     environment: Object.freeze({ ...(options.environment ?? {}) }),
     recorder: withScopedAttributes(createRecorder(options.telemetry)),

@@ -22,7 +22,7 @@ import { DeadlineError, LazySignal, withDeadline } from '../util/deadline.js';
 import { SnapshotError, snapshotArguments } from '../util/snapshot.js';
 import type { Clock } from '../util/time.js';
 import { counterKey, proofMarkerKey, revocationChecks, withAncestorCounters } from './reservation.js';
-import type { CallOptions, CapabilityContext, GuardTimeouts, ToolContext, ToolDefinition, ToolType } from './types.js';
+import type { ApprovalPendingInfo, CallOptions, CapabilityContext, GuardTimeouts, ToolContext, ToolDefinition, ToolType } from './types.js';
 
 /** Everything the pipeline needs, fixed when the guard is created. */
 export interface GuardRuntime {
@@ -46,6 +46,7 @@ export interface GuardRuntime {
   readonly policyTimeoutMs: number;
   readonly approver: Approver | undefined;
   readonly approvalTimeoutMs: number;
+  readonly onApprovalPending: ((info: ApprovalPendingInfo) => void | Promise<void>) | undefined;
   readonly timeouts: Readonly<Required<GuardTimeouts>>;
   readonly environment: Readonly<Record<string, unknown>>;
   readonly recorder: Recorder;
@@ -261,6 +262,15 @@ export async function runGuardedCall(
       if (rt.approver === undefined) {
         deny('approval_denied', `${decision.reason}; this guard has no approver configured, so the call is denied`);
       }
+      const approvalDeadline = rt.clock() + rt.approvalTimeoutMs;
+      let waiting = true;
+      const pending = (info: { readonly route?: string }): void => {
+        if (!waiting) return;
+        waiting = false;
+        const route = typeof info?.route === 'string' ? info.route.slice(0, 256) : undefined;
+        span.addEvent(APPROVAL_PENDING_EVENT, route === undefined ? {} : { [APPROVAL_ROUTE_ATTR]: route });
+        announcePending(rt.onApprovalPending, { callId, tool: tool.name, route, deadline: approvalDeadline });
+      };
       const answer = await askApproval(
         rt.approver!,
         {
@@ -274,10 +284,13 @@ export async function runGuardedCall(
           callId,
           why: decision.reason,
           policyIds,
+          timeoutMs: rt.approvalTimeoutMs,
+          pending,
         },
         rt.approvalTimeoutMs,
         signal,
       );
+      waiting = false;
       span.setAttribute(ATTR.APPROVAL_WAIT_MS, answer.waitMs);
       if (signal.aborted) deny('call_aborted', 'the call was aborted by its caller while it waited for approval; nothing ran');
       if (answer.outcome === 'timeout') {
@@ -527,4 +540,20 @@ function toDenial(
   const denial = new ToolDeniedError(code, reason, details);
   Object.defineProperty(denial, 'cause', { value: safeCause(err), enumerable: false });
   return denial;
+}
+
+export const APPROVAL_PENDING_EVENT = 'tessera.approval.pending';
+const APPROVAL_ROUTE_ATTR = 'tessera.approval.route';
+
+// The host's hook is told, never waited for: a slow or failing hook cannot hold or fail the call.
+function announcePending(hook: ((info: ApprovalPendingInfo) => void | Promise<void>) | undefined, info: ApprovalPendingInfo): void {
+  if (hook === undefined) return;
+  try {
+    const r = hook(info) as unknown;
+    if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') {
+      (r as PromiseLike<unknown>).then(undefined, () => undefined);
+    }
+  } catch {
+    // Ignored by contract: the hook only informs.
+  }
 }

@@ -100,6 +100,12 @@ export interface GuardOptions {
   approver?: Approver;
   /** Deadline for an approval, ms; default 60,000. */
   approvalTimeoutMs?: number;
+  /**
+   * Called when the approver reports that people have been asked (`createRemoteApprover` does
+   * once the approvals service holds the request). The call never waits for it; its errors and
+   * rejections are ignored.
+   */
+  onApprovalPending?: (info: ApprovalPendingInfo) => void | Promise<void>;
   /** Deadlines for the other dependencies the guard calls; each passed deadline denies the call. */
   timeouts?: GuardTimeouts;
   /** Verifies identity tokens the agent runtime presents. */
@@ -124,6 +130,16 @@ export interface GuardOptions {
    */
   verifyCacheMaxBytes?: number;
   clock?: Clock;
+}
+
+/** What `onApprovalPending` is told: never arguments, tokens or the capability. */
+export interface ApprovalPendingInfo {
+  readonly callId: string;
+  readonly tool: string;
+  /** The approver group the question went to, when the approver names one. */
+  readonly route: string | undefined;
+  /** When the guard stops waiting, ms since epoch (the guard's clock). */
+  readonly deadline: number;
 }
 
 /**

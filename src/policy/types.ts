@@ -58,6 +58,14 @@ export interface ApprovalRequest {
   readonly policyIds: readonly string[];
   /** Aborted when the deadline passes or the call is cancelled. */
   readonly signal: AbortSignal;
+  /** How long the guard waits for the answer, ms from when the approver is called. */
+  readonly timeoutMs?: number;
+  /**
+   * For approvers that hand the question to people elsewhere: call once the question is out,
+   * with the approver group it went to. The guard records a `tessera.approval.pending` span
+   * event and calls its `onApprovalPending` hook; later calls are ignored.
+   */
+  readonly pending?: (info: { readonly route?: string }) => void;
 }
 
 /** The exact call an approval covers. */
