@@ -1,11 +1,12 @@
 /**
  * The approvals inbox as an approver uses it, in a real headless Chromium: sign in through a
- * real OpenID provider (its login and consent pages), see what guarded calls are waiting for,
+ * real OpenID provider (its login and consent pages), see what a guard in another process is
+ * waiting for (it asks the approvals service over HTTP with createRemoteApprover),
  * approve one (the call completes), deny one with a reason (the call is refused with that
  * reason), and watch one run out of time. A request with hostile arguments renders inert and
  * readable. Screenshots land in test/.artifacts/.
  */
-import { randomBytes } from 'node:crypto';
+import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,10 +15,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import { expect, test } from 'vitest';
-import { z } from 'zod';
-import { createAuthority, createGuard, ToolDeniedError, type Approver } from '../../src/index.js';
-import { createMemoryApprovalsStore, type ApprovalsStore } from '../../src/server/approvals/store.js';
+import { createMemoryApprovalsStore } from '../../src/server/approvals/store.js';
 import { startInboxRig } from '../server/approvals/inbox-support.js';
+import { AGENT, startService, trustDomain } from '../server/approvals/support.js';
 
 // The page's own globals, for callbacks that run inside Chromium; the project compiles without the DOM lib.
 declare const document: { readonly documentElement: { readonly scrollWidth: number; readonly clientWidth: number } };
@@ -25,9 +25,7 @@ declare const window: Record<string, unknown>;
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../.artifacts/', import.meta.url));
-const AGENT = 'spiffe://example.org/agents/payments-bot';
-const AUDIENCE = 'payments-app';
-const ISSUER = 'https://authz.example.com';
+const WORKER = fileURLToPath(new URL('./workers/payments-guard.ts', import.meta.url));
 
 function chromiumEnabled(): boolean {
   if (existsSync(CHROMIUM)) return true;
@@ -37,40 +35,29 @@ function chromiumEnabled(): boolean {
   return false;
 }
 
-/**
- * What the approvals service does for a guard: file the request in the store under the
- * payments route and wait for its decision until the guard's deadline.
- */
-function storeApprover(store: ApprovalsStore, timeoutMs: number): Approver {
-  return async (req) => {
-    const id = randomBytes(16).toString('base64url');
-    const now = Date.now();
-    const deadline = now + timeoutMs;
-    const { signal: _signal, ...rest } = req;
-    await store.put({ ...rest, policyIds: [...req.policyIds], id, deadline, route: 'payments-approvers', createdAt: now });
-    const stored = await store.waitFor(id, deadline, req.signal);
-    if (stored?.decision === undefined) return new Promise<never>(() => {});
-    const d = stored.decision;
-    return { approved: d.outcome === 'approved', approver: d.approver, ...(d.reason === undefined ? {} : { reason: d.reason }), id };
+type Done = { type: 'done'; n: number; ok: boolean; result?: unknown; code?: string; reason?: string; ran: string[] };
+type Message = { type: 'submitted'; n: number; id: string } | Done;
+
+/** The payments agent's guard in its own process, talking to the approvals service over HTTP. */
+async function startGuardProcess(base: string, identityToken: string) {
+  const proc = fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiting = new Map<string, (m: Message) => void>();
+  proc.on('message', (m: Message) => waiting.get(`${m.type}:${m.n}`)?.(m));
+  const next = <T extends Message>(type: T['type'], n: number) => new Promise<T>((resolve) => waiting.set(`${type}:${n}`, resolve as (m: Message) => void));
+  proc.send({ type: 'init', base, identityToken });
+  let n = 0;
+  return {
+    /** Makes one guarded refund; resolves with the service's request id once it waits for a person. */
+    async call(args: { orderId: string; amount: number; note?: string }, approvalTimeoutMs: number): Promise<{ id: string; done: Promise<Done> }> {
+      const k = ++n;
+      const submitted = next<Extract<Message, { type: 'submitted' }>>('submitted', k);
+      const done = next<Done>('done', k);
+      proc.send({ type: 'call', n: k, args, approvalTimeoutMs });
+      return { id: (await submitted).id, done };
+    },
+    stop: () => proc.kill(),
   };
 }
-
-async function payments(store: ApprovalsStore, approvalTimeoutMs: number) {
-  const authority = await createAuthority({ issuer: ISSUER });
-  const guard = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: () => authority.jwks() }, approver: storeApprover(store, approvalTimeoutMs), approvalTimeoutMs });
-  const ran: string[] = [];
-  const refund = guard.tool(
-    { name: 'payments.refund', description: 'Refund an order', input: z.object({ orderId: z.string(), amount: z.number(), note: z.string().optional() }), risk: 'external' },
-    async (args) => {
-      ran.push(args.orderId);
-      return { refunded: args.orderId };
-    },
-  );
-  const capability = await authority.grant({ agent: AGENT, audience: AUDIENCE, intent: { id: 'refunds-2611', purpose: 'Refund damaged orders' }, tools: { 'payments.refund': { maxCalls: 5 } }, ttl: '5m' });
-  return { refund, ran, capability };
-}
-
-const denialOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => (e instanceof ToolDeniedError ? e : Promise.reject(e)));
 
 async function signIn(tab: Page, inboxUrl: string, user: string): Promise<void> {
   await tab.goto(`${inboxUrl}/inbox`);
@@ -99,8 +86,12 @@ const card = (tab: Page, text: string) => tab.locator('article.request', { hasTe
 
 test.skipIf(!chromiumEnabled())('an approver signs in, approves one call, denies another with a reason, and lets a third run out', { timeout: 60_000 }, async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
+  // The approvals service and the inbox share one store, as instances sharing one Redis would.
   const store = createMemoryApprovalsStore();
+  const td = await trustDomain();
+  const service = await startService(td, store);
   const rig = await startInboxRig({ store });
+  const guard = await startGuardProcess(service.base, await td.svid(AGENT));
   const profile = mkdtempSync(join(tmpdir(), 'tessera-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -119,9 +110,7 @@ test.skipIf(!chromiumEnabled())('an approver signs in, approves one call, denies
     expect(await tab.locator('header .roles').innerText()).toBe('Roles: payments-approvers');
 
     // 1. Approve: the guarded call completes.
-    const slow = await payments(store, 20_000);
-    const approved = slow.refund({ orderId: 'order-1001', amount: 40 }, { capability: slow.capability }).then((v) => v, (e: unknown) => e);
-    await expect.poll(async () => (await store.listPending(Date.now())).length).toBe(1);
+    const approved = await guard.call({ orderId: 'order-1001', amount: 40 }, 20_000);
     await tab.reload();
     const first = card(tab, 'order-1001');
     expect(await first.locator('.agent').innerText()).toBe(AGENT);
@@ -135,15 +124,13 @@ test.skipIf(!chromiumEnabled())('an approver signs in, approves one call, denies
     await first.locator('input[name=reason]').fill('damaged in transit');
     await first.locator('button.approve').click();
     await tab.waitForURL(`${rig.inboxUrl}/inbox?done=approved`);
-    expect(await approved).toEqual({ refunded: 'order-1001' });
-    expect(slow.ran).toEqual(['order-1001']);
+    expect(await approved.done).toMatchObject({ ok: true, result: { refunded: 'order-1001' }, ran: ['order-1001'] });
 
     // 2. Hostile arguments render inert and readable; then deny with a reason.
-    const hostile = denialOf(slow.refund(
+    const hostile = await guard.call(
       { orderId: '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">', amount: 9_999, note: `\u202Eexe.fdp\u2066 ${'W'.repeat(3000)}` },
-      { capability: slow.capability },
-    ));
-    await expect.poll(async () => (await store.listPending(Date.now())).length).toBe(1);
+      20_000,
+    );
     await tab.reload();
     const second = card(tab, '9999');
     const args = await second.locator('table.args').innerText();
@@ -156,21 +143,17 @@ test.skipIf(!chromiumEnabled())('an approver signs in, approves one call, denies
     await second.locator('input[name=reason]').fill('amount above the refund limit');
     await second.locator('button.deny').click();
     await tab.waitForURL(`${rig.inboxUrl}/inbox?done=denied`);
-    const denied = await hostile;
-    expect(denied?.code).toBe('approval_denied');
-    expect(denied?.reason).toBe('the approver refused: amount above the refund limit');
-    expect(slow.ran).toEqual(['order-1001']);
+    expect(await hostile.done).toMatchObject({ ok: false, code: 'approval_denied', reason: 'the approver refused: amount above the refund limit', ran: ['order-1001'] });
 
     // 3. Nobody answers in time: approval_timeout, and the page shows it expired.
-    const quick = await payments(store, 4000);
-    const lapsing = denialOf(quick.refund({ orderId: 'order-3003', amount: 5 }, { capability: quick.capability }));
-    await expect.poll(async () => (await store.listPending(Date.now())).length).toBe(1);
+    const lapsing = await guard.call({ orderId: 'order-3003', amount: 5 }, 4000);
     await tab.reload();
     const third = card(tab, 'order-3003');
     await tab.screenshot({ path: join(ARTIFACTS, 'approvals-inbox-pending.png'), fullPage: true });
     // A page on another site posts an approval, even holding a token lifted from the inbox: refused, nothing recorded.
     const token = (await third.locator('input[name=csrf]').getAttribute('value'))!;
-    const thirdId = (await third.getAttribute('data-id'))!;
+    const thirdId = lapsing.id;
+    expect(await third.getAttribute('data-id')).toBe(thirdId);
     const attacker = await serveAttacker(`${rig.inboxUrl}/inbox/${thirdId}/decision`, token);
     try {
       const refused = tab.waitForResponse((r) => r.url().endsWith(`/inbox/${thirdId}/decision`));
@@ -185,14 +168,14 @@ test.skipIf(!chromiumEnabled())('an approver signs in, approves one call, denies
     await tab.goto(`${rig.inboxUrl}/inbox`);
     await expect.poll(() => third.locator('.countdown').innerText(), { timeout: 5000 }).toBe('expired');
     expect(await third.locator('button.approve').isDisabled()).toBe(true);
-    expect((await lapsing)?.code).toBe('approval_timeout');
+    expect(await lapsing.done).toMatchObject({ ok: false, code: 'approval_timeout', ran: ['order-1001'] });
     await tab.reload();
     expect(await tab.locator('article.request').count()).toBe(0);
-    expect(quick.ran).toEqual([]);
     expect(violations).toEqual([]);
   } finally {
     await context.close();
     rmSync(profile, { recursive: true, force: true });
-    await rig.stop();
+    guard.stop();
+    await Promise.all([rig.stop(), service.close()]);
   }
 });
