@@ -3,7 +3,7 @@
  * (S256), state and nonce, through `openid-client`. The provider's metadata is discovered once
  * and re-discovered after a failure, and every call to the provider has a deadline.
  */
-import * as oidc from 'openid-client';
+import type * as OpenIdClient from 'openid-client';
 import { DeadlineError, withDeadline } from '../authority/deadline.js';
 import type { LoginState } from './session.js';
 
@@ -50,6 +50,17 @@ export interface OidcLogin {
   finish(callbackUrl: URL, login: LoginState): Promise<SignedInApprover>;
 }
 
+type Oidc = typeof OpenIdClient;
+let loaded: Promise<Oidc> | undefined;
+/** `openid-client` is an optional peer: loaded on the first sign-in, so the service runs without it. */
+function loadOidc(): Promise<Oidc> {
+  loaded ??= import('openid-client').catch((err: unknown) => {
+    loaded = undefined;
+    throw new ApproverSignInError(`the inbox needs the optional peer "openid-client" (v6): npm install openid-client${err instanceof Error ? ` (${err.message.split('\n')[0]})` : ''}`);
+  });
+  return loaded;
+}
+
 export function createOidcLogin(config: OidcLoginConfig, redirectUri: string): OidcLogin {
   const issuer = new URL(config.issuer);
   if (issuer.protocol !== 'https:' && !isLoopbackHttp(issuer)) {
@@ -57,9 +68,9 @@ export function createOidcLogin(config: OidcLoginConfig, redirectUri: string): O
   }
   const timeoutMs = config.timeoutMs ?? 5000;
   const scope = [...new Set(['openid', ...(config.scope ?? 'openid profile email').split(/\s+/).filter(Boolean)])].join(' ');
-  let discovered: Promise<oidc.Configuration> | undefined;
+  let discovered: Promise<OpenIdClient.Configuration> | undefined;
 
-  const configuration = (): Promise<oidc.Configuration> => {
+  const configuration = (oidc: Oidc): Promise<OpenIdClient.Configuration> => {
     discovered ??= withDeadline('the OpenID provider (discovery)', timeoutMs, async () => {
       const auth = config.clientSecret === undefined ? oidc.None() : oidc.ClientSecretBasic(config.clientSecret);
       const c = await oidc.discovery(issuer, config.clientId, undefined, auth, {
@@ -84,9 +95,10 @@ export function createOidcLogin(config: OidcLoginConfig, redirectUri: string): O
 
   return {
     async start(expiresAt) {
-      let c: oidc.Configuration;
+      const oidc = await loadOidc();
+      let c: OpenIdClient.Configuration;
       try {
-        c = await configuration();
+        c = await configuration(oidc);
       } catch (err) {
         return fail('the OpenID provider could not be discovered', err);
       }
@@ -105,9 +117,10 @@ export function createOidcLogin(config: OidcLoginConfig, redirectUri: string): O
     },
 
     async finish(callbackUrl, login) {
-      let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+      const oidc = await loadOidc();
+      let tokens: Awaited<ReturnType<typeof OpenIdClient.authorizationCodeGrant>>;
       try {
-        const c = await configuration();
+        const c = await configuration(oidc);
         tokens = await withDeadline('the OpenID provider (token)', timeoutMs, () =>
           oidc.authorizationCodeGrant(c, callbackUrl, {
             pkceCodeVerifier: login.verifier,
