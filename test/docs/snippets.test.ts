@@ -21,6 +21,8 @@ const ENTRIES: Record<string, string> = {
   'tessera-guard/mcp': 'src/adapters/mcp.ts',
   'tessera-guard/authority-client': 'src/client/authority-client.ts',
   'tessera-guard/authority-server': 'src/server/authority/index.ts',
+  'tessera-guard/approvals-server': 'src/server/approvals/index.ts',
+  'tessera-guard/approvals-client': 'src/client/approvals.ts',
 };
 
 /**

@@ -90,4 +90,20 @@ describe('approvals API', () => {
     expect(await (await get(`${svc.base}/requests/${id}/decision`, token)).json()).toMatchObject({ status: 'expired' });
   });
 
+
+  test('a route that is not a role of the grant policy is a TypeError at construction', async () => {
+    await expect(startService(td, store, { defaultRoute: 'nobody' })).rejects.toThrow(TypeError);
+  });
+
+  test('beyond maxPendingPerAgent undecided requests a submission is 429', async () => {
+    const own = await startService(td, createMemoryApprovalsStore(), { maxPendingPerAgent: 2 });
+    try {
+      const token = await td.svid(AGENT);
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await post(`${own.base}/requests`, token, submission())).status);
+      expect(statuses).toEqual([201, 201, 429]);
+    } finally {
+      await own.close();
+    }
+  });
 });

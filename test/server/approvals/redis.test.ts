@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decide } from '../../../src/server/approvals/decide.js';
 import { createRedisApprovalsStore } from '../../../src/server/approvals/redis-store.js';

@@ -31,7 +31,8 @@ beforeAll(async () => {
   receiver = createServer((req, res) => {
     void readAll(req).then((body) => {
       hits.push({ path: req.url ?? '', body, signature: req.headers['x-tessera-signature'] as string | undefined });
-      if (failuresLeft > 0) {
+      if (req.url === '/gone') res.writeHead(410).end();
+      else if (failuresLeft > 0) {
         failuresLeft--;
         res.writeHead(500).end();
       } else res.writeHead(204).end();
@@ -94,6 +95,23 @@ describe('approval webhooks', () => {
     expect(Object.keys(body)).toEqual(['text']);
     expect(body.text).toContain('&lt;https://evil.example|click&gt;');
     expect(body.text).not.toContain('<https://evil.example');
+  });
+});
+
+describe('approval webhook answers', () => {
+  test('a 4xx answer is final: no retry', async () => {
+    const own = await startService(td, createMemoryApprovalsStore(), {
+      webhooks: { 'payments-approvers': [{ url: `${receiverUrl}/gone`, secret: SECRET }] },
+      webhookDelivery: { attempts: 3, backoffMs: 20, attemptTimeoutMs: 1000 },
+    });
+    try {
+      hits.length = 0;
+      await post(`${own.base}/requests`, await td.svid(AGENT), submission());
+      await own.server.idle();
+      expect(hits.map((h) => h.path)).toEqual(['/gone']);
+    } finally {
+      await own.close();
+    }
   });
 });
 
