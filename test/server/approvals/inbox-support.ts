@@ -92,6 +92,7 @@ export async function startInboxRig(options: Pick<ApprovalsInboxOptions, 'store'
     conformIdTokenClaims: false,
     features: { devInteractions: { enabled: true } },
     pkce: { required: () => true },
+    ttl: { AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600, AccessToken: 300, IdToken: 300 },
     cookies: { keys: [randomBytes(16).toString('hex')] },
     findAccount: (_ctx, sub) => {
       const user = USERS[sub];
