@@ -34,6 +34,7 @@ export default defineConfig({
     /^ioredis$/,
     /^yaml$/,
     /^oauth4webapi$/,
+    /^openid-client$/,
     /^hono(\/|$)/,
     /^@hono\//,
     /^vitest(\/|$)/,

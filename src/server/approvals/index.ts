@@ -24,3 +24,4 @@ export {
   type ApprovalWebhook,
   type WebhookDelivery,
 } from './webhooks.js';
+export { createApprovalsInbox, type ApprovalsInbox, type ApprovalsInboxOptions } from './inbox.js';
