@@ -7,7 +7,7 @@ import { generateText, stepCountIs, type ModelMessage } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import { z } from 'zod';
 import { createFrameworkApprovals, parseDenial, toAISDKTools } from '../src/adapters/ai-sdk.js';
-import { createAuthority, createGuard } from '../src/index.js';
+import { createAuthority, createGuard, guardTool } from '../src/index.js';
 
 const turn = (toolCallId: string, toolName: string, input: unknown) => ({
   content: [{ type: 'tool-call' as const, toolCallId, toolName, input: JSON.stringify(input) }],
@@ -26,11 +26,13 @@ export async function aiSdkExample() {
     // The one place approvals are wired: the AI SDK asks the human, the guard reads the answer.
     approver: approvals.approver,
   });
-  const readTicket = guard.tool(
+  const readTicket = guardTool(
+    guard,
     { name: 'tickets_read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
     async ({ ticketId }, ctx) => ({ ticketId, status: 'open', credential: ctx.credential.id }),
   );
-  const refund = guard.tool(
+  const refund = guardTool(
+    guard,
     { name: 'payments_refund', description: 'Refund an order', input: z.object({ orderId: z.string(), amount: z.number() }), risk: 'external' },
     async ({ orderId, amount }) => ({ orderId, refunded: amount }),
   );

@@ -5,7 +5,7 @@
  *   npx tsx examples/approval.ts --ci     # a scripted approver answers instead (for CI)
  */
 import { z } from 'zod';
-import { createAuthority, createGuard, loadRulesFile, ToolDeniedError } from '../src/index.js';
+import { createAuthority, createGuard, loadRulesFile, ToolDeniedError, guardTool } from '../src/index.js';
 import { createScriptedApprover, createTerminalApprover } from '../src/policy/approvers.js';
 
 const ci = process.argv.includes('--ci') || !process.stdin.isTTY;
@@ -21,7 +21,8 @@ const guard = createGuard({
   approvalTimeoutMs: 60_000,
 });
 
-const refund = guard.tool(
+const refund = guardTool(
+  guard,
   { name: 'refunds.issue', description: 'Refund a customer', input: z.object({ ticketId: z.string(), amount: z.number().int() }), risk: 'write' },
   async (args, ctx) => {
     ctx.sideEffect('refund.issued', { amount: args.amount });

@@ -9,7 +9,7 @@
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { z } from 'zod';
-import { CapabilityError, createAgentKey, createAuthority, createGuard, delegate, ToolDeniedError } from '../src/index.js';
+import { CapabilityError, createAgentKey, createAuthority, createGuard, delegate, ToolDeniedError, guardTool } from '../src/index.js';
 
 const PLANNER = 'spiffe://example.org/agents/planner';
 const RESEARCHER = 'spiffe://example.org/agents/researcher';
@@ -31,11 +31,13 @@ export async function runDelegationExample(log: (line: string) => void = console
     trust: { issuer: authority.issuer, jwks: () => authority.jwks() },
     telemetry: { tracer: provider.getTracer('delegation-example') },
   });
-  const readTicket = guard.tool(
+  const readTicket = guardTool(
+    guard,
     { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
     (args) => ({ id: args.ticketId, body: 'Order 88 never arrived' }),
   );
-  const sendEmail = guard.tool(
+  const sendEmail = guardTool(
+    guard,
     { name: 'email.send', description: 'Send an email', input: z.object({ to: z.string().email(), body: z.string() }), risk: 'write' },
     (args, ctx) => {
       ctx.sideEffect('email.sent', { to: args.to });

@@ -5,7 +5,7 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { z } from 'zod';
-import { createAuthority, createGuard, ToolDeniedError, verifyCallCredential, CredentialRejectedError } from '../src/index.js';
+import { createAuthority, createGuard, ToolDeniedError, verifyCallCredential, CredentialRejectedError, guardTool } from '../src/index.js';
 
 interface Row {
   step: string;
@@ -65,11 +65,13 @@ export async function runDemo(out: (line: string) => void = console.log): Promis
       presented.push(credential);
     };
 
-    const readTicket = guard.tool(
+    const readTicket = guardTool(
+      guard,
       { name: 'tickets.read', description: 'Read a support ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
       async ({ ticketId }) => ({ ticketId, subject: 'Cannot log in', from: 'dana@example.com' }),
     );
-    const sendEmail = guard.tool(
+    const sendEmail = guardTool(
+      guard,
       {
         name: 'email.send',
         description: 'Send an email',
@@ -83,14 +85,15 @@ export async function runDemo(out: (line: string) => void = console.log): Promis
         return { sent: true };
       },
     );
-    const deleteTicket = guard.tool(
+    const deleteTicket = guardTool(
+      guard,
       { name: 'tickets.delete', description: 'Delete a ticket', input: z.object({ ticketId: z.string() }), risk: 'admin' },
       async () => ({ deleted: true }),
     );
 
     // Warm-up, not part of the table: the process's first guarded call also pays for loading and
     // compiling the code paths (JIT) and importing keys, which would swamp the first figure.
-    const warmUp = guard.tool({ name: 'demo.warm-up', description: 'Warm-up', input: z.object({}), risk: 'read' }, async () => null);
+    const warmUp = guardTool(guard, { name: 'demo.warm-up', description: 'Warm-up', input: z.object({}), risk: 'read' }, async () => null);
     const warmUpCapability = await authority.grant({
       agent: 'spiffe://example.org/agents/support',
       audience: 'support-app',

@@ -8,18 +8,20 @@ import { Command, MemorySaver } from '@langchain/langgraph';
 import { createAgent, fakeModel, humanInTheLoopMiddleware } from 'langchain';
 import { z } from 'zod';
 import { createFrameworkApprovals, guardedHumanInTheLoop, parseDenial, toLangChainTools } from '../src/adapters/langchain.js';
-import { createAuthority, createGuard } from '../src/index.js';
+import { createAuthority, createGuard, guardTool } from '../src/index.js';
 
 export async function langChainExample() {
   const authority = await createAuthority({ issuer: 'https://authz.example.com' });
   // The one place approvals are wired: the guard's approver. The adapters find it there.
   const approvals = createFrameworkApprovals();
   const guard = createGuard({ audience: 'support-app', trust: { issuer: 'https://authz.example.com', jwks: authority.jwks() }, approver: approvals.approver });
-  const readTicket = guard.tool(
+  const readTicket = guardTool(
+    guard,
     { name: 'tickets_read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
     async ({ ticketId }) => ({ ticketId, status: 'open' }),
   );
-  const refund = guard.tool(
+  const refund = guardTool(
+    guard,
     { name: 'payments_refund', description: 'Refund an order', input: z.object({ orderId: z.string(), amount: z.number() }), risk: 'external' },
     async ({ orderId, amount }) => ({ orderId, refunded: amount }),
   );

@@ -12,16 +12,18 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ElicitRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { createElicitationApprover, parseDenial, registerGuardedTools } from '../src/adapters/mcp.js';
-import { createAuthority, createGuard, type Guard } from '../src/index.js';
+import { createAuthority, createGuard, type Guard, guardTool } from '../src/index.js';
 
 /** The server side: guarded tools registered on an McpServer. */
 export function createSupportServer(guard: Guard, elicitation: ReturnType<typeof createElicitationApprover>): McpServer {
   const server = new McpServer({ name: 'support-tools', version: '1.0.0' });
-  const readTicket = guard.tool(
+  const readTicket = guardTool(
+    guard,
     { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
     async ({ ticketId }, ctx) => ({ ticketId, status: 'open', credential: ctx.credential.id }),
   );
-  const refund = guard.tool(
+  const refund = guardTool(
+    guard,
     { name: 'payments.refund', description: 'Refund an order', input: z.object({ orderId: z.string(), amount: z.number() }), risk: 'external' },
     async ({ orderId, amount }) => ({ orderId, refunded: amount }),
   );

@@ -6,7 +6,7 @@
 import { Agent, Runner, Usage, type Model, type ModelResponse } from '@openai/agents-core';
 import { z } from 'zod';
 import { createFrameworkApprovals, parseDenial, toOpenAIAgentsTools } from '../src/adapters/openai-agents.js';
-import { createAuthority, createGuard } from '../src/index.js';
+import { createAuthority, createGuard, guardTool } from '../src/index.js';
 
 /** Stands in for an LLM: answers from a script, one turn per call. */
 function scriptedModel(turns: ModelResponse['output'][]): Model & { seen: unknown[] } {
@@ -32,11 +32,13 @@ export async function openAIAgentsExample() {
   // The one place approvals are wired: the guard's approver. The adapter finds it there.
   const approvals = createFrameworkApprovals();
   const guard = createGuard({ audience: 'support-app', trust: { issuer: 'https://authz.example.com', jwks: authority.jwks() }, approver: approvals.approver });
-  const readTicket = guard.tool(
+  const readTicket = guardTool(
+    guard,
     { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
     async ({ ticketId }) => ({ ticketId, status: 'open' }),
   );
-  const refund = guard.tool(
+  const refund = guardTool(
+    guard,
     { name: 'payments.refund', description: 'Refund an order', input: z.object({ orderId: z.string(), amount: z.number() }), risk: 'external' },
     async ({ orderId, amount }, ctx) => ({ orderId, refunded: amount, credential: ctx.credential.id }),
   );

@@ -13,7 +13,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { z } from 'zod';
-import { createAuthority, createGuard, ToolDeniedError } from '../src/index.js';
+import { createAuthority, createGuard, ToolDeniedError, guardTool } from '../src/index.js';
 
 export interface OtlpExampleOptions {
   /** The OTLP/HTTP base URL, e.g. `http://127.0.0.1:4318`; `/v1/traces` and `/v1/metrics` are appended. */
@@ -43,11 +43,13 @@ export async function runOtlpExample(options: OtlpExampleOptions): Promise<void>
       trust: { issuer: authority.issuer, jwks: () => authority.jwks() },
       approver: () => ({ approved: true, approver: 'oncall@example.com' }),
     });
-    const readTicket = guard.tool(
+    const readTicket = guardTool(
+      guard,
       { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
       async (args) => ({ id: args.ticketId, body: 'My invoice is wrong' }),
     );
-    const sendEmail = guard.tool(
+    const sendEmail = guardTool(
+      guard,
       { name: 'email.send', description: 'Send an email', input: z.object({ to: z.string(), body: z.string() }), risk: 'external' },
       async (args, ctx) => {
         ctx.sideEffect('email.sent', { domain: args.to.split('@')[1] ?? '' });

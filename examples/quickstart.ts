@@ -1,5 +1,5 @@
 /** The README quickstart, runnable: `npx tsx examples/quickstart.ts`. A test keeps the two identical. */
-import { createAuthority, createGuard, ToolDeniedError } from '../src/index.js';
+import { createAuthority, createGuard, guardTool, ToolDeniedError } from '../src/index.js';
 import { createScriptedApprover } from '../src/policy/approvers.js';
 import { z } from 'zod';
 
@@ -28,7 +28,8 @@ const guard = createGuard({
     return answer;
   },
 });
-const sendEmail = guard.tool(
+const sendEmail = guardTool(
+  guard,
   { name: 'email.send', description: 'Send an email', input: z.object({ to: z.string().email(), body: z.string() }), risk: 'external' },
   async (args, ctx) => mailer.send(args, { token: ctx.credential.token }), // single-use, revoked after the call
 );

@@ -9,7 +9,7 @@
 import { Redis as IORedis } from 'ioredis';
 import { createClient } from 'redis';
 import { z } from 'zod';
-import { createAuthority, createGuard, ToolDeniedError } from '../src/index.js';
+import { createAuthority, createGuard, ToolDeniedError, guardTool } from '../src/index.js';
 import { createRedisStore, type RedisClientLike } from '../src/store/redis.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 
@@ -37,7 +37,8 @@ export async function redisSharedStateExample(url?: string): Promise<string[]> {
         trust: { issuer: ISSUER, jwks: authority.jwks() },
         store: createRedisStore({ client, onError: () => log.push(`${name}: Redis connection error`) }),
       });
-      return guard.tool(
+      return guardTool(
+        guard,
         { name: 'email.send', description: 'Send an email', input: z.object({ to: z.string().email() }), risk: 'write' },
         async (args) => {
           log.push(`${name}: sent to ${args.to}`);

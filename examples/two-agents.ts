@@ -23,6 +23,7 @@ import {
   ToolDeniedError,
   type AgentKey,
   type CapabilityContext,
+  guardTool,
 } from '../src/index.js';
 
 const GUARD = 'crm-app';
@@ -56,7 +57,8 @@ const guard = createGuard({
   requireIdentity: true,
 });
 
-const lookupCustomer = guard.tool(
+const lookupCustomer = guardTool(
+  guard,
   { name: 'crm.lookup', description: 'Look up a customer', input: z.object({ customerId: z.string() }), risk: 'read' },
   async (args, ctx) => ({ customerId: args.customerId, lookedUpBy: ctx.agent.id }),
 );

@@ -23,7 +23,7 @@ import { toAISDKTool } from '../../src/adapters/ai-sdk.js';
 import { toLangChainTool } from '../../src/adapters/langchain.js';
 import { registerGuardedTool } from '../../src/adapters/mcp.js';
 import { toOpenAIAgentsTool } from '../../src/adapters/openai-agents.js';
-import { createAuthority, createGuard } from '../../src/index.js';
+import { createAuthority, createGuard, guardTool } from '../../src/index.js';
 import { median, round, type BenchSuite, type Harness } from '../harness.js';
 
 type Entry = 'bare framework' | 'guarded framework' | 'guarded direct' | 'bare direct';
@@ -79,7 +79,7 @@ const suite: BenchSuite = async (h) => {
   });
   const input = z.object({ ticketId: z.string() });
   const impl = async (args: { ticketId: string }) => ({ id: args.ticketId, status: 'open' });
-  const guarded = guard.tool({ name: 'tickets_read', description: 'Read a ticket', input, risk: 'read' }, impl);
+  const guarded = guardTool(guard, { name: 'tickets_read', description: 'Read a ticket', input, risk: 'read' }, impl);
   const capability = await authority.grant({
     agent: 'spiffe://example.org/agents/bench',
     audience: 'bench',

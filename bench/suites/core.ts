@@ -3,7 +3,7 @@
  * with a new capability, and 64 calls in flight — each against a bare call and the crypto floor.
  */
 import { z } from 'zod';
-import { createAuthority, createGuard } from '../../src/index.js';
+import { createAuthority, createGuard, guardTool } from '../../src/index.js';
 import { round, type BenchSuite } from '../harness.js';
 
 const suite: BenchSuite = async (h) => {
@@ -11,7 +11,7 @@ const suite: BenchSuite = async (h) => {
   const guard = createGuard({ audience: 'bench', trust: { issuer: 'https://authz.example.com', jwks: authority.jwks() } });
   const input = z.object({ ticketId: z.string(), note: z.string().optional() });
   const impl = async (args: { ticketId: string }) => args.ticketId;
-  const read = guard.tool({ name: 'tickets.read', description: 'Read a ticket', input, risk: 'read' }, impl);
+  const read = guardTool(guard, { name: 'tickets.read', description: 'Read a ticket', input, risk: 'read' }, impl);
   const grant = () =>
     authority.grant({
       agent: 'spiffe://example.org/agents/bench',

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { createAgentKey } from '../../src/identity/agent-key.js';
-import { createAuthority, createGuard, delegate } from '../../src/index.js';
+import { createAuthority, createGuard, delegate, guardTool } from '../../src/index.js';
 import { round, type Harness } from '../harness.js';
 
 const AGENTS = ['planner', 'researcher', 'mailer', 'archiver'].map((a) => `spiffe://example.org/agents/${a}`);
@@ -12,7 +12,8 @@ const AGENTS = ['planner', 'researcher', 'mailer', 'archiver'].map((a) => `spiff
 export default async function (h: Harness): Promise<Record<string, number | string>> {
   const authority = await createAuthority({ issuer: 'https://authz.example.com' });
   const guard = createGuard({ audience: 'bench-app', trust: { issuer: authority.issuer, jwks: authority.jwks() } });
-  const send = guard.tool(
+  const send = guardTool(
+    guard,
     { name: 'email.send', description: 'Send an email', input: z.object({ to: z.string(), body: z.string() }), risk: 'write' },
     () => 'ok',
   );

@@ -7,7 +7,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { exportJWK, SignJWT } from 'jose';
 import { z } from 'zod';
-import { createAgentKey, createAuthority, createGuard, createJwtSvidVerifier, createProofBinding } from '../../src/index.js';
+import { createAgentKey, createAuthority, createGuard, createJwtSvidVerifier, createProofBinding, guardTool } from '../../src/index.js';
 import { createProofChecker } from '../../src/guard/proof-checker.js';
 import type { VerifiedCapability } from '../../src/capability/verify.js';
 import { FLOOR_VERIFY, round, type Harness } from '../harness.js';
@@ -32,7 +32,8 @@ export default async function identity(h: Harness): Promise<Record<string, numbe
     identity: createJwtSvidVerifier({ audience: AUDIENCE, trustDomains: { 'example.org': bundle } }),
     requireIdentity: true,
   });
-  const read = guard.tool(
+  const read = guardTool(
+    guard,
     { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
     (args) => args.ticketId,
   );

@@ -10,7 +10,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { z } from 'zod';
 import { compilePattern, PATTERN_MAX_INPUT } from '../../src/capability/pattern.js';
-import { createAuthority, createGuard } from '../../src/index.js';
+import { createAuthority, createGuard, guardTool } from '../../src/index.js';
 import { median, round, type Floor, type Harness } from '../harness.js';
 
 /** Patterns that take a backtracking engine seconds or more on the values below. */
@@ -82,7 +82,7 @@ export default async function patternSuite(h: Harness, _floor: Floor): Promise<R
   const authority = await createAuthority({ issuer: 'https://authz.example.com' });
   const guard = createGuard({ audience: 'bench', trust: { issuer: 'https://authz.example.com', jwks: authority.jwks() }, telemetry: { tracer: provider.getTracer('bench') } });
   const impl = async (args: { id: string }) => args.id;
-  const call = guard.tool({ name: 'records.read', description: 'Read a record', input: z.object({ id: z.string() }), risk: 'read' }, impl);
+  const call = guardTool(guard, { name: 'records.read', description: 'Read a record', input: z.object({ id: z.string() }), risk: 'read' }, impl);
   const capability = await authority.grant({
     agent: 'spiffe://example.org/agents/bench',
     audience: 'bench',

@@ -4,7 +4,7 @@
  */
 import { Redis as IORedis } from 'ioredis';
 import { z } from 'zod';
-import { createAuthority, createGuard, createMemoryStore, type TesseraStore } from '../../src/index.js';
+import { createAuthority, createGuard, createMemoryStore, type TesseraStore, guardTool } from '../../src/index.js';
 import { createRedisStore } from '../../src/store/redis.js';
 import { hasRedisServer, startRedisServer } from '../../test/support/redis-server.js';
 import { median, round, type Floor, type Harness } from '../harness.js';
@@ -16,7 +16,8 @@ const AGENT = 'spiffe://example.org/agents/bench';
 async function guardedCall(store: TesseraStore | undefined) {
   const authority = await createAuthority({ issuer: ISSUER });
   const guard = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: authority.jwks() }, ...(store ? { store } : {}) });
-  const read = guard.tool(
+  const read = guardTool(
+    guard,
     { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
     async (args) => args.ticketId,
   );

@@ -5,7 +5,7 @@
  */
 import { createNoopMeter, ProxyTracerProvider } from '@opentelemetry/api';
 import { z } from 'zod';
-import { createAuthority, createGuard, type GuardOptions } from '../../src/index.js';
+import { createAuthority, createGuard, guardTool, type GuardOptions } from '../../src/index.js';
 import { round, type BenchSuite } from '../harness.js';
 
 const suite: BenchSuite = async (h) => {
@@ -13,7 +13,8 @@ const suite: BenchSuite = async (h) => {
   const input = z.object({ ticketId: z.string() });
   const impl = async (args: { ticketId: string }) => args.ticketId;
   const tool = (telemetry: GuardOptions['telemetry']) =>
-    createGuard({ audience: 'bench', trust: { issuer: authority.issuer, jwks: authority.jwks() }, ...(telemetry ? { telemetry } : {}) }).tool(
+    guardTool(
+      createGuard({ audience: 'bench', trust: { issuer: authority.issuer, jwks: authority.jwks() }, ...(telemetry ? { telemetry } : {}) }),
       { name: 'tickets.read', description: 'Read a ticket', input, risk: 'read' },
       impl,
     );

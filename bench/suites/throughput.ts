@@ -6,7 +6,7 @@
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { z } from 'zod';
-import { createAuthority, createGuard } from '../../src/index.js';
+import { createAuthority, createGuard, guardTool } from '../../src/index.js';
 import { median, round, type BenchSuite } from '../harness.js';
 
 const ISSUER = 'https://authz.example.com';
@@ -20,8 +20,8 @@ const suite: BenchSuite = async (h) => {
   const input = z.object({ ticketId: z.string() });
   const tool = { name: 'tickets.read', description: 'Read a ticket', input, risk: 'read' as const };
   const impl = async (args: { ticketId: string }) => args.ticketId;
-  const main = createGuard({ audience: 'bench', trust }).tool(tool, impl);
-  const threadpool = createGuard({ audience: 'bench', trust, credentials: { signIn: 'threadpool' } }).tool(tool, impl);
+  const main = guardTool(createGuard({ audience: 'bench', trust }), tool, impl);
+  const threadpool = guardTool(createGuard({ audience: 'bench', trust, credentials: { signIn: 'threadpool' } }), tool, impl);
   const capability = await authority.grant({
     agent: 'spiffe://example.org/agents/bench',
     audience: 'bench',

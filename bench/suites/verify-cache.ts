@@ -8,7 +8,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { z } from 'zod';
-import { createAuthority, createGuard } from '../../src/index.js';
+import { createAuthority, createGuard, guardTool } from '../../src/index.js';
 import { median, round, type BenchSuite } from '../harness.js';
 
 const LIVE = 100_000;
@@ -20,7 +20,8 @@ const suite: BenchSuite = async (h) => {
   const tracer = provider.getTracer('bench');
   const authority = await createAuthority({ issuer: 'https://authz.example.com', maxTtl: '1h' });
   const guard = createGuard({ audience: 'bench', trust: { issuer: 'https://authz.example.com', jwks: authority.jwks() }, telemetry: { tracer } });
-  const read = guard.tool(
+  const read = guardTool(
+    guard,
     { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
     async (args) => args.ticketId,
   );

@@ -6,13 +6,15 @@
  */
 import { z } from 'zod';
 import type { Guard } from '../../src/index.js';
+import { guardTool } from '../../src/index.js';
 
 export interface Mailbox {
   readonly sent: { to: string; subject: string }[];
 }
 
 export function createSupportTools(guard: Guard, mailbox: Mailbox) {
-  const readTicket = guard.tool(
+  const readTicket = guardTool(
+    guard,
     {
       name: 'tickets.read',
       description: 'Read a support ticket',
@@ -22,7 +24,8 @@ export function createSupportTools(guard: Guard, mailbox: Mailbox) {
     async ({ ticketId }) => ({ ticketId, body: 'My invoice is wrong', customer: 'ann@example.com' }),
   );
 
-  const sendEmail = guard.tool(
+  const sendEmail = guardTool(
+    guard,
     {
       name: 'email.send',
       description: 'Email a customer',
@@ -36,7 +39,8 @@ export function createSupportTools(guard: Guard, mailbox: Mailbox) {
     },
   );
 
-  const refund = guard.tool(
+  const refund = guardTool(
+    guard,
     {
       name: 'billing.refund',
       description: 'Refund a customer',

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { createGuard } from '../../src/guard/create-guard.js';
 import { ToolDeniedError } from '../../src/errors.js';
 import { createRedisStore } from '../../src/store/redis.js';
+import { guardTool } from '../../src/index.js';
 
 const env = (name: string): string => {
   const v = process.env[name];
@@ -30,8 +31,8 @@ const guard = createGuard({
 
 type AnyTool = (args: unknown, options: { callId: string }) => Promise<unknown>;
 const tools = new Map<string, AnyTool>([
-  ['tickets.read', guard.tool({ name: 'tickets.read', description: 'Read a ticket', input: z.object({ id: z.string() }), risk: 'read' }, async ({ id }) => ({ id, subject: 'Refund request' })) as AnyTool],
-  ['email.send', guard.tool({ name: 'email.send', description: 'Email a customer', input: z.object({ to: z.string().email() }), risk: 'write' }, async ({ to }) => ({ queued: to })) as AnyTool],
+  ['tickets.read', guardTool(guard, { name: 'tickets.read', description: 'Read a ticket', input: z.object({ id: z.string() }), risk: 'read' }, async ({ id }) => ({ id, subject: 'Refund request' })) as AnyTool],
+  ['email.send', guardTool(guard, { name: 'email.send', description: 'Email a customer', input: z.object({ to: z.string().email() }), risk: 'write' }, async ({ to }) => ({ queued: to })) as AnyTool],
 ]);
 
 interface CallRequest {

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { createGuard, ToolDeniedError, type JWKS } from '../../src/index.js';
+import { createGuard, ToolDeniedError, type JWKS, guardTool } from '../../src/index.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
@@ -79,7 +79,8 @@ export async function runSignerExample(options: SignerExampleOptions = {}): Prom
     log(`authority: granted a capability signed by the key ${jwks.keys[0]?.kid ?? '?'} without holding it`);
 
     const guard = createGuard({ audience: 'support-app', trust: { issuer: 'https://authz.example.com', jwks } });
-    const read = guard.tool(
+    const read = guardTool(
+      guard,
       { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
       async ({ ticketId }) => ({ ticketId, status: 'open' }),
     );

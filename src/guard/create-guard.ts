@@ -21,7 +21,7 @@ import { identityVerifierOption } from '../identity/options.js';
 import { storeOption } from '../store/options.js';
 import { parseOptions } from '../util/options.js';
 import { durationSeconds, systemClock } from '../util/time.js';
-import { prepareTool, wrapTool } from './guard-tool.js';
+import { GUARD_TOOL, prepareTool, wrapTool } from './guard-tool.js';
 import { type GuardRuntime, type PreparedTool } from './pipeline.js';
 import { checkPreflightOptions, preflightCall, unknownToolDecision } from './preflight.js';
 import type { PrivateKeyInput } from '../jose/keys.js';
@@ -44,6 +44,7 @@ export const GUARD_RUNTIME: unique symbol = Symbol('tessera.guard.runtime');
 
 export interface GuardInternals {
   readonly [GUARD_RUNTIME]: GuardRuntime;
+  readonly [GUARD_TOOL]: <S extends z.ZodType, R>(definition: ToolDefinition<S>, implementation: ToolImplementation<S, R>) => GuardedTool<S, R>;
 }
 
 const TIMEOUT_DEFAULTS: Readonly<Required<GuardTimeouts>> = Object.freeze({
@@ -236,7 +237,7 @@ export function createGuard(options: GuardOptions): Guard {
     },
     currentBinding,
     withAgent: agents.run,
-    tool<S extends z.ZodType, R>(definition: ToolDefinition<S>, implementation: ToolImplementation<S, R>): GuardedTool<S, R> {
+    [GUARD_TOOL]<S extends z.ZodType, R>(definition: ToolDefinition<S>, implementation: ToolImplementation<S, R>): GuardedTool<S, R> {
       const prepared = prepareTool(definition);
       const guarded = wrapTool(guard, runtime, prepared, implementation);
       toolsByName.set(prepared.name, prepared);

@@ -51,11 +51,16 @@ export function wrapTool<S extends z.ZodType, R>(
   return guarded as GuardedTool<S, R>;
 }
 
+/** How `guardTool` reaches the guard that wraps the tool. Not public API: `guardTool` is the one way. */
+export const GUARD_TOOL: unique symbol = Symbol('tessera.guard.tool');
+
 /** Wraps a tool so that every call is authorized, credentialed and recorded. */
 export function guardTool<S extends z.ZodType, R>(
   guard: Guard,
   definition: ToolDefinition<S>,
   implementation: ToolImplementation<S, R>,
 ): GuardedTool<S, R> {
-  return guard.tool(definition, implementation);
+  const wrap = (guard as unknown as { readonly [GUARD_TOOL]?: unknown } | null | undefined)?.[GUARD_TOOL];
+  if (typeof wrap !== 'function') throw new TypeError('guardTool needs a guard made by createGuard');
+  return (wrap as (d: ToolDefinition<S>, i: ToolImplementation<S, R>) => GuardedTool<S, R>).call(guard, definition, implementation);
 }

@@ -176,8 +176,6 @@ export interface Guard {
    * whichever capability the call runs under (a capability binding's own values win).
    */
   withAgent<T>(agent: AgentPresentation, fn: () => T): T;
-  /** Wraps a tool; same as `guardTool(guard, definition, implementation)`. */
-  tool<S extends z.ZodType, R>(definition: ToolDefinition<S>, implementation: ToolImplementation<S, R>): GuardedTool<S, R>;
   /**
    * A dry run of a call up to (not including) approval: capability, identity, scope, limits when
    * the store can `peek`, and policy. Writes nothing and asks no one; `require_approval` means a

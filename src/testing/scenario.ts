@@ -6,6 +6,7 @@
 import type { CapabilityBinding, Guard, GuardedTool } from '../guard/types.js';
 import type { DenialCode } from '../errors.js';
 import { settleCall, type CallOutcome } from './matchers.js';
+import { guardTool } from '../guard/guard-tool.js';
 
 export interface ScenarioCase {
   readonly tool: string;
@@ -118,7 +119,7 @@ function toolTable(s: Scenario): Map<string, GuardedTool> {
   const byName = new Map<string, GuardedTool>();
   for (const t of s.tools) {
     if (t.guard !== guard) throw new TypeError('runScenario: every tool must belong to the same guard');
-    const tool = s.dryRun === true ? guard.tool(t.definition, () => undefined) : t;
+    const tool = s.dryRun === true ? guardTool(guard, t.definition, () => undefined) : t;
     byName.set(t.definition.name, tool);
   }
   return byName;

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createFrameworkApprovals, type FrameworkApprovals } from '../../src/adapters/approvals.js';
-import { createAuthority, createGuard, type Guard, type GuardedTool } from '../../src/index.js';
+import { createAuthority, createGuard, type Guard, type GuardedTool, guardTool } from '../../src/index.js';
 import { AGENT, AUDIENCE, ISSUER, manualClock } from '../support/fixtures.js';
 
 let approvals: FrameworkApprovals;
@@ -21,7 +21,7 @@ beforeEach(async () => {
   authority = await createAuthority({ issuer: ISSUER, clock });
   guard = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: authority.jwks() }, clock, approver: approvals.approver });
   ran = [];
-  refund = guard.tool({ name: 'payments.refund', description: 'Refund', input: z.object({ orderId: z.string() }), risk: 'external' }, async (a) => {
+  refund = guardTool(guard, { name: 'payments.refund', description: 'Refund', input: z.object({ orderId: z.string() }), risk: 'external' }, async (a) => {
     ran.push(a.orderId);
     return 'ok';
   });
@@ -86,7 +86,7 @@ describe('createFrameworkApprovals', () => {
       },
     });
     const g = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: authority.jwks() }, clock, approver: throwing.approver });
-    const t = g.tool({ name: 'payments.refund', description: 'Refund', input: z.object({ orderId: z.string() }), risk: 'external' }, async () => {
+    const t = guardTool(g, { name: 'payments.refund', description: 'Refund', input: z.object({ orderId: z.string() }), risk: 'external' }, async () => {
       ran.push('ran');
     });
     await expect(t({ orderId: 'o-1' }, { capability, callId: 'c1' })).rejects.toMatchObject({ code: 'approval_denied' });

@@ -8,7 +8,7 @@ import { toAISDKTool } from '../../src/adapters/ai-sdk.js';
 import { parseDenial } from '../../src/adapters/denial.js';
 import { toLangChainTool } from '../../src/adapters/langchain.js';
 import { toOpenAIAgentsTool, toOpenAIAgentsTools, type GuardedFunctionTool } from '../../src/adapters/openai-agents.js';
-import { createAuthority, createGuard, ToolDeniedError } from '../../src/index.js';
+import { createAuthority, createGuard, ToolDeniedError, guardTool } from '../../src/index.js';
 import { AGENT, AUDIENCE, ISSUER, manualClock } from '../support/fixtures.js';
 
 const denial = { denied: true, code: 'tool_not_granted', reason: 'r', tool: 't', callId: 'c', standards: [] };
@@ -39,8 +39,8 @@ describe('the model does not learn what else the capability grants', async () =>
   const clock = manualClock();
   const authority = await createAuthority({ issuer: ISSUER, clock });
   const guard = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: authority.jwks() }, clock });
-  const secretTool = guard.tool({ name: 'vault_read', description: 'x', input: z.object({}), risk: 'read' }, () => 1);
-  const asked = guard.tool({ name: 'accounts_delete', description: 'x', input: z.object({ id: z.string() }), risk: 'read' }, () => 1);
+  const secretTool = guardTool(guard, { name: 'vault_read', description: 'x', input: z.object({}), risk: 'read' }, () => 1);
+  const asked = guardTool(guard, { name: 'accounts_delete', description: 'x', input: z.object({ id: z.string() }), risk: 'read' }, () => 1);
   const capability = await authority.grant({ agent: AGENT, audience: AUDIENCE, intent: { id: 'i-1', purpose: 'p' }, tools: { vault_read: {} }, ttl: '5m' });
   void secretTool;
   const expected = 'the capability for intent "i-1" does not grant "accounts_delete"';

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { createAuthority, createGuard, createMemoryStore, type Guard, type TesseraStore } from '../../src/index.js';
+import { createAuthority, createGuard, createMemoryStore, type Guard, type TesseraStore, guardTool } from '../../src/index.js';
 import type { CallReservation, ReservationResult } from '../../src/store/types.js';
 import { AGENT, AUDIENCE, ISSUER, manualClock } from '../support/fixtures.js';
 
@@ -25,11 +25,12 @@ async function world(store?: TesseraStore) {
       return { approved: true, approver: 'test' };
     },
   });
-  const refund = guard.tool(
+  const refund = guardTool(
+    guard,
     { name: 'payments.refund', description: 'Refund', input: z.object({ orderId: z.string(), amount: z.number() }), risk: 'external' },
     () => 'refunded',
   );
-  const read = guard.tool({ name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => 'ticket');
+  const read = guardTool(guard, { name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => 'ticket');
   const capability = await authority.grant({
     agent: AGENT,
     audience: AUDIENCE,

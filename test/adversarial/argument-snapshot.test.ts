@@ -13,6 +13,7 @@ import { createProofBinding } from '../../src/identity/proof-binding.js';
 import type { GuardOptions } from '../../src/index.js';
 import { hashArguments } from '../../src/util/canonical.js';
 import { AGENT, AUDIENCE, setup } from '../support/fixtures.js';
+import { guardTool } from '../../src/index.js';
 
 interface Received {
   args: Record<string, unknown>;
@@ -23,7 +24,7 @@ interface Received {
 async function mailSetup(overrides: Partial<GuardOptions> = {}, input: z.ZodType = z.object({ message: z.unknown() })) {
   const s = await setup(overrides);
   const received: Received[] = [];
-  const send = s.guard.tool({ name: 'mail.send', description: 'Send', input, risk: 'write' }, async (args, ctx) => {
+  const send = guardTool(s.guard, { name: 'mail.send', description: 'Send', input, risk: 'write' }, async (args, ctx) => {
     received.push({ args: args as Record<string, unknown>, token: ctx.credential.token });
     return 'sent';
   });
@@ -133,7 +134,8 @@ describe('values the caller can change after the check', () => {
         resolve();
       };
     });
-    const send = s.guard.tool(
+    const send = guardTool(
+      s.guard,
       { name: 'mail.send', description: 'Send', input: z.object({ message: z.unknown() }) },
       async (args: { message: unknown }) => {
         mutate();

@@ -7,7 +7,7 @@
 import { SignJWT, type JWTPayload } from 'jose';
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { verifyCallCredential, type Guard } from '../../src/index.js';
+import { verifyCallCredential, type Guard, guardTool } from '../../src/index.js';
 import { createJwtSvidVerifier } from '../../src/identity/jwt-svid.js';
 import { COMPACT_JWS } from '../../src/jose/compact-jws.js';
 import { AGENT, AUDIENCE, setup } from '../support/fixtures.js';
@@ -73,7 +73,7 @@ describe('call credentials', () => {
     const g: Guard = s.guard;
     const opts = { jwks: g.credentialJwks(), issuer: g.credentialIssuer, audience: 'files.read', store: g.store, clock: s.clock };
     const outcomes: unknown[] = [];
-    const tool = s.guard.tool({ name: 'files.read', description: 'Read', input: z.object({}), risk: 'read' }, async (_a, ctx) => {
+    const tool = guardTool(s.guard, { name: 'files.read', description: 'Read', input: z.object({}), risk: 'read' }, async (_a, ctx) => {
       // Checked while the call runs: the credential is revoked once it ends.
       const spelt = respellings(ctx.credential.token)['signature with a non-zero unused bit']!;
       outcomes.push(await verifyCallCredential(spelt, opts).then(() => 'accepted', (e: { code: string }) => e.code));

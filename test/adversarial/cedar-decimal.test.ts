@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { createCedarEngine } from '../../src/policy/cedar.js';
 import { toCedarDecimal, toCedarLong } from '../../src/policy/cedar-schema.js';
 import { setup } from '../support/fixtures.js';
+import { guardTool } from '../../src/index.js';
 
 // A number Cedar cannot hold exactly is a policy error (deny), never a rounded value that slips
 // under a limit. Each attack pins one outcome and checks the tool never ran.
@@ -23,7 +24,7 @@ forbid (principal, action == Action::"refunds.issue", resource) when { context.a
 
 async function world() {
   const s = await setup({ policy: createCedarEngine({ policies: POLICIES, tools: [refundTool] }) });
-  const refund = s.guard.tool(refundTool, (a) => {
+  const refund = guardTool(s.guard, refundTool, (a) => {
     s.ran.push(`refund:${a.amount}`);
     return 'refunded';
   });

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import type { Guard, GuardedTool } from '../../src/index.js';
 import { AGENT, setup } from '../support/fixtures.js';
+import { guardTool } from '../../src/index.js';
 
 // The tool's schema is deliberately loose (any JSON values) so that the grant's constraints are
 // the only thing between the model's arguments and the tool. Each attempt pins one outcome.
@@ -15,7 +16,8 @@ beforeAll(async () => {
   const s = await setup();
   guard = s.guard;
   ran = [];
-  call = guard.tool(
+  call = guardTool(
+    guard,
     { name: 'http.fetch', description: 'Fetch', input: z.record(z.string(), z.unknown()), risk: 'read' },
     (args) => {
       ran.push(args);
@@ -92,8 +94,8 @@ describe('prototype keys in arguments', () => {
   });
 
   test('a tool named __proto__ or constructor cannot be registered', () => {
-    expect(() => guard.tool({ name: '__proto__', description: 'x', input: z.object({}) }, () => 1)).toThrow(TypeError);
-    expect(() => guard.tool({ name: 'constructor', description: 'x', input: z.object({}) }, () => 1)).toThrow(TypeError);
+    expect(() => guardTool(guard, { name: '__proto__', description: 'x', input: z.object({}) }, () => 1)).toThrow(TypeError);
+    expect(() => guardTool(guard, { name: 'constructor', description: 'x', input: z.object({}) }, () => 1)).toThrow(TypeError);
   });
 });
 
@@ -107,7 +109,8 @@ describe('arguments changed while the call waits (time of check, time of use)', 
     });
     const shared: { to: string } = { to: 'dana@example.com' };
     const bodies: unknown[] = [];
-    const send = s.guard.tool(
+    const send = guardTool(
+      s.guard,
       { name: 'email.send', description: 'Send', input: z.object({ message: z.unknown() }), risk: 'external' },
       (args) => {
         bodies.push(args);

@@ -7,7 +7,7 @@ import { inspect } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { CapabilityError, CredentialRejectedError, safeCause, TesseraError, ToolDeniedError } from '../../src/errors.js';
 import { IdentityError } from '../../src/identity/errors.js';
-import { createMemoryStore, verifyCallCredential, type IdentityVerifier, type TesseraStore } from '../../src/index.js';
+import { createMemoryStore, verifyCallCredential, type IdentityVerifier, type TesseraStore, guardTool } from '../../src/index.js';
 import { RedisStoreError } from '../../src/store/redis.js';
 import { setup } from '../support/fixtures.js';
 import { setupChain } from '../delegation/chain-fixtures.js';
@@ -128,7 +128,7 @@ describe('every error class summarises its cause', () => {
     const s = await setup();
     const store: TesseraStore = { ...createMemoryStore(), consumeCredential: failing };
     let err: unknown;
-    const tool = s.guard.tool({ name: 'files.read', description: 'Read', input: (await import('zod')).z.object({}), risk: 'read' }, async (_a, ctx) => {
+    const tool = guardTool(s.guard, { name: 'files.read', description: 'Read', input: (await import('zod')).z.object({}), risk: 'read' }, async (_a, ctx) => {
       err = await verifyCallCredential(ctx.credential.token, {
         jwks: s.guard.credentialJwks(),
         issuer: s.guard.credentialIssuer,

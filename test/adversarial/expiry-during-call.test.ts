@@ -10,6 +10,7 @@ import { ToolDeniedError } from '../../src/errors.js';
 import type { Credential, CredentialProvider, CredentialRequest } from '../../src/index.js';
 import { setup } from '../support/fixtures.js';
 import { RESEARCHER, setupChain } from '../delegation/chain-fixtures.js';
+import { guardTool } from '../../src/index.js';
 
 const FIVE_MIN_MS = 5 * 60_000;
 const SKEW_MS = 30_000;
@@ -27,7 +28,8 @@ async function outcome(p: Promise<unknown>): Promise<string> {
 const expOf = (token: string): number => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp;
 
 function mailer(s: Awaited<ReturnType<typeof setup>>) {
-  return s.guard.tool(
+  return guardTool(
+    s.guard,
     { name: 'email.send', description: 'Send', input: z.object({ to: z.string() }), risk: 'external' },
     (_args, ctx) => {
       s.ran.push('sent');
@@ -143,7 +145,7 @@ describe('the call credential never outlives the capability', () => {
     const cap = await s.grant();
     s.clock.advance(FIVE_MIN_MS - 7_000);
     const credential = (await s.guard.withCapability(cap, () =>
-      s.guard.tool({ name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }) }, (_a, ctx) => ctx.credential)({
+      guardTool(s.guard, { name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }) }, (_a, ctx) => ctx.credential)({
         ticketId: '4711',
       }),
     )) as Credential;

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { ToolDeniedError } from '../../src/errors.js';
 import { createAgentKey } from '../../src/identity/agent-key.js';
 import { createJwtSvidVerifier } from '../../src/identity/jwt-svid.js';
-import { createMemoryStore, type Credential, type CredentialProvider, type CredentialRequest, type TesseraStore } from '../../src/index.js';
+import { createMemoryStore, type Credential, type CredentialProvider, type CredentialRequest, type TesseraStore, guardTool } from '../../src/index.js';
 import { ATTR } from '../../src/telemetry/attributes.js';
 import { createSpanCapture } from '../../src/testing/span-capture.js';
 import { AGENT, AUDIENCE, ISSUER, setup } from '../support/fixtures.js';
@@ -314,7 +314,7 @@ describe('a custom store', () => {
   const approvedWithId = { approver: async () => ({ approved: true as const, approver: 'alice', id: 'approval-1' }) };
 
   function highRisk(s: Awaited<ReturnType<typeof setup>>) {
-    return s.guard.tool({ name: 'email.send', description: 'Send', input: z.object({ to: z.string() }), risk: 'external' }, () => {
+    return guardTool(s.guard, { name: 'email.send', description: 'Send', input: z.object({ to: z.string() }), risk: 'external' }, () => {
       s.ran.push('sent');
     });
   }

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { createAuthority, createGuard, generateSigningKey, type JWKS, type SigningKey } from '../../src/index.js';
+import { createAuthority, createGuard, generateSigningKey, type JWKS, type SigningKey, guardTool } from '../../src/index.js';
 import { AGENT, AUDIENCE, ISSUER, manualClock } from '../support/fixtures.js';
 
 const MIN = 60_000;
@@ -24,7 +24,7 @@ async function world(jwksOption?: (source: () => JWKS | Promise<JWKS>) => unknow
     clock,
   });
   const ran: string[] = [];
-  const read = guard.tool({ name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, (a) => {
+  const read = guardTool(guard, { name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, (a) => {
     ran.push(a.ticketId);
     return 'ok';
   });

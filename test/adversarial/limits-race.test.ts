@@ -1,11 +1,12 @@
 import { expect, test } from 'vitest';
 import { z } from 'zod';
 import { AGENT, setup } from '../support/fixtures.js';
+import { guardTool } from '../../src/index.js';
 
 test('with 50 concurrent calls against maxCalls: 7, exactly 7 run and 43 are denied call_limit_exceeded', async () => {
   const { guard, authority } = await setup();
   let ran = 0;
-  const t = guard.tool({ name: 'db.query', description: 'q', input: z.object({ q: z.string() }), risk: 'read' }, async () => {
+  const t = guardTool(guard, { name: 'db.query', description: 'q', input: z.object({ q: z.string() }), risk: 'read' }, async () => {
     await new Promise((r) => setTimeout(r, 1));
     ran++;
   });
@@ -20,7 +21,7 @@ test('with 50 concurrent calls against maxCalls: 7, exactly 7 run and 43 are den
 
 test('limits count per capability: a second grant has its own budget', async () => {
   const { guard, authority } = await setup();
-  const t = guard.tool({ name: 'db.query', description: 'q', input: z.object({ q: z.string() }), risk: 'read' }, () => 'ok');
+  const t = guardTool(guard, { name: 'db.query', description: 'q', input: z.object({ q: z.string() }), risk: 'read' }, () => 'ok');
   const grant = () => authority.grant({ agent: AGENT, audience: 'support-app', intent: { id: 'i', purpose: 'p' }, tools: { 'db.query': { maxCalls: 1 } } });
   const [a, b] = [await grant(), await grant()];
   await expect(t({ q: '1' }, { capability: a })).resolves.toBe('ok');
@@ -30,7 +31,7 @@ test('limits count per capability: a second grant has its own budget', async () 
 
 test('revocation by capability, agent and intent stops the next call', async () => {
   const { guard, authority, clock } = await setup();
-  const t = guard.tool({ name: 'db.query', description: 'q', input: z.object({ q: z.string() }), risk: 'read' }, () => 'ok');
+  const t = guardTool(guard, { name: 'db.query', description: 'q', input: z.object({ q: z.string() }), risk: 'read' }, () => 'ok');
   const grant = (intent = 'i') => authority.grant({ agent: AGENT, audience: 'support-app', intent: { id: intent, purpose: 'p' }, tools: { 'db.query': {} } });
   const a = await grant();
   await t({ q: '1' }, { capability: a });

@@ -14,6 +14,7 @@ import {
   type GuardedTool,
   type RulesDocument,
   type SigningKey,
+  guardTool,
 } from '../../src/index.js';
 import { argConstraintSchema, compileConstraint } from '../../src/capability/constraints.js';
 import { compilePattern, PATTERN_MAX_INPUT, PATTERN_MAX_PROGRAM, PATTERN_MAX_SOURCE, patternProblem } from '../../src/capability/pattern.js';
@@ -38,7 +39,7 @@ beforeAll(async () => {
   authority = await createAuthority({ issuer: ISSUER, signingKey: key, clock });
   guard = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: authority.jwks() }, clock });
   ran = 0;
-  probe = guard.tool({ name: 'probe', description: 'Probe', input: z.record(z.string(), z.unknown()), risk: 'read' }, () => {
+  probe = guardTool(guard, { name: 'probe', description: 'Probe', input: z.record(z.string(), z.unknown()), risk: 'read' }, () => {
     ran++;
     return 'ran';
   });
@@ -204,7 +205,7 @@ describe('the rules engine matches patterns and globs on the same linear engine'
     const a = await createAuthority({ issuer: ISSUER, clock: c });
     const g = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: () => a.jwks() }, clock: c, policy: createRulesEngine(doc) });
     let count = 0;
-    const t = g.tool({ name: 'probe', description: 'Probe', input: z.record(z.string(), z.unknown()), risk: 'read' }, () => {
+    const t = guardTool(g, { name: 'probe', description: 'Probe', input: z.record(z.string(), z.unknown()), risk: 'read' }, () => {
       count++;
       return 'ran';
     });

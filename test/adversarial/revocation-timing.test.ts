@@ -8,7 +8,7 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { createAuthority, createGuard, createMemoryStore, delegate, generateSigningKey, ToolDeniedError, type TesseraStore } from '../../src/index.js';
+import { createAuthority, createGuard, createMemoryStore, delegate, generateSigningKey, ToolDeniedError, type TesseraStore, guardTool } from '../../src/index.js';
 import { createAgentKey } from '../../src/identity/agent-key.js';
 import { createRedisStore } from '../../src/store/redis.js';
 import { AGENT, AUDIENCE, ISSUER, manualClock } from '../support/fixtures.js';
@@ -23,7 +23,7 @@ async function world(store: TesseraStore, authorityHasStore = true) {
   const signingKey = await generateSigningKey('EdDSA');
   const authority = await createAuthority({ issuer: ISSUER, clock, signingKey, ...(authorityHasStore ? { store } : {}) });
   const guard = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: () => authority.jwks() }, clock, store, clockSkewSec: 30 });
-  const read = guard.tool({ name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => 'read');
+  const read = guardTool(guard, { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => 'read');
   const grant = (intent = 'ticket-4711', agent = AGENT) =>
     authority.grant({ agent, audience: AUDIENCE, intent: { id: intent, purpose: 'Answer a ticket' }, tools: { 'tickets.read': {} }, ttl: '5m' });
   const call = (capability: string) =>

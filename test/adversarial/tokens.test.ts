@@ -11,6 +11,7 @@ import {
   type Guard,
   type GuardedTool,
   type SigningKey,
+  guardTool,
 } from '../../src/index.js';
 import { AGENT, AUDIENCE, ISSUER, manualClock } from '../support/fixtures.js';
 
@@ -58,7 +59,7 @@ beforeEach(async () => {
   authority = await createAuthority({ issuer: ISSUER, signingKey: key, clock });
   guard = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: authority.jwks() }, clock });
   ran = 0;
-  read = guard.tool({ name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => {
+  read = guardTool(guard, { name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => {
     ran++;
     return 'ran';
   });
@@ -115,7 +116,7 @@ describe('capability token attacks', () => {
 
   test('a call credential presented as a capability is refused (typ)', async () => {
     let credential = '';
-    const t = guard.tool({ name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, (_a, ctx) => {
+    const t = guardTool(guard, { name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, (_a, ctx) => {
       credential = ctx.credential.token;
     });
     await t({ ticketId: '1' }, { capability: await sign(claims()) });
@@ -251,7 +252,7 @@ describe('trust configuration', () => {
     const rotated = await generateSigningKey();
     await authority.rotate(rotated);
     const g = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: () => authority.jwks() }, clock });
-    const t = g.tool({ name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => 'ok');
+    const t = guardTool(g, { name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => 'ok');
     const fresh = await authority.grant({ agent: AGENT, audience: AUDIENCE, intent: { id: 'i', purpose: 'p' }, tools: { 'tickets.read': {} } });
     await expect(t({ ticketId: '1' }, { capability: fresh })).resolves.toBe('ok');
   });

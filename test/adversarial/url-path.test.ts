@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { createAgentKey, createAuthority, createGuard, createRulesEngine, delegate, type Authority, type GuardedTool, type RulesDocument } from '../../src/index.js';
+import { createAgentKey, createAuthority, createGuard, createRulesEngine, delegate, type Authority, type GuardedTool, type RulesDocument, guardTool } from '../../src/index.js';
 import { argConstraintSchema, type ArgConstraint } from '../../src/capability/constraints.js';
 import { constraintWithin } from '../../src/capability/subsumption.js';
 import { PATH_MAX_INPUT } from '../../src/capability/path-within.js';
@@ -21,7 +21,7 @@ beforeAll(async () => {
   authority = await createAuthority({ issuer: ISSUER, clock });
   const guard = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: () => authority.jwks() }, clock });
   ran = 0;
-  fetchTool = guard.tool({ name: 'fetch', description: 'Fetch', input: z.record(z.string(), z.unknown()), risk: 'read' }, () => {
+  fetchTool = guardTool(guard, { name: 'fetch', description: 'Fetch', input: z.record(z.string(), z.unknown()), risk: 'read' }, () => {
     ran++;
     return 'ran';
   });
@@ -269,7 +269,7 @@ describe('forbid rules treat a URL or path they cannot judge as forbidden', () =
     const a = await createAuthority({ issuer: ISSUER, clock: c });
     const g = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: () => a.jwks() }, clock: c, policy: createRulesEngine(doc) });
     let count = 0;
-    const t = g.tool({ name: 'fetch', description: 'Fetch', input: z.record(z.string(), z.unknown()), risk: 'read' }, () => {
+    const t = guardTool(g, { name: 'fetch', description: 'Fetch', input: z.record(z.string(), z.unknown()), risk: 'read' }, () => {
       count++;
       return 'ran';
     });

@@ -1,7 +1,7 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { CapabilityError, createAuthority, createGuard, generateSigningKey } from '../../src/index.js';
+import { CapabilityError, createAuthority, createGuard, generateSigningKey, guardTool } from '../../src/index.js';
 import { AGENT, AUDIENCE, ISSUER, manualClock } from '../support/fixtures.js';
 
 const base = {
@@ -62,7 +62,7 @@ describe('authority.grant', () => {
     const clock = manualClock();
     const a = await createAuthority({ issuer: ISSUER, clock, maxTtl: '10m' });
     const guard = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: () => a.jwks() }, clock });
-    const t = guard.tool({ name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => 'ok');
+    const t = guardTool(guard, { name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => 'ok');
     const before = await a.grant({ ...base, ttl: '5m' });
     const oldKid = a.kid;
     const next = await generateSigningKey();

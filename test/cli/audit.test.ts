@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { createTestAuthority } from '../../src/testing/index.js';
 import { startOtlpReceiver } from '../telemetry/otlp-receiver.js';
 import { cliHarness, type CliHarness } from './support.js';
+import { guardTool } from '../../src/index.js';
 
 /** Real OTLP JSON: the spans go through the OTLP HTTP exporter to a receiver on 127.0.0.1. */
 async function otlpJsonOf(spans: ReadableSpan[]): Promise<string> {
@@ -33,9 +34,9 @@ beforeAll(async () => {
   const t = await createTestAuthority({
     guard: { approver: (r) => ({ approved: approve.has(String(r.argsPreview.answer)), approver: 'ops@example.com', reason: 'no' }) },
   });
-  const read = t.guard.tool({ name: 'tickets.read', description: 'r', input: z.object({ id: z.string() }), risk: 'read' }, () => 'ok');
-  const deploy = t.guard.tool({ name: 'deploy', description: 'd', input: z.object({ answer: z.string() }), risk: 'production' }, () => 'ok');
-  const broken = t.guard.tool({ name: 'broken', description: 'b', input: z.object({}), risk: 'read' }, () => {
+  const read = guardTool(t.guard, { name: 'tickets.read', description: 'r', input: z.object({ id: z.string() }), risk: 'read' }, () => 'ok');
+  const deploy = guardTool(t.guard, { name: 'deploy', description: 'd', input: z.object({ answer: z.string() }), risk: 'production' }, () => 'ok');
+  const broken = guardTool(t.guard, { name: 'broken', description: 'b', input: z.object({}), risk: 'read' }, () => {
     throw new Error('down');
   });
   const a = await t.grant({ tools: { 'tickets.read': { args: { id: { eq: '1' } } }, deploy: {}, broken: {} }, intent: { id: 'ticket-1', purpose: 'p' } });

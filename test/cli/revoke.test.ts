@@ -1,7 +1,7 @@
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { createAuthority, createGuard } from '../../src/index.js';
+import { createAuthority, createGuard, guardTool } from '../../src/index.js';
 import { createRedisStore } from '../../src/store/redis.js';
 import { redisTestsEnabled, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { cliHarness, type CliHarness } from './support.js';
@@ -31,7 +31,7 @@ describe.runIf(redisTestsEnabled())('tessera revoke (real redis-server)', () => 
     const store = createRedisStore({ client });
     const guard = createGuard({ audience: 'app', trust: { issuer: ISSUER, jwks: () => authority.jwks() }, store, clock: h.clock });
     const ran: string[] = [];
-    const read = guard.tool({ name: 'tickets.read', description: 'Read', input: z.object({ id: z.string() }), risk: 'read' }, (a) => {
+    const read = guardTool(guard, { name: 'tickets.read', description: 'Read', input: z.object({ id: z.string() }), risk: 'read' }, (a) => {
       ran.push(a.id);
       return a.id;
     });

@@ -10,7 +10,7 @@ import { decodeJwt } from 'jose';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { z } from 'zod';
 import { AuthorityRequestError, delegateRemote, requestCapability } from '../../src/client/authority-client.js';
-import { createAgentKey, createGuard, ToolDeniedError } from '../../src/index.js';
+import { createAgentKey, createGuard, ToolDeniedError, guardTool } from '../../src/index.js';
 import { GUARD_AUDIENCE, HELPER, INTENT, startAuthority, SUPPORT, type LiveAuthority } from './support.js';
 
 let live: LiveAuthority;
@@ -45,7 +45,7 @@ const refusal = (p: Promise<unknown>): Promise<AuthorityRequestError> =>
 function guarded() {
   const guard = createGuard({ audience: GUARD_AUDIENCE, trust: { issuer: live.issuer } });
   const ran: string[] = [];
-  const read = guard.tool({ name: 'tickets.read', description: 'Read', input: z.object({ id: z.string() }), risk: 'read' }, async ({ id }) => {
+  const read = guardTool(guard, { name: 'tickets.read', description: 'Read', input: z.object({ id: z.string() }), risk: 'read' }, async ({ id }) => {
     ran.push(id);
     return id;
   });

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { createAuthority, createGuard, ToolDeniedError, type Authority } from '../../src/index.js';
+import { createAuthority, createGuard, ToolDeniedError, type Authority, guardTool } from '../../src/index.js';
 import { createManualClock } from '../../src/testing/index.js';
 
 const AUDIENCE = 'support-app';
@@ -63,7 +63,7 @@ async function startSite(issuerPath = ''): Promise<Site & { issuer: string; cloc
 function setup(site: Awaited<ReturnType<typeof startSite>>) {
   const guard = createGuard({ audience: AUDIENCE, trust: { issuer: site.issuer }, clock: site.clock });
   const ran: string[] = [];
-  const read = guard.tool({ name: 'tickets.read', description: 'Read', input: z.object({ id: z.string() }), risk: 'read' }, async ({ id }) => {
+  const read = guardTool(guard, { name: 'tickets.read', description: 'Read', input: z.object({ id: z.string() }), risk: 'read' }, async ({ id }) => {
     ran.push(id);
     return id;
   });

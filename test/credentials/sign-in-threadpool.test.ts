@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { createSignedCredentials } from '../../src/credentials/call-credential.js';
 import type { CredentialRequest } from '../../src/credentials/types.js';
-import { createGuard, createMemoryStore, hashArguments, verifyCallCredential, type Guard } from '../../src/index.js';
+import { createGuard, createMemoryStore, hashArguments, verifyCallCredential, type Guard, guardTool } from '../../src/index.js';
 import { AGENT, ISSUER, setup } from '../support/fixtures.js';
 
 const request = (credentialId: string): CredentialRequest => ({
@@ -27,7 +27,8 @@ const request = (credentialId: string): CredentialRequest => ({
 
 async function filesTool(guard: Guard, clock: () => number) {
   const seen: { token: string; downstream: unknown }[] = [];
-  const read = guard.tool(
+  const read = guardTool(
+    guard,
     { name: 'files.read', description: 'Read a file', input: z.object({ path: z.string() }), risk: 'read', credential: { audience: 'files-api' } },
     async (args, ctx) => {
       const downstream = await verifyCallCredential(ctx.credential.token, {
@@ -114,7 +115,7 @@ describe("signIn: 'threadpool'", () => {
     const store = createMemoryStore();
     const provider = createSignedCredentials({ issuer: ISSUER, store, clock: Date.now, signIn: 'threadpool', signDeadlineMs: 100 });
     const { guard, grant, ran } = await setup({ store, credentials: { provider } });
-    const read = guard.tool({ name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, async () => {
+    const read = guardTool(guard, { name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, async () => {
       ran.push('ran');
     });
     const cap = await grant();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { createAgentKey, type AgentKey } from '../../src/identity/agent-key.js';
-import { createAuthority, createGuard, delegate, type Authority, type DelegationRequest, type GuardOptions, type ToolGrant } from '../../src/index.js';
+import { createAuthority, createGuard, delegate, type Authority, type DelegationRequest, type GuardOptions, type ToolGrant, guardTool } from '../../src/index.js';
 import { AUDIENCE, ISSUER, manualClock } from '../support/fixtures.js';
 
 export const PLANNER = 'spiffe://example.org/agents/planner';
@@ -25,14 +25,16 @@ export async function setupChain(overrides: Partial<GuardOptions> = {}) {
     archiver: await createAgentKey('EdDSA', { clock }),
   };
   const ran: string[] = [];
-  const readTicket = guard.tool(
+  const readTicket = guardTool(
+    guard,
     { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
     (args) => {
       ran.push(`tickets.read:${args.ticketId}`);
       return { id: args.ticketId };
     },
   );
-  const sendEmail = guard.tool(
+  const sendEmail = guardTool(
+    guard,
     { name: 'email.send', description: 'Send an email', input: z.object({ to: z.string(), body: z.string() }), risk: 'write' },
     (args) => {
       ran.push(`email.send:${args.to}`);

@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { createAuthority, createGuard, generateSigningKey, ToolDeniedError, type JWKS } from '../../src/index.js';
+import { createAuthority, createGuard, generateSigningKey, ToolDeniedError, type JWKS, guardTool } from '../../src/index.js';
 import { AGENT, AUDIENCE, ISSUER, manualClock } from '../support/fixtures.js';
 
 async function refusal(p: Promise<unknown>): Promise<ToolDeniedError> {
@@ -23,7 +23,7 @@ describe('docs/concepts.md: values that are not plain JSON after parsing are arg
     const authority = await createAuthority({ issuer: ISSUER, clock });
     const guard = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: authority.jwks() }, clock });
     let runs = 0;
-    const tool = guard.tool({ name: 'calendar.book', description: 'Book', input, risk: 'read' }, () => {
+    const tool = guardTool(guard, { name: 'calendar.book', description: 'Book', input, risk: 'read' }, () => {
       runs++;
       return 'booked';
     });
@@ -66,7 +66,7 @@ describe('docs/concepts.md: a URL key set is fetched again for an unknown kid at
     const port = await new Promise<number>((resolve) => server!.listen(0, '127.0.0.1', () => resolve((server!.address() as { port: number }).port)));
     const authority = await createAuthority({ issuer: ISSUER, signingKey: k1, clock });
     const guard = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: new URL(`http://127.0.0.1:${port}/jwks.json`) }, clock });
-    const read = guard.tool({ name: 'tickets.read', description: 'Read', input: z.object({}), risk: 'read' }, () => 'ok');
+    const read = guardTool(guard, { name: 'tickets.read', description: 'Read', input: z.object({}), risk: 'read' }, () => 'ok');
     const grant = () => authority.grant({ agent: AGENT, audience: AUDIENCE, intent: { id: 'i', purpose: 'p' }, tools: { 'tickets.read': {} }, ttl: '1h' });
 
     await expect(read({}, { capability: await grant() })).resolves.toBe('ok');

@@ -4,7 +4,7 @@ import type { LanguageModelV3GenerateResult } from '@ai-sdk/provider';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { toAISDKTool, toAISDKTools } from '../../src/adapters/ai-sdk.js';
 import { z } from 'zod';
-import { createGuard, ToolDeniedError } from '../../src/index.js';
+import { createGuard, ToolDeniedError, guardTool } from '../../src/index.js';
 import { createWorld, type World } from './support/world.js';
 
 const usage = {
@@ -172,7 +172,7 @@ describe('Vercel AI SDK (generateText with MockLanguageModelV3)', () => {
 
   test('needsApproval on a guard that cannot receive the answer is refused when the tool is adapted', () => {
     const other = createGuard({ audience: 'a', trust: { issuer: 'https://x.example', jwks: { keys: [] } } });
-    const tool = other.tool({ name: 'x', description: 'x', input: z.object({}), risk: 'admin' }, () => 1);
+    const tool = guardTool(other, { name: 'x', description: 'x', input: z.object({}), risk: 'admin' }, () => 1);
     expect(() => toAISDKTool(tool, { needsApproval: true })).toThrow(/toAISDKTool: tool "x": needsApproval makes the AI SDK ask a human, but the guard cannot receive the answer/);
     // Without framework approvals the AI SDK never asks: the guard's own approver (here none) decides.
     expect(toAISDKTool(tool).needsApproval).toBe(false);

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { parseDenial } from '../../src/adapters/denial.js';
 import { guardedHumanInTheLoop, toLangChainTool, toLangChainTools } from '../../src/adapters/langchain.js';
 import { z } from 'zod';
-import { createGuard, ToolDeniedError } from '../../src/index.js';
+import { createGuard, ToolDeniedError, guardTool } from '../../src/index.js';
 import { createWorld, type World } from './support/world.js';
 
 let w: World;
@@ -143,7 +143,7 @@ describe('LangChain.js (createAgent with a fake chat model)', () => {
 
   test('guardedHumanInTheLoop refuses at startup when the guard cannot receive the answer, and refuses other middleware', async () => {
     const other = createGuard({ audience: 'a', trust: { issuer: 'https://x.example', jwks: { keys: [] } } });
-    const tool = other.tool({ name: 'x', description: 'x', input: z.object({}), risk: 'admin' }, () => 1);
+    const tool = guardTool(other, { name: 'x', description: 'x', input: z.object({}), risk: 'admin' }, () => 1);
     expect(() => guardedHumanInTheLoop(humanInTheLoopMiddleware, toLangChainTools([tool]))).toThrow(
       /guard of "x" cannot receive a human's answer: create the guard with \{ approver: approvals.approver \}/,
     );

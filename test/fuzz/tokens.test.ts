@@ -15,7 +15,7 @@ import { IdentityError } from '../../src/identity/errors.js';
 import { createJwtSvidVerifier } from '../../src/identity/jwt-svid.js';
 import { createOidcVerifier } from '../../src/identity/oidc.js';
 import { createProofBinding } from '../../src/identity/proof-binding.js';
-import { verifyCallCredential, type Guard, type GuardedTool, type IdentityVerifier } from '../../src/index.js';
+import { verifyCallCredential, type Guard, type GuardedTool, type IdentityVerifier, guardTool } from '../../src/index.js';
 import { startOidcProvider, type TestOidcProvider } from '../identity/oidc-server.js';
 import { createTestTrustDomain } from '../identity/trust-domain.js';
 import { AGENT, AUDIENCE, setup } from '../support/fixtures.js';
@@ -113,7 +113,7 @@ let credential: string;
 beforeAll(async () => {
   s = await setup();
   guard = s.guard;
-  probe = guard.tool({ name: 'probe', description: 'Probe', input: z.object({ q: z.string() }), risk: 'read', credential: { audience: 'probe-api' } }, (_args, ctx) => {
+  probe = guardTool(guard, { name: 'probe', description: 'Probe', input: z.object({ q: z.string() }), risk: 'read', credential: { audience: 'probe-api' } }, (_args, ctx) => {
     ran++;
     credential = ctx.credential.token;
     return 'ran';

@@ -10,6 +10,7 @@ import type { CredentialProvider } from '../../src/index.js';
 import { ATTR } from '../../src/telemetry/attributes.js';
 import { createSpanCapture } from '../../src/testing/span-capture.js';
 import { AGENT, AUDIENCE, setup } from '../support/fixtures.js';
+import { guardTool } from '../../src/index.js';
 
 const spans = createSpanCapture();
 afterAll(() => spans.shutdown());
@@ -71,7 +72,7 @@ describe('call_aborted', () => {
         return { approved: true };
       },
     });
-    const send = s.guard.tool({ name: 'email.send', description: 'Send', input: z.object({ to: z.string() }), risk: 'external' }, () => {
+    const send = guardTool(s.guard, { name: 'email.send', description: 'Send', input: z.object({ to: z.string() }), risk: 'external' }, () => {
       s.ran.push('sent');
     });
     expect(await outcome(send({ to: 'a@example.com' }, { capability: await s.grant(), signal: ac.signal }))).toBe('call_aborted');
@@ -120,7 +121,7 @@ describe('tool_not_granted', () => {
     for (let i = 0; i < 400; i++) tools[`crm.t${i}`] = {};
     tools['tickets.read'] = {};
     const cap = await s.authority.grant({ agent: AGENT, audience: AUDIENCE, intent: { id: 'big', purpose: 'p' }, tools });
-    const del = s.guard.tool({ name: 'crm.delete', description: 'Delete', input: z.object({}) }, () => {
+    const del = guardTool(s.guard, { name: 'crm.delete', description: 'Delete', input: z.object({}) }, () => {
       s.ran.push('deleted');
     });
     const err = (await del({}, { capability: cap }).catch((e: unknown) => e)) as ToolDeniedError;
@@ -131,7 +132,7 @@ describe('tool_not_granted', () => {
 
   test('a tool outside every granted namespace: only the count', async () => {
     const s = await setup();
-    const wipe = s.guard.tool({ name: 'wipe', description: 'Wipe', input: z.object({}) }, () => {
+    const wipe = guardTool(s.guard, { name: 'wipe', description: 'Wipe', input: z.object({}) }, () => {
       s.ran.push('wiped');
     });
     const err = (await wipe({}, { capability: await s.grant() }).catch((e: unknown) => e)) as ToolDeniedError;

@@ -1,14 +1,15 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { decodeJwt } from 'jose';
-import { hashArguments, verifyCallCredential, type Guard } from '../../src/index.js';
+import { hashArguments, verifyCallCredential, type Guard, guardTool } from '../../src/index.js';
 import type { CredentialState, TesseraStore } from '../../src/store/types.js';
 import { AGENT, setup } from '../support/fixtures.js';
 
 async function capture(guard: Guard, cap: string, clock: () => number) {
   const tokens: string[] = [];
   const downstream: unknown[] = [];
-  const t = guard.tool(
+  const t = guardTool(
+    guard,
     {
       name: 'files.read',
       description: 'Read a file',
@@ -58,7 +59,7 @@ describe('just-in-time call credentials', () => {
     const { guard, authority, clock } = await setup();
     const cap = await authority.grant({ agent: AGENT, audience: 'support-app', intent: { id: 'i', purpose: 'p' }, tools: { 'files.read': {} } });
     let token = '';
-    const t = guard.tool({ name: 'files.read', description: 'r', input: z.object({ path: z.string() }), risk: 'read' }, (_a, ctx) => {
+    const t = guardTool(guard, { name: 'files.read', description: 'r', input: z.object({ path: z.string() }), risk: 'read' }, (_a, ctx) => {
       token = ctx.credential.token;
     });
     await guard.withCapability(cap, () => t({ path: '/a' }));
@@ -71,7 +72,7 @@ describe('just-in-time call credentials', () => {
     const { guard, authority, clock } = await setup();
     const cap = await authority.grant({ agent: AGENT, audience: 'support-app', intent: { id: 'i', purpose: 'p' }, tools: { 'files.read': {} } });
     let token = '';
-    const t = guard.tool({ name: 'files.read', description: 'r', input: z.object({ path: z.string() }), risk: 'read' }, async (_a, ctx) => {
+    const t = guardTool(guard, { name: 'files.read', description: 'r', input: z.object({ path: z.string() }), risk: 'read' }, async (_a, ctx) => {
       token = ctx.credential.token;
       const base = { jwks: guard.credentialJwks(), issuer: guard.credentialIssuer, store: guard.store, clock };
       await expect(verifyCallCredential(token, { ...base, audience: 'other-api' })).rejects.toMatchObject({ code: 'credential_invalid' });
@@ -87,7 +88,7 @@ describe('just-in-time call credentials', () => {
   test('an expired credential is rejected credential_expired', async () => {
     const { guard, authority, clock } = await setup();
     const cap = await authority.grant({ agent: AGENT, audience: 'support-app', intent: { id: 'i', purpose: 'p' }, tools: { 'files.read': {} } });
-    const t = guard.tool({ name: 'files.read', description: 'r', input: z.object({ path: z.string() }), risk: 'read', credential: { ttl: '2s' } }, async (_a, ctx) => {
+    const t = guardTool(guard, { name: 'files.read', description: 'r', input: z.object({ path: z.string() }), risk: 'read', credential: { ttl: '2s' } }, async (_a, ctx) => {
       clock.advance(10_000);
       await expect(
         verifyCallCredential(ctx.credential.token, { jwks: guard.credentialJwks(), issuer: guard.credentialIssuer, audience: 'files.read', store: guard.store, clock }),
@@ -100,7 +101,7 @@ describe('just-in-time call credentials', () => {
     const a = await setup();
     const b = await setup();
     const cap = await b.authority.grant({ agent: AGENT, audience: 'support-app', intent: { id: 'i', purpose: 'p' }, tools: { 'files.read': {} } });
-    const t = b.guard.tool({ name: 'files.read', description: 'r', input: z.object({ path: z.string() }), risk: 'read' }, async (_x, ctx) => {
+    const t = guardTool(b.guard, { name: 'files.read', description: 'r', input: z.object({ path: z.string() }), risk: 'read' }, async (_x, ctx) => {
       await expect(
         verifyCallCredential(ctx.credential.token, { jwks: a.guard.credentialJwks(), issuer: b.guard.credentialIssuer, audience: 'files.read', store: b.guard.store, clock: b.clock }),
       ).rejects.toMatchObject({ code: 'credential_invalid' });
@@ -123,7 +124,7 @@ describe('verifyCallCredential with a store answering outside its states', () =>
       revokeCredential: (id, ttl) => inner.revokeCredential(id, ttl),
     };
     let outcome: unknown;
-    const t = guard.tool({ name: 'files.read', description: 'r', input: z.object({ path: z.string() }), risk: 'read' }, async (_a, ctx) => {
+    const t = guardTool(guard, { name: 'files.read', description: 'r', input: z.object({ path: z.string() }), risk: 'read' }, async (_a, ctx) => {
       outcome = await verifyCallCredential(ctx.credential.token, {
         jwks: guard.credentialJwks(),
         issuer: guard.credentialIssuer,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { createMemoryStore, type CredentialProvider, type TesseraStore } from '../../src/index.js';
+import { createMemoryStore, type CredentialProvider, type TesseraStore, guardTool } from '../../src/index.js';
 import { setup } from '../support/fixtures.js';
 
 // Every stage that can fail denies the call with its own code, and the tool body never runs.
@@ -93,7 +93,8 @@ describe('fail closed', () => {
 
   test('by default a high-risk tool without an approver is denied approval_denied', async () => {
     const { guard, grant, ran } = await setup();
-    const wire = guard.tool(
+    const wire = guardTool(
+      guard,
       { name: 'email.send', description: 'Send', input: z.object({ to: z.string() }), risk: 'external' },
       async () => { ran.push('sent'); },
     );
@@ -105,7 +106,8 @@ describe('fail closed', () => {
 
   test('an approver that throws denies approval_denied', async () => {
     const { guard, grant, ran } = await setup({ approver: () => { throw new Error('pager down'); } });
-    const wire = guard.tool(
+    const wire = guardTool(
+      guard,
       { name: 'email.send', description: 'Send', input: z.object({ to: z.string() }), risk: 'external' },
       async () => { ran.push('sent'); },
     );
@@ -115,7 +117,8 @@ describe('fail closed', () => {
 
   test('an approver that never answers is denied approval_timeout', async () => {
     const { guard, grant, ran } = await setup({ approver: () => new Promise(() => {}), approvalTimeoutMs: 20 });
-    const wire = guard.tool(
+    const wire = guardTool(
+      guard,
       { name: 'email.send', description: 'Send', input: z.object({ to: z.string() }), risk: 'external' },
       async () => { ran.push('sent'); },
     );
@@ -125,7 +128,8 @@ describe('fail closed', () => {
 
   test('an approver that approves lets the high-risk call run', async () => {
     const { guard, grant, ran } = await setup({ approver: (r) => ({ approved: r.tool === 'email.send', approver: 'alice' }) });
-    const wire = guard.tool(
+    const wire = guardTool(
+      guard,
       { name: 'email.send', description: 'Send', input: z.object({ to: z.string() }), risk: 'external' },
       async () => { ran.push('sent'); },
     );
@@ -170,7 +174,8 @@ describe('long approvals', () => {
         return { approved: true, approver: 'alice' };
       },
     });
-    const wire = s.guard.tool(
+    const wire = guardTool(
+      s.guard,
       { name: 'email.send', description: 'Send', input: z.object({ to: z.string() }), risk: 'external' },
       async () => { s.ran.push('sent'); },
     );
@@ -188,7 +193,8 @@ describe('long approvals', () => {
       },
     });
     const results: string[] = [];
-    const wire = s.guard.tool(
+    const wire = guardTool(
+      s.guard,
       { name: 'email.send', description: 'Send', input: z.object({ to: z.string() }), risk: 'external' },
       async (_a, ctx) => {
         const opts = { jwks: s.guard.credentialJwks(), issuer: s.guard.credentialIssuer, audience: 'email.send', store: s.guard.store, clock: s.clock };

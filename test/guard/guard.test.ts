@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { guardTool, ToolDeniedError, verifyCallCredential } from '../../src/index.js';
+import { createGuard, guardTool, ToolDeniedError, verifyCallCredential } from '../../src/index.js';
 import { AGENT, setup } from '../support/fixtures.js';
 
 describe('guarded calls', () => {
@@ -29,7 +29,7 @@ describe('guarded calls', () => {
   test('guard.tool and guardTool are the same wrapper; the definition keeps name, description, schema and defaults', async () => {
     const { guard } = await setup();
     const input = z.object({ q: z.string() });
-    const t = guard.tool({ name: 'search.web', description: 'Search', input }, async () => 1);
+    const t = guardTool(guard, { name: 'search.web', description: 'Search', input }, async () => 1);
     expect(t.name).toBe('search.web');
     expect(t.definition).toMatchObject({ name: 'search.web', description: 'Search', input, risk: 'write', type: 'function' });
     expect(t.guard).toBe(guard);
@@ -46,7 +46,7 @@ describe('guarded calls', () => {
 
   test('a tool outside the intent is denied tool_not_granted naming the tool, the intent and the granted tools of its namespace', async () => {
     const { guard, grant, ran } = await setup();
-    const del = guard.tool({ name: 'tickets.delete', description: 'Delete', input: z.object({ id: z.string() }) }, async () => {
+    const del = guardTool(guard, { name: 'tickets.delete', description: 'Delete', input: z.object({ id: z.string() }) }, async () => {
       ran.push('delete');
     });
     const cap = await grant();
@@ -107,7 +107,7 @@ describe('guarded calls', () => {
     const { guard, grant, clock } = await setup();
     const boom = new RangeError('downstream exploded');
     let token = '';
-    const t = guard.tool({ name: 'tickets.read', description: 'x', input: z.object({ ticketId: z.string() }) }, async (_a, ctx) => {
+    const t = guardTool(guard, { name: 'tickets.read', description: 'x', input: z.object({ ticketId: z.string() }) }, async (_a, ctx) => {
       token = ctx.credential.token;
       throw boom;
     });
@@ -133,7 +133,7 @@ describe('guarded calls', () => {
     const { guard, grant } = await setup();
     const ac = new AbortController();
     let received: AbortSignal | undefined;
-    const t = guard.tool({ name: 'tickets.read', description: 'x', input: z.object({ ticketId: z.string() }), risk: 'read' }, (_a, ctx) => {
+    const t = guardTool(guard, { name: 'tickets.read', description: 'x', input: z.object({ ticketId: z.string() }), risk: 'read' }, (_a, ctx) => {
       received = ctx.signal;
     });
     await t({ ticketId: '4711' }, { capability: await grant(), signal: ac.signal });
@@ -152,8 +152,17 @@ describe('options are validated once, naming the option', () => {
 
   test('tool definitions are validated', async () => {
     const { guard } = await setup();
-    expect(() => guard.tool({ name: '__proto__', description: 'x', input: z.object({}) }, () => 1)).toThrow(/reserved/);
-    expect(() => guard.tool({ name: 'ok', description: 'x', input: {} as never }, () => 1)).toThrow(/zod schema/);
-    expect(() => guard.tool({ name: 'ok', description: 'x', input: z.object({}), risk: 'yolo' as never }, () => 1)).toThrow(/risk/);
+    expect(() => guardTool(guard, { name: '__proto__', description: 'x', input: z.object({}) }, () => 1)).toThrow(/reserved/);
+    expect(() => guardTool(guard, { name: 'ok', description: 'x', input: {} as never }, () => 1)).toThrow(/zod schema/);
+    expect(() => guardTool(guard, { name: 'ok', description: 'x', input: z.object({}), risk: 'yolo' as never }, () => 1)).toThrow(/risk/);
+  });
+});
+
+describe('guardTool is the one way to guard a tool', () => {
+  test('a guard has no tool method of its own, and guardTool refuses anything createGuard did not make', () => {
+    const def = { name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' as const };
+    expect('tool' in createGuard({ audience: 'a', trust: { issuer: 'https://authz.example.com', jwks: { keys: [] } } })).toBe(false);
+    expect(() => guardTool({} as never, def, () => 'x')).toThrow(new TypeError('guardTool needs a guard made by createGuard'));
+    expect(() => guardTool(null as never, def, () => 'x')).toThrow(TypeError);
   });
 });

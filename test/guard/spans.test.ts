@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { setup } from '../support/fixtures.js';
 import { createSpanCapture } from '../support/otel.js';
+import { guardTool } from '../../src/index.js';
 
 const capture = createSpanCapture();
 afterEach(() => capture.reset());
@@ -56,7 +57,7 @@ describe('one span per call', () => {
 
   test('a tool that throws: decision error and error.type is the exception class', async () => {
     const { guard, grant } = await setup({ telemetry: { tracer: capture.tracer } });
-    const t = guard.tool({ name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => {
+    const t = guardTool(guard, { name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => {
       throw new TypeError('secret-in-message');
     });
     await guard.withCapability(await grant(), () => t({ ticketId: '4711' })).catch(() => {});
@@ -67,7 +68,7 @@ describe('one span per call', () => {
 
   test('spans the tool creates are children of the guard span', async () => {
     const { guard, grant } = await setup({ telemetry: { tracer: capture.tracer } });
-    const t = guard.tool({ name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => {
+    const t = guardTool(guard, { name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => {
       capture.tracer.startSpan('downstream.http').end();
     });
     await guard.withCapability(await grant(), () => t({ ticketId: '4711' }));
@@ -101,7 +102,7 @@ describe('nothing secret leaks', () => {
     const { guard, sendEmail, readTicket, grant, authority } = await setup({ telemetry: { tracer: capture.tracer } });
     const cap = await grant();
     const credentials: string[] = [];
-    const leaky = guard.tool({ name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, (_a, ctx) => {
+    const leaky = guardTool(guard, { name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, (_a, ctx) => {
       credentials.push(ctx.credential.token);
     });
     await guard.withCapability(cap, async () => {

@@ -8,6 +8,7 @@ import { ToolDeniedError } from '../../src/errors.js';
 import { IdentityError } from '../../src/identity/errors.js';
 import type { AgentIdentity, IdentityVerifier } from '../../src/identity/types.js';
 import { AGENT, setup } from '../support/fixtures.js';
+import { guardTool } from '../../src/index.js';
 
 const ARGS = { ticketId: '4711' };
 
@@ -93,7 +94,8 @@ describe('identity binding', () => {
     const s = await setup({ identity: verifier });
     const cap = await s.grant();
     let seen: AgentIdentity | undefined;
-    const who = s.guard.tool(
+    const who = guardTool(
+      s.guard,
       { name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' },
       (_args, ctx) => {
         seen = ctx.agent;

@@ -9,6 +9,7 @@ import {
   type ApprovalRequest,
   type Approver,
   type GuardOptions,
+  guardTool,
 } from '../../src/index.js';
 import { setup } from '../support/fixtures.js';
 
@@ -21,7 +22,8 @@ const SECRET = 'sk-live-0123456789abcdef';
 /** The default policy (risk baseline): an external tool needs a human. */
 async function world(options: Partial<GuardOptions>) {
   const s = await setup({ telemetry: { tracer: provider.getTracer('test') }, ...options });
-  const notify = s.guard.tool(
+  const notify = guardTool(
+    s.guard,
     { name: 'customer.notify', description: 'Mail a customer', input: z.object({ to: z.string(), text: z.string(), apiKey: z.string().optional() }), risk: 'external' },
     async (args) => {
       s.ran.push(`notify:${args.to}:${args.text}`);

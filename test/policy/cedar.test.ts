@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { CEDAR_NO_PERMIT_ID, CEDAR_UNKNOWN_TOOL_ID, createCedarEngine, type CedarEngineOptions } from '../../src/policy/cedar.js';
-import { createRulesEngine, InvalidPolicyError, type GuardOptions, type PolicyEngine } from '../../src/index.js';
+import { createRulesEngine, InvalidPolicyError, type GuardOptions, type PolicyEngine, guardTool } from '../../src/index.js';
 import { createScriptedApprover } from '../../src/policy/approvers.js';
 import type { PolicyRequest } from '../../src/policy/types.js';
 import { setup } from '../support/fixtures.js';
@@ -24,9 +24,9 @@ const cedarEngine = (policies: CedarEngineOptions['policies'], extra: Partial<Ce
 /** A guard whose tools are the definitions above, all granted. */
 async function world(policy: PolicyEngine | PolicyEngine[], extra: Partial<GuardOptions> = {}) {
   const s = await setup({ policy, ...extra });
-  const read = s.guard.tool(defs.read, async (a) => (s.ran.push(`read:${a.ticketId}`), 'ticket'));
-  const mail = s.guard.tool(defs.mail, async (a) => (s.ran.push(`mail:${a.to}`), 'sent'));
-  const refund = s.guard.tool(defs.refund, async (a) => (s.ran.push(`refund:${a.amount}`), 'refunded'));
+  const read = guardTool(s.guard, defs.read, async (a) => (s.ran.push(`read:${a.ticketId}`), 'ticket'));
+  const mail = guardTool(s.guard, defs.mail, async (a) => (s.ran.push(`mail:${a.to}`), 'sent'));
+  const refund = guardTool(s.guard, defs.refund, async (a) => (s.ran.push(`refund:${a.amount}`), 'refunded'));
   const tools = { 'tickets.read': {}, 'email.send': {}, 'refunds.issue': {} };
   const cap = await s.grant({ tools });
   return { ...s, read, mail, refund, cap, tools };

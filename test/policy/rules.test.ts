@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { createRulesEngine, type PolicyEngine, type PolicyRequest, type RulesDocument } from '../../src/index.js';
+import { createRulesEngine, type PolicyEngine, type PolicyRequest, type RulesDocument, guardTool } from '../../src/index.js';
 import { createScriptedApprover } from '../../src/policy/approvers.js';
 import { RULES_DEFAULT_ID, RULES_HIGH_RISK_ID } from '../../src/policy/rules.js';
 import { AGENT, setup } from '../support/fixtures.js';
@@ -19,7 +19,8 @@ const mail = { to: 'a@example.com', subject: 's', body: 'b' };
 /** A guard with the fixture tools plus a high-risk tool, all granted. */
 async function world(policy: PolicyEngine | PolicyEngine[], extra: Parameters<typeof setup>[0] = {}) {
   const s = await setup({ policy, ...extra });
-  const deploy = s.guard.tool(
+  const deploy = guardTool(
+    s.guard,
     { name: 'deploy.run', description: 'Deploy a service', input: z.object({ service: z.string(), amount: z.number().int().optional() }), risk: 'production' },
     async (args) => {
       s.ran.push(`deploy.run:${args.service}`);

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { createAuthority, createGuard, createMemoryStore, type TesseraStore } from '../../src/index.js';
+import { createAuthority, createGuard, createMemoryStore, type TesseraStore, guardTool } from '../../src/index.js';
 import { createRedisStore } from '../../src/store/redis.js';
 import { AGENT, AUDIENCE, ISSUER, manualClock } from '../support/fixtures.js';
 import { redisTestsEnabled, startRedisServer, type RedisServer } from '../support/redis-server.js';
@@ -16,7 +16,7 @@ async function world(store: TesseraStore) {
   const authority = await createAuthority({ issuer: ISSUER, clock, store });
   const guard = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: () => authority.jwks() }, clock, store });
   const ran: string[] = [];
-  const read = guard.tool({ name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' }, async (args) => {
+  const read = guardTool(guard, { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' }, async (args) => {
     ran.push(args.ticketId);
   });
   const grant = (agent = AGENT, intent = 'ticket-4711') =>

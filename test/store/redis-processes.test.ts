@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { createAuthority, createGuard, type Authority } from '../../src/index.js';
+import { createAuthority, createGuard, type Authority, guardTool } from '../../src/index.js';
 import { createRedisStore } from '../../src/store/redis.js';
 import { redisTestsEnabled, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { CLIENT_KINDS, connectClient, type TestClient } from './redis-clients.js';
@@ -127,7 +127,7 @@ describe.skipIf(!enabled)('guards in several processes sharing one Redis', () =>
     let token!: string;
     const gotToken = new Promise<void>((resolve) => {
       // The call stays open while the workers race, so the credential is still live.
-      const hold = guard.tool({ name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' }, async (_args, ctx) => {
+      const hold = guardTool(guard, { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' }, async (_args, ctx) => {
         token = ctx.credential.token;
         resolve();
         await held;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
-import { createGuard, ToolDeniedError, verifyCallCredential } from '../../src/index.js';
+import { createGuard, ToolDeniedError, verifyCallCredential, guardTool } from '../../src/index.js';
 import { createRedisStore, RedisStoreError, type RedisStore } from '../../src/store/redis.js';
 import { AUDIENCE, ISSUER, setup } from '../support/fixtures.js';
 import { redisTestsEnabled, startRedisServer, type RedisServer } from '../support/redis-server.js';
@@ -186,7 +186,7 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
           store: createRedisStore({ client: other.client, prefix: p }),
         });
         const ran: string[] = [];
-        const read = b.tool({ name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, async (args) => {
+        const read = guardTool(b, { name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, async (args) => {
           ran.push(args.ticketId);
         });
         const cap = await a.grant();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createAuthority, createGuard, type Authority, type Guard, type GuardOptions } from '../../src/index.js';
+import { createAuthority, createGuard, type Authority, type Guard, type GuardOptions, guardTool } from '../../src/index.js';
 import { createManualClock } from '../../src/testing/clock.js';
 
 export const ISSUER = 'https://authz.example.com';
@@ -19,7 +19,8 @@ export async function setup(overrides: Partial<GuardOptions> = {}) {
     ...overrides,
   });
   const ran: string[] = [];
-  const readTicket = guard.tool(
+  const readTicket = guardTool(
+    guard,
     {
       name: 'tickets.read',
       description: 'Read a ticket',
@@ -31,7 +32,8 @@ export async function setup(overrides: Partial<GuardOptions> = {}) {
       return { id: args.ticketId, credential: ctx.credential.id };
     },
   );
-  const sendEmail = guard.tool(
+  const sendEmail = guardTool(
+    guard,
     {
       name: 'email.send',
       description: 'Send an email',

@@ -2,7 +2,7 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { createMemoryStore, type CredentialProvider, type GuardOptions, type PolicyEngine } from '../../src/index.js';
+import { createMemoryStore, type CredentialProvider, type GuardOptions, type PolicyEngine, guardTool } from '../../src/index.js';
 import { GUARD_FAILURE_CODES, isOperationError } from '../../src/telemetry/recorder.js';
 import { setup } from '../support/fixtures.js';
 import { createSpanCapture } from '../support/otel.js';
@@ -92,7 +92,7 @@ describe('span status: a denial is not an error, a guard failure is', () => {
 
   test('a tool that throws: ERROR with error.type the exception class, and its exception event', async () => {
     const { guard, grant } = await setup({ telemetry: { tracer: capture.tracer } });
-    const t = guard.tool({ name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => {
+    const t = guardTool(guard, { name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => {
       throw new RangeError('not shown');
     });
     await expect(guard.withCapability(await grant(), () => t({ ticketId: '4711' }))).rejects.toBeInstanceOf(RangeError);
@@ -125,7 +125,7 @@ describe('the span is handed to the SDK once, with the call’s own timing', () 
 
   test('attributes and events written by the tool through the active span reach the exported span', async () => {
     const { guard, grant } = await setup({ telemetry: { tracer: capture.tracer } });
-    const t = guard.tool({ name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => {
+    const t = guardTool(guard, { name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, () => {
       const active = trace.getActiveSpan()!;
       active.setAttribute('app.rows', 3);
       active.addEvent('app.cache_miss', { 'app.key': 'k' });
@@ -141,7 +141,7 @@ describe('the span is handed to the SDK once, with the call’s own timing', () 
 
   test('a child span started inside the tool gets the guard span as parent, and the guard span keeps every attribute', async () => {
     const { guard, grant } = await setup({ telemetry: { tracer: capture.tracer } });
-    const t = guard.tool({ name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, (_a, ctx) => {
+    const t = guardTool(guard, { name: 'tickets.read', description: 'r', input: z.object({ ticketId: z.string() }), risk: 'read' }, (_a, ctx) => {
       capture.tracer.startSpan('downstream.http').end();
       ctx.sideEffect('ticket.read', { id: '4711' });
     });

@@ -1,11 +1,12 @@
 import { afterAll, beforeEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { createTestAuthority, isDenial, settleCall } from '../../src/testing/index.js';
-import { ToolDeniedError } from '../../src/index.js';
+import { ToolDeniedError, guardTool } from '../../src/index.js';
 
 const t = await createTestAuthority();
 const ran: string[] = [];
-const sendEmail = t.guard.tool(
+const sendEmail = guardTool(
+  t.guard,
   { name: 'email.send', description: 'Send an email', input: z.object({ to: z.string() }), risk: 'write' },
   async (args, ctx) => {
     ran.push(args.to);
@@ -13,7 +14,7 @@ const sendEmail = t.guard.tool(
     return { ok: true };
   },
 );
-const flaky = t.guard.tool({ name: 'flaky', description: 'Throws', input: z.object({}), risk: 'read' }, () => {
+const flaky = guardTool(t.guard, { name: 'flaky', description: 'Throws', input: z.object({}), risk: 'read' }, () => {
   throw new RangeError('downstream said no');
 });
 

@@ -1,18 +1,21 @@
 import { afterAll, beforeEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { createManualClock, createTestAuthority, DEFAULT_TEST_TIME, expectSpan, type TestAuthority } from '../../src/testing/index.js';
+import { guardTool } from '../../src/index.js';
 
 const t: TestAuthority = await createTestAuthority();
 const ran: string[] = [];
 
-const readTicket = t.guard.tool(
+const readTicket = guardTool(
+  t.guard,
   { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
   async (args) => {
     ran.push(args.ticketId);
     return { id: args.ticketId };
   },
 );
-const sendEmail = t.guard.tool(
+const sendEmail = guardTool(
+  t.guard,
   { name: 'email.send', description: 'Send an email', input: z.object({ to: z.string() }), risk: 'write' },
   async (args, ctx) => {
     ctx.sideEffect('email.sent', { to: args.to });
@@ -78,7 +81,7 @@ describe('createTestAuthority', () => {
       audience: 'strict-app',
       guard: { policy: { name: 'no', evaluate: () => ({ effect: 'deny', reason: 'closed for the test', policyIds: ['p1'] }) } },
     });
-    const tool = strict.guard.tool({ name: 'x', description: 'x', input: z.object({}), risk: 'read' }, () => {
+    const tool = guardTool(strict.guard, { name: 'x', description: 'x', input: z.object({}), risk: 'read' }, () => {
       ran.push('x');
     });
     const cap = await strict.grant({ tools: { x: {} } });
@@ -120,7 +123,7 @@ describe('createTestAuthority options', () => {
 
 describe('hooks: true', async () => {
   const hooked = await createTestAuthority({ hooks: true, audience: 'hooked-app' });
-  const tool = hooked.guard.tool({ name: 'noop', description: 'n', input: z.object({}), risk: 'read' }, () => 'ok');
+  const tool = guardTool(hooked.guard, { name: 'noop', description: 'n', input: z.object({}), risk: 'read' }, () => 'ok');
 
   test('first test records a span and moves the clock', async () => {
     await tool({}, { capability: await hooked.grant({ tools: { noop: {} } }) });

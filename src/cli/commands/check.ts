@@ -12,6 +12,7 @@ import { checkingGuard, readCapability } from '../capability-input.js';
 import { readInput } from '../files.js';
 import { CliError, CliUsageError, EXIT, type CliIo, type ExitCode } from '../io.js';
 import { loadPolicyFile } from '../policy-files.js';
+import { guardTool } from '../../guard/guard-tool.js';
 
 export const checkSpec: CommandSpec = {
   name: 'check',
@@ -88,7 +89,7 @@ export async function check(argv: readonly string[], io: CliIo): Promise<ExitCod
   );
   let tool;
   try {
-    tool = guard.tool({ name: toolName, description: 'tessera check (dry run)', input: z.looseObject({}), risk }, () => undefined);
+    tool = guardTool(guard, { name: toolName, description: 'tessera check (dry run)', input: z.looseObject({}), risk }, () => undefined);
   } catch (err) {
     throw new CliUsageError(`--tool: ${err instanceof Error ? err.message : 'invalid tool name'}`);
   }

@@ -11,6 +11,7 @@ import { ToolDeniedError, TesseraError } from '../../errors.js';
 import { createGuard } from '../../guard/create-guard.js';
 import { parseCommand, renderHelp, type CommandSpec } from '../args.js';
 import { EXIT, type CliIo, type ExitCode } from '../io.js';
+import { guardTool } from '../../guard/guard-tool.js';
 
 export const demoSpec: CommandSpec = {
   name: 'demo',
@@ -65,11 +66,13 @@ export async function runPackagedDemo(io: Pick<CliIo, 'clock'>, out: (line: stri
     await verifyCallCredential(credential, { jwks: guard.credentialJwks(), issuer: guard.credentialIssuer, audience: 'mail-api', store: guard.store, tool: 'email.send', clock });
     presented.push(credential);
   };
-  const readTicket = guard.tool(
+  const readTicket = guardTool(
+    guard,
     { name: 'tickets.read', description: 'Read a support ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
     ({ ticketId }) => ({ ticketId, subject: 'Cannot log in' }),
   );
-  const sendEmail = guard.tool(
+  const sendEmail = guardTool(
+    guard,
     {
       name: 'email.send',
       description: 'Send an email',
@@ -82,7 +85,8 @@ export async function runPackagedDemo(io: Pick<CliIo, 'clock'>, out: (line: stri
       return { sent: true };
     },
   );
-  const deleteTicket = guard.tool(
+  const deleteTicket = guardTool(
+    guard,
     { name: 'tickets.delete', description: 'Delete a ticket', input: z.object({ ticketId: z.string() }), risk: 'admin' },
     () => ({ deleted: true }),
   );

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { createRemoteApprover } from '../../../src/client/approvals.js';
-import { createAuthority, createGuard, ToolDeniedError } from '../../../src/index.js';
+import { createAuthority, createGuard, ToolDeniedError, guardTool } from '../../../src/index.js';
 
 interface Init {
   readonly type: 'init';
@@ -43,7 +43,8 @@ process.on('message', (msg: Init | Call) => {
         onPending: (info) => process.send!({ type: 'submitted', n: msg.n, id: info.id }),
       }),
     });
-    const refund = guard.tool(
+    const refund = guardTool(
+      guard,
       { name: 'payments.refund', description: 'Refund an order', input: z.object({ orderId: z.string(), amount: z.number(), note: z.string().optional() }), risk: 'external' },
       async (args) => {
         ran.push(args.orderId);

@@ -8,7 +8,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { z } from 'zod';
 import { createFrameworkApprovals } from '../../../src/adapters/approvals.js';
-import { createAuthority, createGuard, verifyCallCredential, type Approver, type GuardOptions } from '../../../src/index.js';
+import { createAuthority, createGuard, verifyCallCredential, type Approver, type GuardOptions, guardTool } from '../../../src/index.js';
 import { AGENT, AUDIENCE, ISSUER, manualClock } from '../../support/fixtures.js';
 
 export async function createWorld(options: { fallback?: Approver; guard?: Partial<GuardOptions> } = {}) {
@@ -31,7 +31,8 @@ export async function createWorld(options: { fallback?: Approver; guard?: Partia
   const downstream = async (tool: string, token: string) =>
     verifyCallCredential(token, { jwks: guard.credentialJwks(), issuer: guard.credentialIssuer, audience: tool, store: guard.store, clock, tool });
 
-  const readTicket = guard.tool(
+  const readTicket = guardTool(
+    guard,
     { name: 'tickets.read', description: 'Read a support ticket by id', input: z.object({ ticketId: z.string() }), risk: 'read' },
     async (args, ctx) => {
       const claims = await downstream('tickets.read', ctx.credential.token);
@@ -39,7 +40,8 @@ export async function createWorld(options: { fallback?: Approver; guard?: Partia
       return { id: args.ticketId, subject: 'Refund request', status: 'open' };
     },
   );
-  const refund = guard.tool(
+  const refund = guardTool(
+    guard,
     {
       name: 'payments.refund',
       description: 'Refund an order to the customer',
@@ -53,7 +55,8 @@ export async function createWorld(options: { fallback?: Approver; guard?: Partia
       return { refunded: args.amount };
     },
   );
-  const deleteAccount = guard.tool(
+  const deleteAccount = guardTool(
+    guard,
     { name: 'accounts.delete', description: 'Delete a customer account', input: z.object({ accountId: z.string() }), risk: 'admin' },
     async (args, ctx) => {
       ran.push({ tool: 'accounts.delete', callId: ctx.callId, credentialJti: ctx.credential.id, credentialCallId: ctx.callId, credentialToken: ctx.credential.token });

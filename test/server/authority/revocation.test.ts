@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, test } from 'vitest';
 import { ToolDeniedError } from '../../../src/errors.js';
 import type { AgentKey } from '../../../src/identity/agent-key.js';
 import { ADMIN, createAgentKey, createHarness, GUARD_AUDIENCE, guardFor, HELPER, ISSUER, oauthError, SUPPORT, type Harness } from './support.js';
+import { guardTool } from '../../../src/index.js';
 
 let h: Harness;
 let key: AgentKey;
@@ -26,7 +27,7 @@ const revoke = (token: string, headers: Record<string, string>) =>
 /** Calls tickets.read through a real guard sharing the store; returns "allowed" or the denial code. */
 async function use(capability: string): Promise<string> {
   const guard = guardFor(h);
-  const read = guard.tool({ name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, async () => 'ok');
+  const read = guardTool(guard, { name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, async () => 'ok');
   const identity = await h.svid(SUPPORT, { aud: GUARD_AUDIENCE });
   return guard.withCapability({ capability, identity, prover: key }, () => read({ ticketId: 'T-1' })).then(
     () => 'allowed',

@@ -8,6 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { createAuthority } from '../../../src/capability/authority.js';
 import { createAgentKey, createHarness, GUARD_AUDIENCE, guardFor, ISSUER, SUPPORT } from './support.js';
+import { guardTool } from '../../../src/index.js';
 
 const grant = {
   agent: SUPPORT,
@@ -46,7 +47,7 @@ describe.each(['EdDSA', 'ES256'] as const)('an authority holding its %s key', (a
     expect(decodeProtectedHeader(child)).toEqual({ alg: algorithm, typ: 'tessera-cap+jwt', kid: h.authority.kid });
 
     const guard = guardFor(h);
-    const read = guard.tool({ name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' }, async (a) => a.ticketId);
+    const read = guardTool(guard, { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' }, async (a) => a.ticketId);
     const identity = await h.svid(SUPPORT, { aud: GUARD_AUDIENCE });
     await expect(guard.withCapability({ capability, identity, prover: key }, () => read({ ticketId: 'T-1' }))).resolves.toBe('T-1');
     const helper = await h.svid('spiffe://example.org/agents/helper', { aud: GUARD_AUDIENCE });

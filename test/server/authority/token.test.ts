@@ -15,6 +15,7 @@ import {
   TOKEN_EXCHANGE,
   type Harness,
 } from './support.js';
+import { guardTool } from '../../../src/index.js';
 
 let h: Harness;
 beforeEach(async () => {
@@ -89,7 +90,7 @@ describe('POST /token: granted', () => {
     expect(decodeJwt(body.access_token).cnf).toEqual({ jkt: key.jkt });
 
     const guard = guardFor(h);
-    const read = guard.tool({ name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' }, async (a) => a.ticketId);
+    const read = guardTool(guard, { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' }, async (a) => a.ticketId);
     const identity = await h.svid(SUPPORT, { aud: GUARD_AUDIENCE });
     await expect(guard.withCapability({ capability: body.access_token, identity, prover: key }, () => read({ ticketId: 'T-1' }))).resolves.toBe('T-1');
     const other = await createAgentKey('EdDSA', { clock: h.clock });

@@ -3,7 +3,7 @@
  * connection, the same authority's keys. Driven by messages from the test over IPC.
  */
 import { z } from 'zod';
-import { createGuard, verifyCallCredential, type Guard, type JWKS } from '../../../src/index.js';
+import { createGuard, verifyCallCredential, type Guard, type JWKS, guardTool } from '../../../src/index.js';
 import { createRedisStore, type RedisStore } from '../../../src/store/redis.js';
 import { connectClient, type ClientKind, type TestClient } from '../redis-clients.js';
 
@@ -45,7 +45,8 @@ function lane(prefix: string): Lane {
     store,
     guard,
     ran: 0,
-    read: guard.tool(
+    read: guardTool(
+      guard,
       { name: 'tickets.read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
       async () => {
         created.ran++;

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { createRemoteApprover } from '../../../../src/client/approvals.js';
-import { createAuthority, createGuard, ToolDeniedError } from '../../../../src/index.js';
+import { createAuthority, createGuard, ToolDeniedError, guardTool } from '../../../../src/index.js';
 
 interface Init {
   base: string;
@@ -30,7 +30,8 @@ process.once('message', (msg: Init) => {
       },
     });
     let ran = 0;
-    const refund = guard.tool(
+    const refund = guardTool(
+      guard,
       { name: 'payments.refund', description: 'Refund an order', input: z.object({ orderId: z.string(), apiKey: z.string() }), risk: 'production' },
       async (args) => {
         ran++;
