@@ -32,7 +32,7 @@ export interface AISDKToolOptions<I = unknown> {
   description?: string;
 }
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   onDenial: denialModeSchema.optional(),
   needsApproval: z.union([z.boolean(), functionSchema]).optional(),
   description: z.string().optional(),

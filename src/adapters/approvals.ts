@@ -73,7 +73,7 @@ export interface FrameworkApprovalsOptions {
 
 const fn = functionSchema;
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   fallback: fn.optional(),
   ttlMs: z.number().int().positive().max(24 * 3_600_000).optional(),
   maxPending: z.number().int().positive().max(1_000_000).optional(),

@@ -7,7 +7,7 @@
  * by injected text would learn what else it could reach.
  */
 import { z } from 'zod';
-import { ToolDeniedError } from '../errors.js';
+import { isToolDeniedError, type ToolDeniedError } from '../errors.js';
 
 export type DenialMode = 'message' | 'throw';
 
@@ -18,7 +18,8 @@ export const denialModeSchema = z.enum(['message', 'throw']);
 
 /** The guard's refusal, if `err` is one; anything else is the tool's own failure. */
 export function asDenial(err: unknown): ToolDeniedError | undefined {
-  return err instanceof ToolDeniedError ? err : undefined;
+  // Recognised across copies of the package (its ESM and CommonJS builds loaded side by side).
+  return isToolDeniedError(err) ? err : undefined;
 }
 
 /** The denial as the model sees it. */

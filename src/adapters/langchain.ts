@@ -32,7 +32,7 @@ export interface LangChainToolOptions {
   onDenial?: DenialMode;
 }
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   name: z.string().min(1).max(128).optional(),
   description: z.string().optional(),
   onDenial: denialModeSchema.optional(),
@@ -104,7 +104,7 @@ export interface GuardedHumanInTheLoopOptions {
   descriptionPrefix?: string;
 }
 
-const hitlOptionsSchema = z.object({
+const hitlOptionsSchema = z.strictObject({
   allowedDecisions: z.array(z.enum(['approve', 'edit', 'reject'])).min(1).optional(),
   interruptOn: z.record(z.string(), z.unknown()).optional(),
   descriptionPrefix: z.string().optional(),

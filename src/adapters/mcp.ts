@@ -52,7 +52,7 @@ export interface McpToolOptions<R = unknown> {
   elicitation?: ElicitationApprover;
 }
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   name: z.string().min(1).max(128).optional(),
   title: z.string().optional(),
   description: z.string().optional(),
@@ -82,7 +82,7 @@ export interface ElicitationApproverOptions {
   message?: (request: ApprovalRequest) => string;
 }
 
-const elicitationOptionsSchema = z.object({ fallback: functionSchema.optional(), message: functionSchema.optional() });
+const elicitationOptionsSchema = z.strictObject({ fallback: functionSchema.optional(), message: functionSchema.optional() });
 
 const APPROVAL_SCHEMA = {
   type: 'object',

@@ -38,7 +38,7 @@ export interface OpenAIAgentsToolOptions<I = unknown> {
   needsApproval?: boolean | ((runContext: RunContext, input: I, callId?: string) => Promise<boolean>);
 }
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   name: z.string().min(1).max(128).optional(),
   description: z.string().optional(),
   onDenial: denialModeSchema.optional(),

@@ -9,7 +9,7 @@
  * rejection: a tool that merely threw was allowed, and a test must not mistake the two.
  */
 import { expect, type MatcherState } from 'vitest';
-import { DENIAL_CODES, type DenialCode } from '../errors.js';
+import { DENIAL_CODES, isToolDeniedError, type DenialCode } from '../errors.js';
 import { describeSpans, summarizeSpan } from './span-capture.js';
 import { spansOf, type SpanSource } from './expect-span.js';
 
@@ -21,11 +21,9 @@ interface DenialLike {
 
 const KNOWN_CODES: ReadonlySet<string> = new Set(DENIAL_CODES);
 
-/** Duck-typed so that a denial from the CommonJS build is recognised by the ESM kit and back. */
+/** A guard's denial, recognised across copies of the package (the CommonJS build and the ESM kit). */
 export function isDenial(err: unknown): err is DenialLike {
-  if (err === null || typeof err !== 'object') return false;
-  const e = err as Partial<DenialLike> & { name?: unknown };
-  return e.name === 'ToolDeniedError' && typeof e.code === 'string' && KNOWN_CODES.has(e.code) && typeof e.reason === 'string';
+  return isToolDeniedError(err);
 }
 
 export type CallOutcome =

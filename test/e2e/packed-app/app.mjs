@@ -11,7 +11,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { createAuthority, createGuard } from 'tessera-guard';
+import { createAuthority, createGuard, guardTool } from 'tessera-guard';
 import { createFrameworkApprovals, guardedHumanInTheLoop, parseDenial as lcDenial, toLangChainTools } from 'tessera-guard/langchain';
 import { toAISDKTools, parseDenial as aiDenial } from 'tessera-guard/ai-sdk';
 import { toOpenAIAgentsTools, parseDenial as oaDenial } from 'tessera-guard/openai-agents';
@@ -23,11 +23,12 @@ async function world(approver) {
   const authority = await createAuthority({ issuer: ISSUER });
   const guard = createGuard({ audience: 'app', trust: { issuer: ISSUER, jwks: authority.jwks() }, approver });
   const ran = [];
-  const read = guard.tool({ name: 'tickets_read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' }, ({ ticketId }) => {
+  const read = guardTool(guard, { name: 'tickets_read', description: 'Read a ticket', input: z.object({ ticketId: z.string() }), risk: 'read' }, ({ ticketId }) => {
     ran.push('tickets_read');
     return { ticketId, status: 'open' };
   });
-  const refund = guard.tool(
+  const refund = guardTool(
+    guard,
     { name: 'payments_refund', description: 'Refund', input: z.object({ orderId: z.string(), amount: z.number() }), risk: 'external' },
     ({ amount }) => {
       ran.push('payments_refund');
