@@ -14,6 +14,7 @@ import type { GuardOptions } from '../../src/index.js';
 import { hashArguments } from '../../src/util/canonical.js';
 import { AGENT, AUDIENCE, setup } from '../support/fixtures.js';
 import { guardTool } from '../../src/index.js';
+import { denial } from '../support/outcomes.js';
 
 interface Received {
   args: Record<string, unknown>;
@@ -38,14 +39,6 @@ async function mailSetup(overrides: Partial<GuardOptions> = {}, input: z.ZodType
   return { ...s, send, capability, call, received };
 }
 
-async function denial(p: Promise<unknown>): Promise<ToolDeniedError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ToolDeniedError);
-  return err as ToolDeniedError;
-}
 
 describe('values the caller can change after the check', () => {
   test('a getter answering differently on each read: arguments_invalid naming its path, nothing runs', async () => {

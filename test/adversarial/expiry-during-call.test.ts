@@ -11,19 +11,11 @@ import type { Credential, CredentialProvider, CredentialRequest } from '../../sr
 import { setup } from '../support/fixtures.js';
 import { RESEARCHER, setupChain } from '../delegation/chain-fixtures.js';
 import { guardTool } from '../../src/index.js';
+import { outcome } from '../support/outcomes.js';
 
 const FIVE_MIN_MS = 5 * 60_000;
 const SKEW_MS = 30_000;
 
-async function outcome(p: Promise<unknown>): Promise<string> {
-  return p.then(
-    () => 'allowed',
-    (e: unknown) => {
-      if (e instanceof ToolDeniedError) return e.code;
-      throw e;
-    },
-  );
-}
 
 const expOf = (token: string): number => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp;
 

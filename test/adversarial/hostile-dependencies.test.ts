@@ -13,30 +13,14 @@ import { ATTR } from '../../src/telemetry/attributes.js';
 import { createSpanCapture } from '../../src/testing/span-capture.js';
 import { AGENT, AUDIENCE, ISSUER, setup } from '../support/fixtures.js';
 import { createTestTrustDomain } from '../identity/trust-domain.js';
+import { denial, outcome } from '../support/outcomes.js';
 
 const HANG = (): Promise<never> => new Promise<never>(() => {});
 const SHORT = 25;
 const ARGS = { ticketId: '4711' };
 
 /** `allowed`, or the denial code; anything else fails the test. */
-async function outcome(p: Promise<unknown>): Promise<string> {
-  return p.then(
-    () => 'allowed',
-    (e: unknown) => {
-      if (e instanceof ToolDeniedError) return e.code;
-      throw e;
-    },
-  );
-}
 
-async function denial(p: Promise<unknown>): Promise<ToolDeniedError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ToolDeniedError);
-  return err as ToolDeniedError;
-}
 
 function storeWith(overrides: Partial<TesseraStore>): TesseraStore {
   const base = createMemoryStore();

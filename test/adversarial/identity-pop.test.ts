@@ -10,6 +10,7 @@ import { createProofBinding } from '../../src/identity/proof-binding.js';
 import { createMemoryStore } from '../../src/store/memory.js';
 import type { TesseraStore } from '../../src/store/types.js';
 import { AUDIENCE, manualClock, setup } from '../support/fixtures.js';
+import { denial } from '../support/outcomes.js';
 
 async function bound() {
   const s = await setup();
@@ -22,14 +23,6 @@ async function bound() {
 
 const ARGS = { ticketId: '4711' };
 
-async function denial(p: Promise<unknown>): Promise<ToolDeniedError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ToolDeniedError);
-  return err as ToolDeniedError;
-}
 
 function forge(header: object, claims: object, signer: (input: Buffer) => Buffer): string {
   const h = Buffer.from(JSON.stringify(header)).toString('base64url');

@@ -11,19 +11,11 @@ import { ATTR } from '../../src/telemetry/attributes.js';
 import { createSpanCapture } from '../../src/testing/span-capture.js';
 import { AGENT, AUDIENCE, setup } from '../support/fixtures.js';
 import { guardTool } from '../../src/index.js';
+import { outcome } from '../support/outcomes.js';
 
 const spans = createSpanCapture();
 afterAll(() => spans.shutdown());
 
-async function outcome(p: Promise<unknown>): Promise<string> {
-  return p.then(
-    () => 'allowed',
-    (e: unknown) => {
-      if (e instanceof ToolDeniedError) return e.code;
-      throw e;
-    },
-  );
-}
 
 describe('call_aborted', () => {
   test('aborted before the call: call_aborted, with its own standards tags on the span', async () => {

@@ -9,17 +9,10 @@ import { IdentityError } from '../../src/identity/errors.js';
 import type { AgentIdentity, IdentityVerifier } from '../../src/identity/types.js';
 import { AGENT, setup } from '../support/fixtures.js';
 import { guardTool } from '../../src/index.js';
+import { denial } from '../support/outcomes.js';
 
 const ARGS = { ticketId: '4711' };
 
-async function denial(p: Promise<unknown>): Promise<ToolDeniedError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ToolDeniedError);
-  return err as ToolDeniedError;
-}
 
 function countingVerifier(result: () => Promise<AgentIdentity>) {
   let calls = 0;

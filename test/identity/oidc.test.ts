@@ -9,6 +9,7 @@ import { ToolDeniedError } from '../../src/errors.js';
 import { createOidcVerifier, type OidcVerifierOptions } from '../../src/identity/oidc.js';
 import { AUDIENCE, setup } from '../support/fixtures.js';
 import { startOidcProvider, type TestOidcProvider } from './oidc-server.js';
+import { denial } from '../support/outcomes.js';
 
 let op: TestOidcProvider;
 beforeEach(async () => {
@@ -27,14 +28,6 @@ async function guarded(overrides: Partial<OidcVerifierOptions> = {}) {
   return { ...s, cap, call };
 }
 
-async function denial(p: Promise<unknown>): Promise<ToolDeniedError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ToolDeniedError);
-  return err as ToolDeniedError;
-}
 
 describe('OIDC identity through discovery and JWKS', () => {
   test('a client-credentials access token names the agent as <iss>#<sub>', async () => {
