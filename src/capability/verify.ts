@@ -376,12 +376,13 @@ interface Slot extends CacheSlot<VerifiedCapability> {
 /**
  * Estimated bytes a cache entry keeps alive, for the memory budget. Measured on Node 20 (V8,
  * 64-bit, no pointer compression) as the heap after a full GC with and without the entries:
- * about 590 bytes for a root grant with a short intent, which this estimate puts at about 610.
+ * about 590-650 bytes for a root grant with a short intent (it varies with the heap), which this
+ * estimate puts at about 670, so that the budget is never overrun.
  * test/capability/verify-cache-memory.test.ts checks the estimate stays at or above the measured
  * cost. ENTRY_BYTES covers the map slot, the digest key, the slot and the capability record;
  * the strings each capability holds (id, subject, intent) are counted by their length on top.
  */
-const ENTRY_BYTES = 440;
+const ENTRY_BYTES = 500;
 /** Per delegation link: chain ids and agents, ancestor limits and expiry maps. */
 const LINK_BYTES = 400;
 /** Shared compiled tools: the map, one grant object and its checks per tool, per byte of their JSON. */

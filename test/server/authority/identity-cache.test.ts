@@ -116,7 +116,7 @@ describe('a subject token is verified once and its identity reused', () => {
     [{ identityCacheSec: -1 }, RangeError, /identityCacheSec/],
     [{ identityCacheSec: 3601 }, RangeError, /identityCacheSec/],
     [{ identityCacheSize: 0 }, RangeError, /identityCacheSize/],
-    [{ identityCacheSec: 1.5 }, TypeError, /identityCacheSec/],
+    [{ identityCacheSec: 1.5 }, RangeError, /identityCacheSec/],
   ] as const)('%o is refused at construction, naming the option', (options, type, name) => {
     expect(() => serve(options)).toThrow(type);
     expect(() => serve(options)).toThrow(name);
