@@ -12,7 +12,7 @@
  * asked as usual; with framework approvals that finds no human decision and denies.
  */
 import type { VerifiedCapability } from '../capability/verify.js';
-import { type DenialCode, DENIAL_STANDARDS, TesseraError, ToolDeniedError } from '../errors.js';
+import { type DenialCode, DENIAL_STANDARDS, isTesseraError, ToolDeniedError } from '../errors.js';
 import { evaluatePolicies } from '../policy/evaluate.js';
 import type { CallReservation, ReservationResult, TesseraStore } from '../store/types.js';
 import { hashArguments, NotJsonError, randomId } from '../util/canonical.js';
@@ -76,11 +76,8 @@ export async function preflightCall(rt: GuardRuntime, tool: PreparedTool, rawArg
     return await stages(rt, tool, rawArgs, options, state, timeoutMs);
   } catch (err) {
     if (err instanceof PreflightDenial) return deny(err.code, err.reason);
-    if (err instanceof ToolDeniedError) return deny(err.code, err.reason);
-    if (err instanceof TesseraError && Object.hasOwn(DENIAL_STANDARDS, err.code)) {
-      const reason = (err as TesseraError & { reason?: unknown }).reason;
-      return deny(err.code as DenialCode, typeof reason === 'string' ? reason : err.message);
-    }
+    // Recognised across copies of the package, as the call itself does.
+    if (isTesseraError(err) && Object.hasOwn(DENIAL_STANDARDS, err.code)) return deny(err.code as DenialCode, err.reason);
     // The cause may quote a secret (a store URL, a token fragment): only the stage is named.
     return deny(STAGE_FAILURE[state.stage] ?? 'capability_invalid', `the ${state.stage} stage failed during preflight`);
   }

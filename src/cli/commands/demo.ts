@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { createAuthority } from '../../capability/authority.js';
 import { verifyCallCredential } from '../../credentials/verify-call-credential.js';
-import { ToolDeniedError, TesseraError } from '../../errors.js';
+import { isTesseraError } from '../../errors.js';
 import { createGuard } from '../../guard/create-guard.js';
 import { parseCommand, renderHelp, type CommandSpec } from '../args.js';
 import { EXIT, type CliIo, type ExitCode } from '../io.js';
@@ -97,9 +97,8 @@ export async function runPackagedDemo(io: Pick<CliIo, 'clock'>, out: (line: stri
       await call();
       rows.push({ step, tool, outcome: 'allowed', code: '', reason: '' });
     } catch (err) {
-      if (!(err instanceof TesseraError)) throw err;
-      const reason = err instanceof ToolDeniedError ? err.reason : err.message;
-      rows.push({ step, tool, outcome: 'denied', code: err.code, reason });
+      if (!isTesseraError(err)) throw err;
+      rows.push({ step, tool, outcome: 'denied', code: err.code, reason: err.reason });
     }
   };
   await guard.withCapability(capability, async () => {
