@@ -377,12 +377,12 @@ interface Slot extends CacheSlot<VerifiedCapability> {
  * Estimated bytes a cache entry keeps alive, for the memory budget. Measured on Node 20 (V8,
  * 64-bit, no pointer compression) as the heap after a full GC with and without the entries:
  * about 590-650 bytes for a root grant with a short intent (it varies with the heap), which this
- * estimate puts at about 670, so that the budget is never overrun.
+ * estimate puts at about 640, so that the budget is never overrun and 100,000 still fit.
  * test/capability/verify-cache-memory.test.ts checks the estimate stays at or above the measured
  * cost. ENTRY_BYTES covers the map slot, the digest key, the slot and the capability record;
  * the strings each capability holds (id, subject, intent) are counted by their length on top.
  */
-const ENTRY_BYTES = 500;
+const ENTRY_BYTES = 470;
 /** Per delegation link: chain ids and agents, ancestor limits and expiry maps. */
 const LINK_BYTES = 400;
 /** Shared compiled tools: the map, one grant object and its checks per tool, per byte of their JSON. */
@@ -437,12 +437,11 @@ class CapabilityRecord implements VerifiedCapability {
   readonly confirmationJkt: string | undefined;
   readonly chainExpiresAt: number;
   readonly #delegation: Delegation | undefined;
-  /** The claims not kept in the fields above: aud in list form, act, prt. */
-  readonly #rest: { readonly aud?: string[]; readonly act?: CapabilityClaims['act']; readonly prt?: string } | undefined;
-  readonly #jti: string;
-  // A number field, not a member of #rest: every grant carries it, and an object per entry would
-  // cost the cache more than the claim is worth.
-  readonly #iatMs: number | undefined;
+  /** The claims not kept in the fields above: aud in list form, act, prt; jti and iat_ms when they differ from id and issuedAtMs. */
+  readonly #rest: { readonly aud?: string[]; readonly act?: CapabilityClaims['act']; readonly prt?: string; readonly jti?: string; readonly iat_ms?: number } | undefined;
+  // Every root grant carries `iat_ms`, equal to `issuedAtMs`: a flag, not a second number or an
+  // object per entry, keeps a cached capability small (100,000 of them fit the default budget).
+  readonly #iatMsIsIssuedAt: boolean;
   readonly #claimsTools: CapabilityClaims['tools'];
   readonly #audience: readonly string[];
 
@@ -464,10 +463,12 @@ class CapabilityRecord implements VerifiedCapability {
     this.confirmationJkt = claims.cnf?.jkt;
     this.chainExpiresAt = fields.chainExpiresAt;
     this.#delegation = delegation;
-    this.#jti = claims.jti;
-    this.#iatMs = claims.iat_ms;
-    const rest: { aud?: string[]; act?: CapabilityClaims['act']; prt?: string } = {};
+    this.#iatMsIsIssuedAt = claims.iat_ms !== undefined && claims.iat_ms === fields.issuedAtMs;
+    const rest: { aud?: string[]; act?: CapabilityClaims['act']; prt?: string; jti?: string; iat_ms?: number } = {};
     if (typeof claims.aud !== 'string') rest.aud = claims.aud;
+    // A delegated capability's id is derived from its chain, not its own jti.
+    if (claims.jti !== fields.id) rest.jti = claims.jti;
+    if (claims.iat_ms !== undefined && !this.#iatMsIsIssuedAt) rest.iat_ms = claims.iat_ms;
     if (claims.act !== undefined) rest.act = claims.act;
     if (claims.prt !== undefined) rest.prt = claims.prt;
     this.#rest = Object.keys(rest).length === 0 ? undefined : Object.freeze(rest);
@@ -502,14 +503,15 @@ class CapabilityRecord implements VerifiedCapability {
       iat: this.#delegation?.iat ?? this.issuedAt,
       nbf: this.notBefore,
       exp: this.expiresAt,
-      jti: this.#jti,
+      jti: r?.jti ?? this.id,
       intent: this.intent,
       tools: this.#claimsTools,
     };
     if (this.confirmationJkt !== undefined) claims.cnf = { jkt: this.confirmationJkt };
     if (r?.act !== undefined) claims.act = r.act;
     if (r?.prt !== undefined) claims.prt = r.prt;
-    if (this.#iatMs !== undefined) claims.iat_ms = this.#iatMs;
+    if (this.#iatMsIsIssuedAt) claims.iat_ms = this.issuedAtMs;
+    else if (r?.iat_ms !== undefined) claims.iat_ms = r.iat_ms;
     return Object.freeze(claims);
   }
 }
