@@ -211,6 +211,7 @@ export type TesseraErrorCode =
   | 'spiffe_id_invalid'
   | 'store_full'
   | 'signer_unavailable'
+  | 'approval_service_error'
   | OAuthErrorCode
   | AuthorityClientCode
   | 'tessera_error';
@@ -560,6 +561,32 @@ export class AuthorityRequestError extends TesseraError {
   }
 }
 
+/** The approvals service's store: Redis did not answer, or answered in a shape the store does not know. */
+export class ApprovalsStoreError extends TesseraError {
+  static override code = 'store_unavailable';
+  declare readonly code: 'store_unavailable';
+
+  override get [ERROR_BRAND](): string {
+    return 'ApprovalsStoreError';
+  }
+}
+
+/** The approvals service refused, failed or could not be reached. Never holds the identity token. */
+export class ApprovalServiceError extends TesseraError {
+  static override code = 'approval_service_error';
+  declare readonly code: 'approval_service_error';
+  readonly status: number | undefined;
+
+  constructor(description: string, status?: number) {
+    super(`Approval service: ${description}`);
+    this.status = status;
+  }
+
+  override get [ERROR_BRAND](): string {
+    return 'ApprovalServiceError';
+  }
+}
+
 /** Every error class Tessera throws on purpose: `switch (err.code)` narrows to the class. */
 export type AnyTesseraError =
   | ToolDeniedError
@@ -572,7 +599,9 @@ export type AnyTesseraError =
   | StoreFullError
   | SignerError
   | OAuthError
-  | AuthorityRequestError;
+  | AuthorityRequestError
+  | ApprovalsStoreError
+  | ApprovalServiceError;
 
 const DENIAL_CODE_SET: ReadonlySet<string> = new Set(DENIAL_CODES);
 

@@ -4,7 +4,7 @@
  * or the guard stops waiting. The answer carries the service's request id, so the guard uses it
  * once, and the call it was given for, so it cannot cover another call.
  */
-import { TesseraError } from '../errors.js';
+import { ApprovalServiceError } from '../errors.js';
 import type { ApprovalAnswer, ApprovalRequest, Approver } from '../policy/types.js';
 
 export interface RemoteApproverOptions {
@@ -24,15 +24,7 @@ export interface RemoteApproverOptions {
   onPending?: (info: { readonly id: string; readonly route: string; readonly deadline: number }) => void;
 }
 
-/** The approvals service refused, failed or could not be reached. Never holds the identity token. */
-export class ApprovalServiceError extends TesseraError {
-  static override code = 'approval_service_error';
-  readonly status: number | undefined;
-  constructor(description: string, status?: number) {
-    super(`Approval service: ${description}`);
-    this.status = status;
-  }
-}
+export { ApprovalServiceError };
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>

@@ -5,7 +5,7 @@
  * subscription would need a second connection the caller may not want to give us.
  */
 import { createHash } from 'node:crypto';
-import { TesseraError } from '../../errors.js';
+import { ApprovalsStoreError } from '../../errors.js';
 import { absorbClientErrors, isRedisClient, scriptRunner, type RedisClientLike } from '../../store/redis-client.js';
 import { withDeadline } from '../../util/deadline.js';
 import { systemClock, type Clock } from '../../util/time.js';
@@ -25,10 +25,7 @@ export interface RedisApprovalsStoreOptions {
   onError?: (err: unknown) => void;
 }
 
-/** Redis did not answer, or answered in a shape the store does not know. The message names no value. */
-export class ApprovalsStoreError extends TesseraError {
-  static override code = 'store_unavailable';
-}
+export { ApprovalsStoreError };
 
 const script = (source: string): { source: string; sha: string } => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 
