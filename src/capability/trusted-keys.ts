@@ -11,6 +11,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { JWKS } from '../jose/keys.js';
 import { CapabilityError } from '../errors.js';
+import { DeadlineError, withDeadline } from '../util/deadline.js';
 import type { Clock } from '../util/time.js';
 
 /** Key-set refresh settings of one trusted issuer. */
@@ -124,28 +125,18 @@ function fits(key: KeyObject, alg: string): boolean {
   }
 }
 
-class FetchTimeoutError extends Error {}
-
 /**
  * A key source failure whose message is safe to show (it names no secret and quotes no token):
  * the reason of the resulting denial includes it.
  */
 export class KeySourceError extends Error {}
 
-function withDeadline<T>(work: () => T | Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new FetchTimeoutError('key set fetch timed out')), ms);
-    timer.unref?.();
-  });
-  return Promise.race([Promise.resolve().then(work), deadline]).finally(() => clearTimeout(timer));
-}
-
-async function fetchJwks(url: URL, timeoutMs: number): Promise<unknown> {
+/** Fetches a key set from a configured or discovered URL: no redirects, a deadline, a size bound. */
+export async function fetchJwks(url: URL, timeoutMs: number): Promise<unknown> {
   const res = await fetch(url, { redirect: 'error', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error('key set fetch failed');
+  if (!res.ok) throw new KeySourceError(`the key set URL answered ${res.status}`);
   const text = await res.text();
-  if (text.length > MAX_JWKS_BYTES) throw new Error('key set too large');
+  if (text.length > MAX_JWKS_BYTES) throw new KeySourceError('the key set is too large');
   return JSON.parse(text) as unknown;
 }
 
@@ -195,7 +186,7 @@ export function createIssuerKeySet(o: IssuerKeySetOptions): IssuerKeySet {
     inflight ??= (async () => {
       attemptedAt = clock();
       try {
-        const next = importKeys(await withDeadline(source, fetchTimeoutMs));
+        const next = importKeys(await withDeadline(Promise.resolve().then(source), fetchTimeoutMs, `the key source of issuer "${issuer}"`));
         // An unchanged set keeps its snapshot, so cached capabilities skip their membership check.
         if (snapshot === undefined || !sameSet(snapshot, next)) snapshot = next;
         fetchedAt = clock();
@@ -204,7 +195,7 @@ export function createIssuerKeySet(o: IssuerKeySetOptions): IssuerKeySet {
       } catch (err) {
         failedAt = clock();
         failure =
-          err instanceof FetchTimeoutError || (err instanceof Error && err.name === 'TimeoutError')
+          err instanceof DeadlineError || (err instanceof Error && err.name === 'TimeoutError')
             ? `did not answer within ${fetchTimeoutMs} ms`
             : err instanceof KeySourceError
               ? `failed (${err.message})`

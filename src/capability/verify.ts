@@ -15,6 +15,7 @@ import { compactJwsProblem } from '../jose/compact-jws.js';
 import { explainJoseFailure, type JoseFailureTable } from '../jose/explain-failure.js';
 import {
   createIssuerKeySet,
+  fetchJwks,
   KeySourceError,
   DEFAULT_MAX_STALE_MS,
   DEFAULT_REFRESH_INTERVAL_MS,
@@ -218,14 +219,7 @@ function discoveredJwks(issuer: string, clock: Clock): () => Promise<JWKS> {
     }
     return current.uri;
   };
-  return async () => {
-    const uri = await jwksUri();
-    const res = await fetch(uri, { signal: AbortSignal.timeout(REMOTE_JWKS_TIMEOUT_MS), redirect: 'error', headers: { accept: 'application/json' } });
-    if (!res.ok) throw new KeySourceError(`the jwks_uri answered ${res.status}`);
-    const text = await res.text();
-    if (text.length > MAX_METADATA_BYTES * 16) throw new KeySourceError('the key set is too large');
-    return JSON.parse(text) as JWKS;
-  };
+  return async () => (await fetchJwks(await jwksUri(), REMOTE_JWKS_TIMEOUT_MS)) as JWKS;
 }
 
 function issuerKeys(t: TrustedIssuer, clock: Clock): IssuerKeySet {

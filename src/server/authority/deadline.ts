@@ -1,22 +1,12 @@
-/** A deadline on a call into code the authority does not own: an identity provider, a store, a signer. */
+/**
+ * A deadline on a call into code the authority does not own: an identity provider, a store, a
+ * signer. The servers always await the answer, so this runs `run` (synchronous or not) under the
+ * package's one deadline race.
+ */
+import { DeadlineError, withDeadline as race } from '../../util/deadline.js';
 
-export class DeadlineError extends Error {
-  constructor(readonly what: string, readonly ms: number) {
-    super(`${what} did not answer within ${ms} ms`);
-    this.name = 'DeadlineError';
-  }
-}
+export { DeadlineError };
 
 export async function withDeadline<T>(what: string, ms: number, run: () => T | Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      Promise.resolve().then(run),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new DeadlineError(what, ms)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return race(Promise.resolve().then(run), ms, what);
 }
