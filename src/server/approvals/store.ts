@@ -2,26 +2,20 @@
  * Where approval requests and their answers live. Several service processes may serve one
  * inbox, so the first decision must win atomically in the store itself, not in any one process.
  */
-import type { RiskTier } from '../../policy/types.js';
+import type { ApprovalRequest } from '../../policy/types.js';
 import type { Clock } from '../../util/time.js';
 import { systemClock } from '../../util/time.js';
 
-/** What the guard asked for, as the service keeps it. Never the raw arguments. */
-export interface ApprovalRecord {
+/**
+ * What the guard asked for, as the service keeps it: the guard's own approval request (never the
+ * raw arguments; `argsPreview` is masked), without what only lives in the guard's process.
+ */
+export interface ApprovalRecord extends Omit<ApprovalRequest, 'signal' | 'timeoutMs' | 'pending' | 'intent'> {
   /** Server-generated, 128 random bits, base64url. */
   readonly id: string;
   /** The submitter's authenticated workload identity (never taken from the request body). */
   readonly agent: string;
   readonly intent: { readonly id: string; readonly purpose: string };
-  readonly tool: string;
-  readonly risk: RiskTier;
-  /** Masked preview, as `previewArguments` produced it. */
-  readonly argsPreview: Readonly<Record<string, string>>;
-  readonly argsHash: string;
-  readonly capabilityId: string;
-  readonly callId: string;
-  readonly why: string;
-  readonly policyIds: readonly string[];
   /** ms since epoch; no decision is accepted after it. */
   readonly deadline: number;
   /** The approver group (a grant-policy role name) that may decide. Chosen by the service. */
