@@ -45,7 +45,7 @@ describe.runIf(redisTestsEnabled())('tessera revoke (real redis-server)', () => 
     const cap = await grant();
     await expect(read({ id: '1' }, { capability: cap })).resolves.toBe('1');
     const { id } = await guard.inspect(cap);
-    const r = await h.run(['revoke', '--redis', server.url, '--capability', id]);
+    const r = await h.run(['revoke', '--redis', server.url, `--capability=${id}`]);
     expect(r).toMatchObject({ code: 0, out: `revoked capability ${id}\n` });
     await expect(read({ id: '2' }, { capability: cap })).rejects.toMatchObject({ code: 'capability_revoked' });
     expect(ran).toEqual(['1']);
@@ -64,11 +64,16 @@ describe.runIf(redisTestsEnabled())('tessera revoke (real redis-server)', () => 
     h.clock.set(h.clock.start);
   });
 
+  test('an id that begins with "-" is taken whole in the --capability=<id> form', async () => {
+    const r = await h.run(['revoke', '--redis', server.url, '--capability=-6vEyf00d7K4JE08hJJ9h']);
+    expect(r).toMatchObject({ code: 0, out: 'revoked capability -6vEyf00d7K4JE08hJJ9h\n' });
+  });
+
   test('--client ioredis: the revocation goes through ioredis when that is the package at hand', async () => {
     const { guard, read, grant } = await setup();
     const cap = await grant('ticket-io');
     const { id } = await guard.inspect(cap);
-    const r = await h.run(['revoke', '--client', 'ioredis', '--redis', server.url, '--capability', id]);
+    const r = await h.run(['revoke', '--client', 'ioredis', '--redis', server.url, `--capability=${id}`]);
     expect(r).toMatchObject({ code: 0, out: `revoked capability ${id}\n` });
     await expect(read({ id: 'x' }, { capability: cap })).rejects.toMatchObject({ code: 'capability_revoked' });
   });
