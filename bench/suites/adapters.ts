@@ -11,7 +11,9 @@
  * - `<framework>_wrapper_added_us`: the same with the hand-written wrapper in place of the adapter:
  *   what running the guard inside the framework costs with no adapter code at all;
  * - `<framework>_adapter_us`: adapted − hand-written wrapper, both in the framework: the adapter's
- *   own code (option handling, approvals hand-off, denial mapping, preflight for approvals).
+ *   own code (option handling, approvals hand-off, denial mapping, preflight for approvals);
+ * - `ai_sdk_sign_inside_vs_sign`: one raw Ed25519 signature made inside an AI SDK tool, over the
+ *   same signature in the floor's tight loop: how much dearer the same work is inside a framework.
  *
  * The guard records through the SDK that `bench/run.ts` registers (spans are counted in the
  * suite's telemetry row), and is wired with framework approvals as users wire it, so the AI SDK
@@ -31,7 +33,7 @@ import { toLangChainTool } from '../../src/adapters/langchain.js';
 import { registerGuardedTool } from '../../src/adapters/mcp.js';
 import { toOpenAIAgentsTool } from '../../src/adapters/openai-agents.js';
 import { createAuthority, createGuard, guardTool } from '../../src/index.js';
-import { median, round, type BenchSuite, type Harness } from '../harness.js';
+import { median, round, signOnce, type BenchSuite, type Harness } from '../harness.js';
 
 type Entry = 'bare framework' | 'guarded framework' | 'wrapper framework' | 'guarded direct' | 'bare direct';
 
@@ -145,6 +147,18 @@ const suite: BenchSuite = async (h) => {
         100,
       ),
     );
+    // Why the guard costs more inside a framework than alone: the same raw signature, made in the
+    // tool's execute, costs more there than in a tight loop (the framework's work between two
+    // signatures leaves the caches cold).
+    const signTools: Record<string, Tool> = {
+      tickets_read: { description: 'Read a ticket', inputSchema: input, execute: async (a: { ticketId: string }) => (signOnce(), impl(a)) } as Tool,
+    };
+    const BARE = 'adapters: ai-sdk step, bare tool';
+    const SIGN = 'adapters: ai-sdk step, tool that makes one raw Ed25519 signature';
+    const r = await h.rounds({ [BARE]: () => run(bareTools), [SIGN]: () => run(signTools) }, { iterations: 100, rounds: 9, warmup: 100, floorIterations: 300 });
+    const inside = r.ratio(SIGN, { minus: BARE });
+    h.note('adapters: one Ed25519 signature inside an AI SDK tool / the same signature alone', inside.toFixed(2));
+    figures.ai_sdk_sign_inside_vs_sign = round(inside);
   }
 
   // OpenAI Agents: a run whose scripted model calls the tool once; the run stops on the tool.
