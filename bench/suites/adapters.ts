@@ -119,13 +119,18 @@ const suite: BenchSuite = async (h) => {
   // AI SDK: one generateText step in which the mock model calls the tool.
   {
     let n = 0;
-    const model = new MockLanguageModelV3({
-      doGenerate: async () => ({
-        content: [{ type: 'tool-call', toolCallId: `ai-${n++}`, toolName: 'tickets_read', input: JSON.stringify(args) }],
-        finishReason: { unified: 'tool-calls', raw: undefined },
-        usage: { inputTokens: { total: 1, noCache: 1, cacheRead: undefined, cacheWrite: undefined }, outputTokens: { total: 1, text: 1, reasoning: undefined } },
-        warnings: [],
-      }),
+    // The mock keeps every call it served; a history growing through the rounds would make each
+    // round dearer than the last (more to scan in every collection), so it keeps only the latest.
+    const model: MockLanguageModelV3 = new MockLanguageModelV3({
+      doGenerate: async () => {
+        model.doGenerateCalls.length = 0;
+        return {
+          content: [{ type: 'tool-call', toolCallId: `ai-${n++}`, toolName: 'tickets_read', input: JSON.stringify(args) }],
+          finishReason: { unified: 'tool-calls', raw: undefined },
+          usage: { inputTokens: { total: 1, noCache: 1, cacheRead: undefined, cacheWrite: undefined }, outputTokens: { total: 1, text: 1, reasoning: undefined } },
+          warnings: [],
+        };
+      },
     });
     const bareTools: Record<string, Tool> = { tickets_read: { description: 'Read a ticket', inputSchema: input, execute: impl } as Tool };
     const wrapperTools: Record<string, Tool> = {
