@@ -77,6 +77,8 @@ export function toAISDKTool<S extends z.ZodType, R>(guarded: GuardedTool<S, R>, 
       : async (input: I, { toolCallId }: { toolCallId: string }) =>
           (await guarded.guard.preflight(guarded, input, { callId: toolCallId })).decision === 'require_approval');
 
+  const missing = `the AI SDK did not ask a human about it (needsApproval of toAISDKTools answered false for "${def.name}", or the messages passed to generateText lack its tool-approval-response)`;
+
   const execute = async (input: I, { toolCallId, abortSignal, messages }: ToolExecutionOptions): Promise<R | DenialMessage> => {
     const call = (): Promise<R> => guarded(input, { callId: toolCallId, ...(abortSignal ? { signal: abortSignal } : {}) });
     try {
@@ -94,11 +96,7 @@ export function toAISDKTool<S extends z.ZodType, R>(guarded: GuardedTool<S, R>, 
               ...(answer.reason === undefined ? {} : { reason: answer.reason }),
             };
       return await approvals.run(
-        decision ?? {
-          tool: def.name,
-          callId: toolCallId,
-          missing: `the AI SDK did not ask a human about it (needsApproval of toAISDKTools answered false for "${def.name}", or the messages passed to generateText lack its tool-approval-response)`,
-        },
+        decision ?? { tool: def.name, callId: toolCallId, missing },
         call,
       );
     } catch (err) {

@@ -69,6 +69,7 @@ export function toOpenAIAgentsTool<S extends z.ZodType, R>(guarded: GuardedTool<
     throw new TypeError(`toOpenAIAgentsTool: tool "${def.name}": input must be a z.object(...) schema`);
   }
 
+  const missing = `the OpenAI Agents SDK did not interrupt the run for it (needsApproval of toOpenAIAgentsTools answered false for "${def.name}", or the run was resumed without state.approve)`;
   let frameworkName = '';
   const created = tool({
     name: options.name ?? def.name,
@@ -86,7 +87,6 @@ export function toOpenAIAgentsTool<S extends z.ZodType, R>(guarded: GuardedTool<
         const approved = runContext.isToolApproved({ toolName: frameworkName, callId });
         const decision: FrameworkDecision | undefined =
           approved === undefined ? undefined : { tool: def.name, callId, approved, approver: 'openai-agents approval', id: `openai-agents:${callId}` };
-        const missing = `the OpenAI Agents SDK did not interrupt the run for it (needsApproval of toOpenAIAgentsTools answered false for "${def.name}", or the run was resumed without state.approve)`;
         return serialize(await approvals.run(decision ?? { tool: def.name, callId, missing }, call));
       } catch (err) {
         const denial = asDenial(err);

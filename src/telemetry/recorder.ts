@@ -184,18 +184,24 @@ export function createRecorder(options: TelemetryOptions = {}): Recorder {
     readonly overhead: Attributes;
     count: number;
   }
-  const tallies = new Map<string, Tally>();
+  // By tool, then by outcome: the tool's name is the call's own string, so a call builds no key
+  // (a key joined per call cost a string and its hash on every call).
+  const tallies = new Map<string, Map<string, Tally>>();
+  let tallyCount = 0;
   const MAX_TALLIES = 10_000;
   const tallyOf = (decision: string, tool: string, code: string | undefined): Tally => {
-    const key = code === undefined ? `${decision}\u0000${tool}` : `${decision}\u0000${tool}\u0000${code}`;
-    let t = tallies.get(key);
+    let byOutcome = tallies.get(tool);
+    const key = code === undefined ? decision : `${decision}\u0000${code}`;
+    let t = byOutcome?.get(key);
     if (t === undefined) {
       // Tool names come from registered tools and codes from a fixed list, so this stays small;
       // past the cap (a host registering tools without end) calls are counted under an empty tool name.
-      if (tallies.size >= MAX_TALLIES && tool !== '') return tallyOf(decision, '', code);
+      if (tallyCount >= MAX_TALLIES && tool !== '') return tallyOf(decision, '', code);
       const overhead = Object.freeze({ [ATTR.DECISION]: decision, [ATTR.TOOL_NAME]: tool });
       t = { overhead, decision: code === undefined ? overhead : Object.freeze({ ...overhead, [ATTR.DENIAL_CODE]: code }), count: 0 };
-      tallies.set(key, t);
+      if (byOutcome === undefined) tallies.set(tool, (byOutcome = new Map()));
+      byOutcome.set(key, t);
+      tallyCount++;
     }
     return t;
   };
@@ -213,7 +219,7 @@ export function createRecorder(options: TelemetryOptions = {}): Recorder {
       meter
         .createObservableCounter(METRIC.DECISIONS, { description: 'Guarded calls by outcome and denial code.', unit: '{call}' })
         .addCallback((result: ObservableResult) => {
-          for (const t of tallies.values()) result.observe(t.count, t.decision);
+          for (const byOutcome of tallies.values()) for (const t of byOutcome.values()) result.observe(t.count, t.decision);
         });
     }
     return overhead;

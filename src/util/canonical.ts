@@ -131,8 +131,75 @@ function scan(value: unknown, depth: number, s: Scan): boolean {
   return true;
 }
 
+/**
+ * Most tool arguments are one object of named strings, numbers and flags. For those, a copy with
+ * the members inserted in sorted order serialises at JSON.stringify's own speed (100 B: about
+ * 1.4x JSON.stringify + SHA-256, against 2.3x through the key list). Undefined when the value is
+ * anything else. Object property order puts integer-like keys first whatever the insertion order,
+ * and `__proto__` would set the copy's prototype: a key that starts with a digit or is
+ * `__proto__` leaves it to the other paths.
+ */
+function flat(value: object): string | undefined {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== OBJECT_PROTO && proto !== null) return undefined;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined;
+  const keys = Object.keys(value);
+  let sorted = true;
+  let previous = '';
+  let present = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = (value as Record<string, unknown>)[k];
+    switch (typeof v) {
+      case 'undefined':
+        continue;
+      case 'string':
+      case 'boolean':
+        break;
+      case 'number':
+        if (!Number.isFinite(v)) return undefined;
+        break;
+      case 'object':
+        if (v === null) break;
+        return undefined;
+      default:
+        return undefined;
+    }
+    const c = k.charCodeAt(0);
+    if ((c >= 48 && c <= 57) || k === '__proto__') return undefined;
+    if (present > 0 && !(previous < k)) sorted = false;
+    previous = k;
+    keys[present++] = k;
+  }
+  if (sorted) return JSON.stringify(value);
+  keys.length = present;
+  // Both sort by UTF-16 code units (RFC 8785's order). For the few members of a typical call,
+  // insertion sort is about 3x cheaper than Array.prototype.sort; it is quadratic, so a large
+  // object (a record the caller filled) takes the built-in sort.
+  if (present > 32) {
+    keys.sort();
+  } else {
+    for (let i = 1; i < present; i++) {
+      const k = keys[i]!;
+      let j = i - 1;
+      while (j >= 0 && keys[j]! > k) {
+        keys[j + 1] = keys[j]!;
+        j--;
+      }
+      keys[j + 1] = k;
+    }
+  }
+  const copy: Record<string, unknown> = {};
+  for (let i = 0; i < present; i++) copy[keys[i]!] = (value as Record<string, unknown>)[keys[i]!];
+  return JSON.stringify(copy);
+}
+
 /** The canonical form by the fast path, or undefined when the value needs the general writer. */
 function fast(value: unknown): string | undefined {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const quick = flat(value);
+    if (quick !== undefined) return quick;
+  }
   const s: Scan = { keys: new Set(), objects: 0, members: 0, sorted: true };
   if (!scan(value, 0, s)) return undefined;
   // Without a key list JSON.stringify reads own keys only, in their order: already canonical.

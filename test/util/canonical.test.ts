@@ -155,3 +155,63 @@ describe('the fast path never changes what is written', () => {
     expect(() => hashArguments(cyclic)).toThrow(NotJsonError);
   });
 });
+
+describe('one object of plain members (most tool arguments) is written as the reference writes it', () => {
+  test('members out of order, with null, flags, numbers and an undefined member', () => {
+    const v = { to: 'ann@example.com', retries: 2, urgent: false, note: null, skipped: undefined, amount: -0.5 };
+    expect(canonicalJson(v)).toBe('{"amount":-0.5,"note":null,"retries":2,"to":"ann@example.com","urgent":false}');
+    expect(canonicalJson(v)).toBe(referenceJcs(v));
+  });
+
+  test('integer-like keys sort as strings, not first as object property order would put them', () => {
+    const v = { b: 1, '10': 2, '9': 3, a: 4 };
+    expect(canonicalJson(v)).toBe('{"10":2,"9":3,"a":4,"b":1}');
+  });
+
+  test('an own "__proto__" member and members named like Object.prototype methods are written as data', () => {
+    const own = JSON.parse('{"b":1,"__proto__":2}') as unknown;
+    expect(canonicalJson(own)).toBe('{"__proto__":2,"b":1}');
+    expect(canonicalJson({ valueOf: 'v', toString: 't', a: 1 })).toBe('{"a":1,"toString":"t","valueOf":"v"}');
+  });
+
+  test('a polluted Object.prototype adds nothing', () => {
+    const polluted = Object.prototype as Record<string, unknown>;
+    polluted.injected = 'yes';
+    try {
+      expect(canonicalJson({ c: 1, a: 2 })).toBe('{"a":2,"c":1}');
+    } finally {
+      delete polluted.injected;
+    }
+  });
+
+  test('keys sort by UTF-16 code units (RFC 8785 3.2.3), outside the BMP included', () => {
+    const v = { '\uFFFF': 5, é: 1, z: 2, '\u{1F600}': 4, Z: 3 };
+    expect(canonicalJson(v)).toBe('{"Z":3,"z":2,"é":1,"\u{1F600}":4,"\uFFFF":5}');
+    expect(canonicalJson(v)).toBe(referenceJcs(v));
+  });
+
+  test('a large flat object (past the insertion sort) sorts the same', () => {
+    const v = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${(1000 - i).toString(36)}`, i]));
+    expect(canonicalJson(v)).toBe(referenceJcs(v));
+  });
+
+  test('a non-finite number is still refused', () => {
+    expect(() => hashArguments({ b: 1, a: Number.NaN })).toThrow(NotJsonError);
+    expect(() => hashArguments({ b: 1, a: -Infinity })).toThrow('non-finite');
+  });
+
+  test('any flat object agrees with the reference writer (fast-check)', () => {
+    const member = fc.oneof(fc.constant(null), fc.boolean(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.string({ unit: 'binary' }), fc.constant(undefined));
+    const key = fc.oneof(fc.string({ unit: 'binary', maxLength: 6 }), fc.constantFrom('1', '10', '2', '__proto__', 'toString', 'a', 'B', ''));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(key, member), { maxLength: 12 }), (pairs) => {
+        const v: Record<string, unknown> = {};
+        for (const [k, m] of pairs) Object.defineProperty(v, k, { value: m, enumerable: true, writable: true, configurable: true });
+        const expected = referenceJcs(v);
+        expect(canonicalJson(v)).toBe(expected);
+        expect(hashArguments(v)).toBe(createHash('sha256').update(expected, 'utf8').digest('base64url'));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
