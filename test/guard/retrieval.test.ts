@@ -87,6 +87,13 @@ describe('ctx.retrieved', () => {
     expect(codeOf(r)).toBe('retrieval_limit_exceeded');
   });
 
+  test('a report without labels passes a labels bound', async () => {
+    t = await createTestAuthority();
+    const { search } = crm(t.guard);
+    const token = await t.grant({ tools: { 'crm.search': { retrieval: { labels: ['public'] } } } });
+    await expect(t.guard.withCapability(token, () => search({ records: 3 }))).resolves.toHaveLength(3);
+  });
+
   test('within every bound the result is returned', async () => {
     t = await createTestAuthority();
     const { search } = crm(t.guard);

@@ -220,6 +220,36 @@ describe('shadow mode records what enforce mode decides, and runs the tool', () 
   });
 });
 
+describe('who is asked in shadow mode', () => {
+  test('the approver is asked only about calls no earlier stage would deny', async () => {
+    const w = await world();
+    const asked: string[] = [];
+    const shadow = w.guardIn('shadow', { approver: (r) => (asked.push(String(r.argsPreview.ticketId)), { approved: true, approver: 'alice' }) }, 'external');
+    const token = await w.grant({ 'tickets.read': { args: { ticketId: { eq: '4711' } } } });
+    await shadow.guard.withCapability(token, () => shadow.readTicket({ ticketId: '9999' }));
+    await shadow.guard.withCapability(token, () => shadow.readTicket(TICKET));
+    expect(asked).toEqual(['4711']);
+    expect(shadow.ran.map((r) => r.ticketId)).toEqual(['9999', '4711']);
+    const spans = await capture.spans();
+    expect(spans.map((s) => [s.attributes['tessera.decision'], s.attributes['tessera.approval.decision']])).toEqual([
+      ['deny', undefined],
+      ['allow', 'approved'],
+    ]);
+  });
+
+  test('policy is not asked when the identity could not be bound', async () => {
+    const w = await world();
+    let asked = 0;
+    const shadow = w.guardIn('shadow', {
+      identity: { verify: () => Promise.reject(new Error('ECONNREFUSED')) },
+      policy: { name: 'count', evaluate: () => (asked++, { effect: 'allow', reason: 'ok' }) },
+    });
+    await shadow.guard.withCapability({ capability: await w.grant(), identity: 'x.y.z' }, () => shadow.readTicket(TICKET));
+    expect(asked).toBe(0);
+    expect(shadow.ran).toHaveLength(1);
+  });
+});
+
 describe('per-tool mode', () => {
   test('a shadow-mode tool on an enforcing guard runs; an enforce-mode tool on a shadow guard is denied', async () => {
     const w = await world();

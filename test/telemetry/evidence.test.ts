@@ -68,6 +68,15 @@ describe('shapes', () => {
     expect(e.args.ids?.t === 'array' && e.args.ids.items).toHaveLength(16);
   });
 
+  test('arrays nested beyond four levels keep their length only', () => {
+    const e = callEvidence('c', 'p', { deep: [[[[['secret']]]]] });
+    expect(e.args.deep).toEqual({
+      t: 'array',
+      len: 1,
+      items: [{ t: 'array', len: 1, items: [{ t: 'array', len: 1, items: [{ t: 'array', len: 1, items: [{ t: 'array', len: 1, items: [] }] }] }] }],
+    });
+  });
+
   test('the hash is salted by capability and argument: the same value hashes differently under another', () => {
     expect(evidenceHash('cap-1', 'to', 'x')).toBe(h('cap-1', 'to', 'x'));
     expect(evidenceHash('cap-2', 'to', 'x')).not.toBe(evidenceHash('cap-1', 'to', 'x'));
