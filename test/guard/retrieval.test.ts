@@ -111,15 +111,21 @@ describe('ctx.retrieved', () => {
       } catch (err) {
         seen.push(err);
       }
+      try {
+        ctx.retrieved({ source: '' });
+      } catch (err) {
+        seen.push(err);
+      }
       return 'data';
     });
     const bounded = await t.grant({ tools: { 'crm.search': { retrieval: { maxRecords: 10 } } } });
     const unbounded = await t.grant({ tools: { 'crm.search': {} } });
     expect(codeOf(await outcomeOf(t.guard.withCapability(bounded, () => tool({}))))).toBe('retrieval_limit_exceeded');
     await expect(t.guard.withCapability(unbounded, () => tool({}))).resolves.toBe('data');
-    expect(seen).toHaveLength(2);
-    expect(seen[0]).toBeInstanceOf(TypeError);
+    expect(seen).toHaveLength(4);
+    expect(seen.every((e) => e instanceof TypeError)).toBe(true);
     expect((seen[0] as Error).message).toBe('ctx.retrieved: records must be a non-negative integer');
+    expect((seen[1] as Error).message).toBe('ctx.retrieved: source must be a string of 1 to 256 characters');
   });
 });
 

@@ -194,6 +194,8 @@ describe('shadow mode records what enforce mode decides, and runs the tool', () 
     const shadow = w.guardIn('shadow');
     await shadow.guard.withCapability(await w.grant(), () => shadow.readTicket(TICKET));
     expect(shadow.ran).toEqual([{ ticketId: '4711', credential: expect.any(String) }]);
+    // Its single-use credential was revoked when the call ended.
+    expect(await shadow.guard.store.consumeCredential(shadow.ran[0]!.credential!)).toBe('revoked');
     const span = await lastSpan();
     expect(span.attributes).toMatchObject({ 'tessera.decision': 'allow', 'tessera.enforced': false });
     expect(span.attributes).not.toHaveProperty('tessera.denial.code');
