@@ -263,6 +263,10 @@ async function execute(
       get signal() {
         return credentialSignal.signal;
       },
+      args,
+      // A provider narrows what it hands out to what the grant allows (every link of the chain).
+      grantAllows: (candidate) => cap.tools.get(tool.name)?.check(candidate as Record<string, unknown>) === undefined,
+      addEvent: (name, attributes) => call.span.addEvent(name, attributes),
     };
     call.credentialRequest = request;
     const minting = withDeadline(rt.credentials.mint(request), rt.timeouts.credentialMs, 'the credential provider', (err) => credentialSignal.abort(err));

@@ -44,6 +44,13 @@ export const ATTR = {
 export const EVENT = {
   SIDE_EFFECT: 'tessera.side_effect',
   SIDE_EFFECT_KIND: 'tessera.side_effect.kind',
+  // Downstream credentials (a database role, a Redis ACL user): names and counts, never a secret.
+  CREDENTIAL_PROVISIONED: 'tessera.credential.provisioned',
+  CREDENTIAL_REVOKED: 'tessera.credential.revoked',
+  CREDENTIAL_SYSTEM: 'tessera.credential.system',
+  CREDENTIAL_PRINCIPAL: 'tessera.credential.principal',
+  CREDENTIAL_PRIVILEGES: 'tessera.credential.privileges',
+  CREDENTIAL_SESSIONS_ENDED: 'tessera.credential.sessions_ended',
 } as const;
 
 export const METRIC = {
