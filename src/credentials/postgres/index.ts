@@ -239,6 +239,8 @@ export function createPostgresCredentials(options: PostgresCredentialsOptions): 
 
   return {
     async mint(request: CredentialRequest): Promise<Credential> {
+      // Read now: the guard aborts this signal at its deadline only once it exists.
+      const signal = request.signal;
       const privileges = privilegesFor(request);
       const expiresAt = expiryMs(clock(), request);
       const role = randomName(prefix);
@@ -271,7 +273,7 @@ export function createPostgresCredentials(options: PostgresCredentialsOptions): 
           { cause: err },
         );
       }
-      if (!complete || request.signal.aborted) {
+      if (!complete || signal.aborted) {
         // Too late for the call, or incomplete: drop it now rather than at its expiry.
         await dropRole(role).catch(() => undefined);
         throw new CredentialProvisioningError(

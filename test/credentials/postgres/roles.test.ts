@@ -273,8 +273,11 @@ describe.skipIf(!enabled)('provisioning failures deny the call credential_unavai
     await locker.query('COMMIT');
     await locker.end();
     // The creation completes once the lock is gone; the provider sees the call gave up and drops it.
+    const busy = async () => (await fx.su.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND state <> 'idle'`, [ADMIN])).rows[0].n as number;
     const deadline = Date.now() + 10_000;
-    while ((await fx.roles()).length > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    while ((await busy()) > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    await new Promise((res) => setTimeout(res, 200));
+    expect(await busy()).toBe(0);
     expect(await fx.roles()).toEqual([]);
   });
 });
