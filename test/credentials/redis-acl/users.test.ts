@@ -35,7 +35,7 @@ beforeAll(async () => {
   await root.set('tickets:4711:subject', 'printer on fire');
   await root.set('tickets:4712:subject', 'cannot log in');
   await root.set('payroll:1', '100000');
-  const io = new IORedis({ host: '127.0.0.1', port: server.port, username: ADMIN, password: ADMIN_PASSWORD, lazyConnect: true });
+  const io = new IORedis({ host: '127.0.0.1', port: server.port, username: ADMIN, password: ADMIN_PASSWORD, lazyConnect: true, enableReadyCheck: false });
   await io.connect();
   admins.push({ kind: 'ioredis', client: io, close: async () => void io.disconnect() });
   const nr = createClient({ socket: { host: '127.0.0.1', port: server.port }, username: ADMIN, password: ADMIN_PASSWORD });
@@ -233,7 +233,7 @@ describe.skipIf(!enabled)('Redis provisioning failures deny the call credential_
 
   test('a provisioning user without ACL SETUSER', async () => {
     await root.call('ACL', 'SETUSER', 'weak_admin', 'on', '>weak-password', '-@all', '+acl|users');
-    const weak = new IORedis({ host: '127.0.0.1', port: server.port, username: 'weak_admin', password: 'weak-password', lazyConnect: true });
+    const weak = new IORedis({ host: '127.0.0.1', port: server.port, username: 'weak_admin', password: 'weak-password', lazyConnect: true, enableReadyCheck: false });
     await weak.connect();
     try {
       const r = await attempt(provider(weak), 'tickets.read', { ticket: '4711' });
