@@ -200,18 +200,25 @@ export function createPostgresCredentials(options: PostgresCredentialsOptions): 
 
   /**
    * Drops a role: first no new session (committed on its own), then its sessions ended, what it
-   * owns and was granted dropped, and the role itself. Resolves with the sessions ended.
+   * owns and was granted dropped, and the role itself. Resolves with the sessions ended, or
+   * undefined when another process (a reaper) dropped it first.
    */
-  const dropRole = async (role: string): Promise<number> => {
+  const dropRole = async (role: string): Promise<number | undefined> => {
     const ident = pg.escapeIdentifier(role);
-    await admin.query(`ALTER ROLE ${ident} NOLOGIN`);
-    const result = await admin.query(
-      lock +
-        `SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid, 5000)) AS ended FROM pg_catalog.pg_stat_activity WHERE usename = ${pg.escapeLiteral(role)};` +
-        `DROP OWNED BY ${ident}; DROP ROLE ${ident};`,
-    );
-    const stats = Array.isArray(result) ? lastRows(result[1]) : lastRows(result);
-    return Number(stats[0]?.ended ?? 0);
+    try {
+      await admin.query(`${lock}ALTER ROLE ${ident} NOLOGIN`);
+      const result = await admin.query(
+        lock +
+          `SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid, 5000)) AS ended FROM pg_catalog.pg_stat_activity WHERE usename = ${pg.escapeLiteral(role)};` +
+          `DROP OWNED BY ${ident}; DROP ROLE ${ident};`,
+      );
+      const stats = Array.isArray(result) ? lastRows(result[1]) : lastRows(result);
+      return Number(stats[0]?.ended ?? 0);
+    } catch (err) {
+      // 42704 undefined_object: the role is already gone.
+      if ((err as { code?: unknown }).code === '42704') return undefined;
+      throw err;
+    }
   };
 
   const sweep = async (): Promise<number> => {
@@ -225,13 +232,7 @@ export function createPostgresCredentials(options: PostgresCredentialsOptions): 
     for (const row of expired) {
       const role = row.rolname;
       if (typeof role !== 'string' || !role.startsWith(prefix)) continue;
-      try {
-        await dropRole(role);
-        dropped++;
-      } catch (err) {
-        // Another process's sweep (or the call's own revoke) dropped it first.
-        if ((err as { code?: unknown }).code !== '42704') throw err;
-      }
+      if ((await dropRole(role)) !== undefined) dropped++;
     }
     return dropped;
   };
@@ -297,8 +298,9 @@ export function createPostgresCredentials(options: PostgresCredentialsOptions): 
     async revoke(credential: Credential, request: CredentialRequest): Promise<void> {
       const role = issued.get(credential);
       if (role === undefined) throw new CredentialProvisioningError('this provider did not mint the credential it was asked to revoke');
-      let ended: number;
+      let ended: number | undefined;
       try {
+        // Undefined when the reaper dropped it first: the call outlived its credential.
         ended = await dropRole(role);
       } catch (err) {
         throw new CredentialProvisioningError(
@@ -310,7 +312,7 @@ export function createPostgresCredentials(options: PostgresCredentialsOptions): 
       request.addEvent?.(EVENT.CREDENTIAL_REVOKED, {
         [EVENT.CREDENTIAL_SYSTEM]: 'postgresql',
         [EVENT.CREDENTIAL_PRINCIPAL]: role,
-        [EVENT.CREDENTIAL_SESSIONS_ENDED]: ended,
+        [EVENT.CREDENTIAL_SESSIONS_ENDED]: ended ?? 0,
       });
     },
 
