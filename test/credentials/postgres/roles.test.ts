@@ -129,13 +129,18 @@ describe.skipIf(!enabled)('PostgreSQL roles per call', () => {
   test('VALID UNTIL is the call credential expiry', async () => {
     const { guard, authority } = await pgGuard(provider(), { credentials: { provider: provider(), ttl: '20s' } });
     const query = guardTool(guard, { name: 'tickets.query', description: 'q', input: tableInput, risk: 'read' }, async (_args, ctx) => {
-      const r = await fx.su.query<{ until: Date }>('SELECT rolvaliduntil AS until FROM pg_roles WHERE rolname = $1', [postgresClientConfig(ctx.credential).user]);
-      return { until: r.rows[0]!.until.getTime(), expiresAt: ctx.credential.expiresAt };
+      const r = await fx.su.query<{ until: Date }>(
+        'SELECT rolvaliduntil AS until, rolconnlimit, rolsuper, rolcreaterole, rolcreatedb, rolinherit, rolreplication, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = $1',
+        [postgresClientConfig(ctx.credential).user],
+      );
+      const { until, ...attributes } = r.rows[0]!;
+      return { until: until.getTime(), attributes, expiresAt: ctx.credential.expiresAt };
     });
     const before = Date.now();
     const cap = await grantFor(authority, { 'tickets.query': {} });
-    const { until, expiresAt } = await guard.withCapability(cap, () => query({ table: 'tickets' }));
+    const { until, attributes, expiresAt } = await guard.withCapability(cap, () => query({ table: 'tickets' }));
     expect(until).toBe(expiresAt);
+    expect(attributes).toEqual({ rolconnlimit: 4, rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolinherit: false, rolreplication: false, rolbypassrls: false, rolcanlogin: true });
     expect(expiresAt - before).toBeGreaterThan(18_000);
     expect(expiresAt - before).toBeLessThanOrEqual(21_000);
   });
@@ -177,6 +182,38 @@ describe.skipIf(!enabled)('PostgreSQL roles per call', () => {
     expect(new Set(users).size).toBe(50);
     expect(await fx.roles()).toEqual([]);
   }, 60_000);
+
+  test('the server is given a SCRAM-SHA-256 secret, never the password', async () => {
+    const { guard, authority } = await pgGuard(provider());
+    const query = guardTool(guard, { name: 'tickets.query', description: 'q', input: tableInput, risk: 'read' }, async (_args, ctx) => {
+      const { user, password } = postgresClientConfig(ctx.credential);
+      const r = await fx.su.query<{ secret: string }>('SELECT rolpassword AS secret FROM pg_authid WHERE rolname = $1', [user]);
+      return { secret: r.rows[0]!.secret, password, login: await runAs(ctx.credential.token, ['SELECT 1']) };
+    });
+    const cap = await grantFor(authority, { 'tickets.query': {} });
+    const { secret, password, login } = await guard.withCapability(cap, () => query({ table: 'tickets' }));
+    expect(secret).toMatch(/^SCRAM-SHA-256\$16:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
+    expect(secret).not.toContain(password);
+    expect(login).toEqual(['ok']);
+  });
+
+  test('a call that outlives its credential loses its role at the next sweep; its own revoke then finds it gone', async () => {
+    capture.reset();
+    const p = provider({ reapIntervalMs: 1000 });
+    const { guard, authority } = await pgGuard(p, { credentials: { provider: p, ttl: 1 }, telemetry: { tracer: capture.tracer } });
+    const query = guardTool(guard, { name: 'tickets.query', description: 'q', input: tableInput, risk: 'read' }, async (_args, ctx) => {
+      const role = postgresClientConfig(ctx.credential).user;
+      const deadline = Date.now() + 10_000;
+      while ((await fx.roles()).includes(role) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      return { role, gone: !(await fx.roles()).includes(role), pastExpiry: Date.now() >= ctx.credential.expiresAt };
+    });
+    const cap = await grantFor(authority, { 'tickets.query': {} });
+    const { role, gone, pastExpiry } = await guard.withCapability(cap, () => query({ table: 'tickets' }));
+    expect([gone, pastExpiry]).toEqual([true, true]);
+    const [span] = await capture.spans();
+    expect(span!.attributes['tessera.credential.revoke_error']).toBeUndefined();
+    expect(span!.events.at(-1)).toMatchObject({ name: 'tessera.credential.revoked', attributes: { 'tessera.credential.principal': role, 'tessera.credential.sessions_ended': 0 } });
+  }, 20_000);
 
   test('the span records the role and its privileges; the password is nowhere: span, inspect, JSON', async () => {
     capture.reset();
