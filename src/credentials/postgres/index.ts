@@ -154,10 +154,10 @@ export function postgresClientConfig(credential: Credential): { host: string; po
   return { ...config };
 }
 
-// Kept beside the credential, not on it, so that nothing printing the credential reaches them.
 /** The name whose `hashtext` keys the advisory lock that serializes a provider's grants and drops. */
 export const advisoryLockName = (rolePrefix: string): string => `tessera-guard:postgres:${rolePrefix}`;
 
+// Kept beside the credential, not on it, so that nothing printing the credential reaches them.
 const CONFIGS = new WeakMap<Credential, { host: string; port: number; database: string; user: string; password: string }>();
 
 export function createPostgresCredentials(options: PostgresCredentialsOptions): PostgresCredentialProvider {
