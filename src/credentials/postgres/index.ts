@@ -267,6 +267,7 @@ export function createPostgresCredentials(options: PostgresCredentialsOptions): 
       }
       // A GRANT without the grant option only warns: check that every privilege arrived.
       sql += `SELECT (${checks.join(' AND ')}) AS granted;`;
+      if (signal.aborted) throw new CredentialProvisioningError(`the call gave up on its role for "${request.tool}" before it was created`);
       let complete: boolean;
       try {
         complete = lastRows(await admin.query(sql))[0]?.granted === true;
