@@ -101,7 +101,7 @@ async function redis(h: Harness): Promise<Record<string, number>> {
     const rawName = 'credentials: redis raw ACL SETUSER + DELUSER';
     const r = await h.rounds(
       { [rawName]: raw, 'credentials: call, built-in credential (redis)': builtIn, 'credentials: call, Redis ACL user': withUser },
-      { clock: 'wall', iterations: 200, rounds: 9, warmup: 100, floorIterations: 200 },
+      { clock: 'wall', iterations: 300, rounds: 15, warmup: 100, floorIterations: 200 },
     );
     provider.close();
     const added = r.ratio('credentials: call, Redis ACL user', { minus: 'credentials: call, built-in credential (redis)', floor: rawName });
