@@ -4,7 +4,7 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
-    redis: 'src/store/redis.ts',
+    redis: 'src/redis.ts',
     cedar: 'src/policy/cedar.ts',
     testing: 'src/testing/index.ts',
     'cli/main': 'src/cli/main.ts',
@@ -19,6 +19,7 @@ export default defineConfig({
     spiffe: 'src/identity/spiffe-id.ts',
     'approvals-server': 'src/server/approvals/index.ts',
     'approvals-client': 'src/client/approvals.ts',
+    postgres: 'src/credentials/postgres/index.ts',
   },
   // Optional peers and test tooling are never bundled: the host installs the versions it runs.
   external: [
@@ -32,6 +33,7 @@ export default defineConfig({
     /^@cedar-policy\//,
     /^redis$/,
     /^ioredis$/,
+    /^pg$/,
     /^yaml$/,
     /^oauth4webapi$/,
     /^openid-client$/,

@@ -491,6 +491,24 @@ export class RedisStoreError extends TesseraError {
   }
 }
 
+/**
+ * A credential provider could not provision (or refused to provision) this call's downstream
+ * credential: the guard denies the call with `credential_unavailable` and the tool never runs.
+ * `reason` names the tool, the system and what to change; never a password or a connection string.
+ */
+export class CredentialProvisioningError extends TesseraError {
+  static override code = 'credential_unavailable';
+  declare readonly code: 'credential_unavailable';
+
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(reason, 'credential_unavailable', options);
+  }
+
+  override get [ERROR_BRAND](): string {
+    return 'CredentialProvisioningError';
+  }
+}
+
 /** The memory store holds `maxEntries` entries and refuses more; the guard denies the call with `store_unavailable`. */
 export class StoreFullError extends TesseraError {
   static override code = 'store_full';
@@ -606,6 +624,7 @@ export type AnyTesseraError =
   | InvalidPolicyError
   | SpiffeIdError
   | RedisStoreError
+  | CredentialProvisioningError
   | StoreFullError
   | SignerError
   | OAuthError

@@ -94,6 +94,7 @@ export type {
 // Errors
 export {
   CapabilityError,
+  CredentialProvisioningError,
   CredentialRejectedError,
   DENIAL_CODES,
   DENIAL_STANDARDS,

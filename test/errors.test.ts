@@ -16,7 +16,7 @@ import {
   type AnyTesseraError,
   type TesseraErrorCode,
 } from '../src/index.js';
-import { RedisStoreError, SpiffeIdError, StoreFullError } from '../src/errors.js';
+import { CredentialProvisioningError, RedisStoreError, SpiffeIdError, StoreFullError } from '../src/errors.js';
 import { IdentityError as IdentityErrorFromOldModule } from '../src/identity/errors.js';
 import { InvalidPolicyError as InvalidPolicyErrorFromOldModule } from '../src/policy/errors.js';
 import { StoreFullError as StoreFullErrorFromOldModule } from '../src/store/memory.js';
@@ -34,6 +34,7 @@ const everyClass = (): AnyTesseraError[] => [
   new SpiffeIdError('port'),
   new RedisStoreError('Redis store timeout: no answer within 250 ms; calls are denied until it answers'),
   new StoreFullError(10),
+  new CredentialProvisioningError('PostgreSQL refused to create the role for "tickets.query" (SQLSTATE 42501)', { cause: new Error(SECRET) }),
 ];
 
 /** The code of `err` as the switch sees it; every branch must narrow to the right class. */
@@ -81,6 +82,7 @@ describe('the error classes', () => {
       'port',
       'store_unavailable',
       'memory store is full (maxEntries 10); raise maxEntries or shorten credential and token lifetimes',
+      'credential_unavailable',
     ]);
   });
 
@@ -94,7 +96,7 @@ describe('the error classes', () => {
   });
 
   test('only a denial is recognised by isToolDeniedError', () => {
-    expect(everyClass().map(isToolDeniedError)).toEqual([true, false, false, false, false, false, false, false]);
+    expect(everyClass().map(isToolDeniedError)).toEqual([true, false, false, false, false, false, false, false, false]);
   });
 
   test('the old modules export the same classes', () => {

@@ -17,6 +17,23 @@ export interface CredentialRequest {
   /** Lifetime in seconds. */
   readonly ttlSec: number;
   readonly signal: AbortSignal;
+  /**
+   * The call's arguments: the deeply frozen snapshot the grant was checked against. Set by the
+   * guard; absent only in a request made by hand.
+   */
+  readonly args?: Readonly<Record<string, unknown>>;
+  /**
+   * Whether a call of this tool with these arguments would be inside the capability's grant
+   * (every link of a delegation chain). A provider narrows what it hands out with it, e.g. to the
+   * tables a `table: { in: [...] }` constraint allows. Set by the guard; a provider that needs it
+   * and finds it absent must refuse to mint.
+   */
+  readonly grantAllows?: (args: Readonly<Record<string, unknown>>) => boolean;
+  /**
+   * Adds an event to the call's span: what was provisioned or revoked, by name and id only,
+   * never a secret. Set by the guard.
+   */
+  readonly addEvent?: (name: string, attributes: Readonly<Record<string, string | number | boolean>>) => void;
 }
 
 export interface Credential {

@@ -275,7 +275,7 @@ async function execute(
     // 9 mint a single-use credential for this one call, never outliving the capability
     call.stage = 'mint';
     if (signal.aborted) throw deny(call, 'call_aborted', 'the call was aborted by its caller before its credential was minted; nothing ran');
-    const credential = await mint(call, cap, agent, argsHash, credentialId, credentialTtlSec, credentialSignal);
+    const credential = await mint(call, cap, agent, args, argsHash, credentialId, credentialTtlSec, credentialSignal);
     if (signal.aborted) throw deny(call, 'call_aborted', 'the call was aborted by its caller before the tool ran; nothing ran');
 
     // 10 run with exactly the snapshot that was checked
@@ -442,7 +442,7 @@ async function runShadow(
     let credential: Credential | undefined;
     if (cap !== undefined && agent !== undefined) {
       try {
-        credential = await mint(call, cap, agent, argsHash, credentialId, credentialTtlSec, credentialSignal);
+        credential = await mint(call, cap, agent, args, argsHash, credentialId, credentialTtlSec, credentialSignal);
       } catch (err) {
         note(err);
       }
@@ -508,6 +508,7 @@ async function mint(
   call: GuardedCall,
   cap: VerifiedCapability,
   agent: AgentIdentity,
+  args: Readonly<Record<string, unknown>>,
   argsHash: string,
   credentialId: string,
   credentialTtlSec: number,
@@ -528,6 +529,10 @@ async function mint(
     get signal() {
       return credentialSignal.signal;
     },
+    args,
+    // A provider narrows what it hands out to what the grant allows (every link of the chain).
+    grantAllows: (candidate) => cap.tools.get(tool.name)?.check(candidate as Record<string, unknown>) === undefined,
+    addEvent: (name, attributes) => call.span.addEvent(name, attributes),
   };
   call.credentialRequest = request;
   const minting = withDeadline(rt.credentials.mint(request), rt.timeouts.credentialMs, 'the credential provider', (err) => credentialSignal.abort(err));

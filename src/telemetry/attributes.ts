@@ -51,6 +51,13 @@ export const EVENT = {
   RETRIEVAL_RECORDS: 'tessera.retrieval.records',
   RETRIEVAL_BYTES: 'tessera.retrieval.bytes',
   RETRIEVAL_LABELS: 'tessera.retrieval.labels',
+  // Downstream credentials (a database role, a Redis ACL user): names and counts, never a secret.
+  CREDENTIAL_PROVISIONED: 'tessera.credential.provisioned',
+  CREDENTIAL_REVOKED: 'tessera.credential.revoked',
+  CREDENTIAL_SYSTEM: 'tessera.credential.system',
+  CREDENTIAL_PRINCIPAL: 'tessera.credential.principal',
+  CREDENTIAL_PRIVILEGES: 'tessera.credential.privileges',
+  CREDENTIAL_SESSIONS_ENDED: 'tessera.credential.sessions_ended',
 } as const;
 
 export const METRIC = {

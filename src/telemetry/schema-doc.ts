@@ -71,6 +71,8 @@ finding one call, never for grouping.
 | --- | --- | --- |
 | \`${EVENT.SIDE_EFFECT}\` | \`${EVENT.SIDE_EFFECT_KIND}\` (string, low), and \`${EVENT.SIDE_EFFECT}.<name>\` for each attribute the tool passed | each time the tool calls \`ctx.sideEffect(kind, attributes)\` |
 | \`${EVENT.RETRIEVAL}\` | \`${EVENT.RETRIEVAL_SOURCE}\` (string, medium), \`${EVENT.RETRIEVAL_RECORDS}\` (int), \`${EVENT.RETRIEVAL_BYTES}\` (int), \`${EVENT.RETRIEVAL_LABELS}\` (string[], low) | each time the tool calls \`ctx.retrieved({ source, records, bytes, labels })\` |
+| \`${EVENT.CREDENTIAL_PROVISIONED}\` | \`${EVENT.CREDENTIAL_SYSTEM}\` (\`postgresql\` or \`redis\`), \`${EVENT.CREDENTIAL_PRINCIPAL}\` (the role or user name), \`${EVENT.CREDENTIAL_PRIVILEGES}\` (what it was granted: table privileges, or key patterns and commands) | a downstream credential provider created the call's role or user, before the tool ran |
+| \`${EVENT.CREDENTIAL_REVOKED}\` | \`${EVENT.CREDENTIAL_SYSTEM}\`, \`${EVENT.CREDENTIAL_PRINCIPAL}\`, \`${EVENT.CREDENTIAL_SESSIONS_ENDED}\` (int; PostgreSQL only) | the provider dropped the role or deleted the user after the call |
 
 ## Metrics
 

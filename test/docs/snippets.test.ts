@@ -13,7 +13,7 @@ import { codeBlocks, FRAGMENT_MARKER, pages, ROOT } from './markdown.js';
 const ENTRIES: Record<string, string> = {
   'tessera-guard': 'src/index.ts',
   'tessera-guard/testing': 'src/testing/index.ts',
-  'tessera-guard/redis': 'src/store/redis.ts',
+  'tessera-guard/redis': 'src/redis.ts',
   'tessera-guard/cedar': 'src/policy/cedar.ts',
   'tessera-guard/approvers': 'src/policy/approvers.ts',
   'tessera-guard/telemetry': 'src/telemetry/index.ts',
@@ -26,6 +26,7 @@ const ENTRIES: Record<string, string> = {
   'tessera-guard/authority-server': 'src/server/authority/index.ts',
   'tessera-guard/approvals-server': 'src/server/approvals/index.ts',
   'tessera-guard/approvals-client': 'src/client/approvals.ts',
+  'tessera-guard/postgres': 'src/credentials/postgres/index.ts',
 };
 
 /**
