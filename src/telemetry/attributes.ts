@@ -44,11 +44,15 @@ export const ATTR = {
 export const EVENT = {
   SIDE_EFFECT: 'tessera.side_effect',
   SIDE_EFFECT_KIND: 'tessera.side_effect.kind',
+  TRIPWIRE: 'tessera.tripwire.tripped',
+  TRIPWIRE_KIND: 'tessera.tripwire.kind',
+  TRIPWIRE_STOP: 'tessera.tripwire.stop',
 } as const;
 
 export const METRIC = {
   DECISIONS: 'tessera.guard.decisions',
   OVERHEAD: 'tessera.guard.overhead',
+  TRIPWIRE_TRIPS: 'tessera.tripwire.trips',
 } as const;
 
 export const OPERATION_EXECUTE_TOOL = 'execute_tool';
@@ -121,5 +125,12 @@ export const METRICS: readonly MetricSpec[] = [
     unit: 's',
     attributes: [ATTR.DECISION, ATTR.TOOL_NAME],
     description: "Time the guard added to a call, excluding the tool's own run.",
+  },
+  {
+    name: METRIC.TRIPWIRE_TRIPS,
+    instrument: 'counter',
+    unit: '{trip}',
+    attributes: [EVENT.TRIPWIRE_KIND, EVENT.TRIPWIRE_STOP],
+    description: 'Tripwires tripped, by tripwire and by where the stop was written (`store`, `local`, `none`).',
   },
 ];
