@@ -50,7 +50,7 @@ export const DEFAULT_BURST_CODES: readonly DenialCode[] = Object.freeze([
 ]);
 
 export interface TripwireOptions {
-  /** Decoy tools no grant should cover: any call to one by a verified agent trips, granted or not. */
+  /** Decoy tools no grant should cover: any call to one under a verified capability trips (refused `capability_revoked`), granted or not. */
   canaryTools?: readonly string[];
   /** At least `threshold` denials for one agent within `window` (default `"1m"`), across every guard on the store. */
   denialBurst?: { threshold: number; window?: Duration; codes?: readonly DenialCode[] };
@@ -272,7 +272,7 @@ export function createTripwires(options: TripwireOptions, host: TripwireHost): T
     let event: TripEvent;
     try {
       const written = await withDeadline(
-        tripQuarantine(store, { ...base, atMs: atMs + host.aheadMs, ttlMs: host.keepMs }),
+        tripQuarantine(store, { ...base, stopAtMs: atMs + host.aheadMs, ttlMs: host.keepMs }),
         host.storeTimeoutMs,
         'the guard store',
       );
@@ -349,9 +349,6 @@ export function createTripwires(options: TripwireOptions, host: TripwireHost): T
       }
       if (d.code === 'identity_mismatch' && options.identityMismatch === true) {
         return trip('identity_mismatch', 'the capability was presented by a workload identity other than its subject', agent, d.intent, d.tool, span).then(() => undefined);
-      }
-      if (d.code === 'tool_not_granted' && canaries !== undefined && canaries.has(d.tool)) {
-        return trip('canary', `called the canary tool "${d.tool}"`, agent, d.intent, d.tool, span).then(() => undefined);
       }
       if (burst !== undefined && burstCodes.has(d.code)) return countBurst(d, agent, span);
       return undefined;

@@ -128,6 +128,8 @@ export interface TripEntry {
   readonly tool: string | undefined;
   readonly by: string;
   readonly atMs: number;
+  /** The stop's time: `atMs` plus the issuers' clock skew, as `revokeAgent` stops. */
+  readonly stopAtMs: number;
   readonly ttlMs: number;
 }
 
@@ -140,7 +142,7 @@ export interface TripEntry {
 export async function tripQuarantine(store: TripwireStore, entry: TripEntry): Promise<{ record: QuarantineRecord | undefined; stopAtMs: number }> {
   const t = store.tripwires;
   const stopKey = entry.scope === 'intent' && entry.intent !== undefined ? revocationKey.intent(entry.intent) : revocationKey.agent(entry.agent);
-  const stopAtMs = entry.atMs;
+  const stopAtMs = entry.stopAtMs;
   const before = await t.stop(stopKey, stopAtMs, entry.ttlMs);
   // A later stop already held by the key is someone else's: the record says so, and a lift keeps it.
   const expiresAtMs = entry.atMs + entry.ttlMs;
