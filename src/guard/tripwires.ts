@@ -52,7 +52,7 @@ export const DEFAULT_BURST_CODES: readonly DenialCode[] = Object.freeze([
 export interface TripwireOptions {
   /** Decoy tools no grant should cover: any call to one under a verified capability trips (refused `capability_revoked`), granted or not. */
   canaryTools?: readonly string[];
-  /** At least `threshold` denials for one agent within `window` (default `"1m"`), across every guard on the store. */
+  /** At least `threshold` denials for one agent within `window` (which defaults to `"1m"`), across every guard on the store. */
   denialBurst?: { threshold: number; window?: Duration; codes?: readonly DenialCode[] };
   /** A capability whose signature and issuer verify, presented to a guard of another audience. */
   foreignAudience?: boolean;
@@ -60,8 +60,8 @@ export interface TripwireOptions {
   identityMismatch?: boolean;
   /**
    * A call rate far above the agent's recent rate, estimated in this process only: trips when the
-   * rate over about `window` (default `"10s"`) reaches `minPerMinute` (default 600) and is
-   * `factor` (default 10) times the rate over about `baseline` (default `"10m"`).
+   * rate over about `window` (`"10s"` unless given) reaches `minPerMinute` (600 unless given) and
+   * is `factor` (10 unless given) times the rate over about `baseline` (`"10m"` unless given).
    */
   callRate?: { factor?: number; minPerMinute?: number; window?: Duration; baseline?: Duration };
   /** What a trip stops: every capability of the agent (default) or only the intent of the call that tripped. */

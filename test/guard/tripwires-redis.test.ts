@@ -85,6 +85,10 @@ describe.skipIf(!enabled)('tripwires across processes on one Redis', () => {
     const keys = (await local.command('KEYS', `${p}*`)) as string[];
     expect(keys.sort()).toEqual(expect.arrayContaining([`${p}agent:${AGENT}`, `${p}trip:quarantines`, `${p}trip:{${AGENT}}:denials`]));
     for (const key of keys) expect(Number(await local.command('PTTL', key))).toBeGreaterThan(0);
+    // The count keeps at most `threshold` times and expires one window after the last denial.
+    for (let i = 0; i < 5; i++) await a!.call(cap, `w${i}`);
+    expect(Number(await local.command('LLEN', `${p}trip:{${AGENT}}:denials`))).toBe(5);
+    expect(Number(await local.command('PTTL', `${p}trip:{${AGENT}}:denials`))).toBeLessThanOrEqual(60_000);
   }, 60_000);
 });
 
