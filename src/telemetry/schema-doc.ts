@@ -70,7 +70,7 @@ finding one call, never for grouping.
 | event | attributes | when |
 | --- | --- | --- |
 | \`${EVENT.SIDE_EFFECT}\` | \`${EVENT.SIDE_EFFECT_KIND}\` (string, low), and \`${EVENT.SIDE_EFFECT}.<name>\` for each attribute the tool passed | each time the tool calls \`ctx.sideEffect(kind, attributes)\` |
-| \`${EVENT.TRIPWIRE}\` | \`${EVENT.TRIPWIRE_KIND}\` (string, low: \`canary\`, \`denial_burst\`, \`foreign_audience\`, \`identity_mismatch\`, \`call_rate\`), \`${EVENT.TRIPWIRE_STOP}\` (string, low: \`store\` the stop is in the shared store, \`local\` the store failed and this process holds the agent, \`none\` the store failed and the call went on) | on the call whose decision tripped a tripwire, or that a tripwire's hold refused |
+| \`${EVENT.TRIPWIRE}\` | \`${EVENT.TRIPWIRE_KIND}\` (string, low: \`canary\`, \`denial_burst\`, \`foreign_audience\`, \`identity_mismatch\`, \`call_rate\`, or \`hold\` when a hold refused the call), \`${EVENT.TRIPWIRE_STOP}\` (string, low: \`store\` the stop is in the shared store, \`local\` the store failed and this process holds the agent, \`none\` the store failed and the call went on) | on the call whose decision tripped a tripwire, or that a tripwire's hold refused |
 
 ## Metrics
 

@@ -9,6 +9,7 @@ import { createRedisStore } from '../../src/store/redis.js';
 import { z } from 'zod';
 import { redisTestsEnabled, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { connectClient, type TestClient } from '../store/redis-clients.js';
+import { manualClock } from '../support/fixtures.js';
 import { startTripwireWorker, type TripwireWorker } from './tripwire-workers.js';
 
 const enabled = redisTestsEnabled();
@@ -105,16 +106,18 @@ describe.skipIf(!enabled)('a store that fails the tripwires', () => {
   });
 
   const guardOn = async (p: string, onStoreFailure: 'deny_agent' | 'alert') => {
-    const authority = await createAuthority({ issuer: ISSUER });
+    const clock = manualClock();
+    const authority = await createAuthority({ issuer: ISSUER, clock });
     const trips: TripEvent[] = [];
     const guard = createGuard({
       audience: AUDIENCE,
       trust: { issuer: ISSUER, jwks: authority.jwks() },
+      clock,
       store: createRedisStore({ client: local.client, prefix: p }),
       tripwires: { denialBurst: { threshold: 3 }, onStoreFailure, onTrip: (t) => void trips.push(t) },
     });
     const read = guardTool(guard, { name: 'tickets.read', description: 'Read', input: z.object({ ticketId: z.string() }), risk: 'read' }, async () => 'ok');
-    const cap = await authority.grant({ agent: AGENT, audience: AUDIENCE, intent: { id: 'i', purpose: 'p' }, tools: { 'tickets.read': { args: { ticketId: { eq: '4711' } } } }, ttl: '5m' });
+    const cap = await authority.grant({ agent: AGENT, audience: AUDIENCE, intent: { id: 'i', purpose: 'p' }, tools: { 'tickets.read': { args: { ticketId: { eq: '4711' } } } }, ttl: '10m' });
     const call = (ticketId: string) =>
       read({ ticketId }, { capability: cap }).then(
         () => 'allowed',
@@ -122,14 +125,18 @@ describe.skipIf(!enabled)('a store that fails the tripwires', () => {
       );
     // Another entry under the count's name: the count fails, as it would on a broken store.
     await local.command('HSET', `${p}trip:{${AGENT}}:denials`, 'x', '1');
-    return { call, trips };
+    return { call, trips, clock };
   };
 
-  test("deny_agent: a denial that cannot be counted holds the agent in this process: its next call is refused capability_revoked", async () => {
-    const { call, trips } = await guardOn('fail1:', 'deny_agent');
+  test("deny_agent: a denial that cannot be counted holds the agent in this process for holdFor (5 minutes): its calls are refused capability_revoked", async () => {
+    const { call, trips, clock } = await guardOn('fail1:', 'deny_agent');
     expect(await call('1')).toBe('arguments_out_of_scope');
     expect(await call('4711')).toBe('capability_revoked');
     expect(trips.map((t) => [t.tripwire, t.stop, t.storeError])).toEqual([['denial_burst', 'local', 'RedisStoreError']]);
+    clock.advance(299_000);
+    expect(await call('4711')).toBe('capability_revoked');
+    clock.advance(1_000);
+    expect(await call('4711')).toBe('allowed');
   });
 
   test('alert: the same failure is reported and calls go on', async () => {
