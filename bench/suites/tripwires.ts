@@ -20,7 +20,7 @@ const ISSUER = 'https://authz.example.com';
 const AUDIENCE = 'bench-app';
 const AGENT = 'spiffe://example.org/agents/bench';
 const THRESHOLD = 5;
-const TRIALS = 100;
+const TRIALS = 300;
 
 async function allowedCall(authority: Awaited<ReturnType<typeof createAuthority>>, tripwires: TripwireOptions | undefined) {
   const guard = createGuard({
