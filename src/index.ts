@@ -52,6 +52,12 @@ export type { MemoryStore, MemoryStoreOptions } from './store/memory.js';
 export { revocationKey } from './store/types.js';
 export type { AdditionResult, CallReservation, CounterAddition, CredentialState, ReservationResult, TesseraStore } from './store/types.js';
 
+// Tripwires
+export { createTripwires, DEFAULT_BURST_CODES } from './guard/tripwires.js';
+export type { TripEvent, TripwireDecision, TripwireEngine, TripwireHost, TripwireOptions } from './guard/tripwires.js';
+export { liftQuarantine, listQuarantines } from './store/tripwire-state.js';
+export type { QuarantineLift, QuarantineRecord, TripwireKind, TripwireState, TripwireStore } from './store/tripwire-state.js';
+
 // Identity
 export type { AgentIdentity, IdentitySource, IdentityVerifier } from './identity/types.js';
 export { IdentityError } from './identity/errors.js';

@@ -12,7 +12,7 @@ import { capabilityClaimsSchema, issuedAtMs as issuedAtMsOf, type CapabilityClai
 import { compileFields } from './constraints.js';
 import type { JWKS } from '../jose/keys.js';
 import { compactJwsProblem } from '../jose/compact-jws.js';
-import { explainJoseFailure, type JoseFailureTable } from '../jose/explain-failure.js';
+import { classifyJoseError, explainJoseFailure, type JoseFailureTable } from '../jose/explain-failure.js';
 import {
   createIssuerKeySet,
   fetchJwks,
@@ -271,6 +271,24 @@ const CAPABILITY_FAILURES: JoseFailureTable<DenialCode> = {
   signature: ['capability_invalid', "the capability's signature does not verify"],
   malformed: ['capability_invalid', 'the capability is not a well-formed signed JWT'],
 };
+
+// Denials of capabilities refused only for their audience: jose checks claims after the
+// signature, so the subject of such a token is authentic. Tripwires read it (see `foreignAudienceSubject`).
+const FOREIGN_AUDIENCE = new WeakMap<object, string>();
+
+function noteForeignAudience(joseError: unknown, denial: unknown): void {
+  const f = classifyJoseError(joseError);
+  const sub = (f?.payload as { sub?: unknown } | undefined)?.sub;
+  if (f?.kind === 'aud' && typeof sub === 'string' && typeof denial === 'object' && denial !== null) FOREIGN_AUDIENCE.set(denial, sub);
+}
+
+/**
+ * The authentic subject of a capability this verifier refused only because it names another
+ * audience (its signature and issuer verified); undefined for any other error.
+ */
+export function foreignAudienceSubject(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null ? FOREIGN_AUDIENCE.get(err) : undefined;
+}
 
 /** Turns a jose verification error into a capability denial with an actionable reason. */
 export function explainJoseError(err: unknown, expected?: { audience: string }): never {
@@ -613,7 +631,12 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions): {
       });
       payload = r.payload as Record<string, unknown>;
     } catch (err) {
-      return explainJoseError(err, options);
+      try {
+        return explainJoseError(err, options);
+      } catch (denial) {
+        noteForeignAudience(err, denial);
+        throw denial;
+      }
     }
     const claims = checkClaims(payload, now);
     used({ keys: keys!, fingerprint: key.fingerprint });

@@ -10,6 +10,7 @@ import { grant } from './commands/grant.js';
 import { inspect } from './commands/inspect.js';
 import { keys } from './commands/keys.js';
 import { policy } from './commands/policy.js';
+import { quarantine } from './commands/quarantine.js';
 import { revoke } from './commands/revoke.js';
 import { schema } from './commands/schema.js';
 import { CliError, EXIT, type CliIo, type ExitCode } from './io.js';
@@ -23,6 +24,7 @@ const COMMANDS: ReadonlyMap<string, { run: Command; summary: string }> = new Map
   ['check', { run: check, summary: 'dry run: would this call be allowed, and if not, why' }],
   ['policy', { run: policy, summary: 'policy validate: check rules and Cedar files' }],
   ['revoke', { run: revoke, summary: 'revoke capabilities in a shared Redis store' }],
+  ['quarantine', { run: quarantine, summary: 'quarantine list | lift: the agents tripwires stopped' }],
   ['authority', { run: authorityCommand, summary: 'authority serve: run the authority as a service' }],
   ['audit', { run: audit, summary: 'summarize exported spans (OTLP JSON) as text and HTML' }],
   ['schema', { run: schema, summary: 'print the span and metric schema' }],

@@ -23,6 +23,7 @@ import { parseOptions } from '../util/options.js';
 import { durationSeconds, systemClock } from '../util/time.js';
 import { GUARD_TOOL, prepareTool, wrapTool } from './guard-tool.js';
 import { type GuardRuntime, type PreparedTool } from './pipeline.js';
+import { createTripwires, guardTripwires, tripwireOptionsSchema } from './tripwires.js';
 import { checkPreflightOptions, preflightCall, unknownToolDecision } from './preflight.js';
 import type { PrivateKeyInput } from '../jose/keys.js';
 import type { CredentialProvider } from '../credentials/types.js';
@@ -123,6 +124,7 @@ const guardOptionsBase = {
   maxDelegationDepth: z.number().int().min(0).max(16).optional(),
   verifyCacheMaxBytes: z.number().min(0).optional(),
   clock: clockOption.optional(),
+  tripwires: tripwireOptionsSchema.optional(),
 };
 // `trust` is one issuer or a list: the schema follows the form given, so that a misspelt key
 // inside an entry is reported as such rather than as "matches neither form".
@@ -192,6 +194,14 @@ export function createGuard(options: GuardOptions): Guard {
   });
   const checkProof = createProofChecker({ ...parseProofOptions(options.proof), audience, clock, clockSkewSec, timeoutMs: timeouts.proofMs });
 
+  const keepMs = (maxLifetimeSec + clockSkewSec + 60) * 1000;
+  const tripwires =
+    options.tripwires === undefined
+      ? undefined
+      : guardTripwires(
+          createTripwires(options.tripwires, { store, clock, name: audience, aheadMs: clockSkewSec * 1000, keepMs, storeTimeoutMs: timeouts.storeMs, meter: options.telemetry?.meter }),
+        );
+
   const runtime: GuardRuntime = {
     audience,
     clock,
@@ -214,11 +224,12 @@ export function createGuard(options: GuardOptions): Guard {
     currentBinding,
     mode: options.mode ?? 'enforce',
     evidence: options.telemetry?.evidence === true,
+    tripwires,
   };
 
   // The authority's clock may run ahead of ours: a stop also covers tokens issued up to the
   // allowed skew after it, so that nothing granted before the stop slips through.
-  const revoker = createRevoker(store, clock, { keepMs: (maxLifetimeSec + clockSkewSec + 60) * 1000, aheadMs: clockSkewSec * 1000 });
+  const revoker = createRevoker(store, clock, { keepMs, aheadMs: clockSkewSec * 1000 });
   // For preflight: the latest tool registered under each name, and each guarded tool's own.
   const toolsByName = new Map<string, PreparedTool>();
   const preparedOf = new WeakMap<object, PreparedTool>();

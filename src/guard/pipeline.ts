@@ -27,6 +27,7 @@ import { DeadlineError, LazySignal, withDeadline } from '../util/deadline.js';
 import { SnapshotError, snapshotArguments } from '../util/snapshot.js';
 import type { Clock } from '../util/time.js';
 import { counterKey, proofMarkerKey, revocationChecks, withAncestorCounters } from './reservation.js';
+import type { GuardTripwires } from './tripwires.js';
 import { perIntentReason, RetrievalTally } from './retrieval.js';
 import type { ApprovalPendingInfo, CallOptions, CapabilityContext, GuardMode, GuardTimeouts, RetrievalReport, ToolContext, ToolDefinition, ToolType } from './types.js';
 
@@ -61,6 +62,7 @@ export interface GuardRuntime {
   readonly mode: GuardMode;
   /** Record evidence by default; a tool's own setting wins. */
   readonly evidence: boolean;
+  readonly tripwires?: GuardTripwires | undefined;
 }
 
 /** A checked proof of possession: its `jti` is spent once, for as long as it could be replayed. */
@@ -199,6 +201,8 @@ export async function runGuardedCall(
       recordDenial(call.span, denial);
       call.decision = 'deny';
       call.code = denial.code;
+      // Any trip this denial causes is in the store before the caller hears of the denial.
+      if (rt.tripwires !== undefined) await rt.tripwires.denied(denial.code, call.cap, tool.name, err, call.span);
       throw denial;
     }
     // The tool's own error is rethrown unchanged; the span records its type only, since a
@@ -227,6 +231,8 @@ async function authorize(call: GuardedCall, rawArgs: unknown, options: CallOptio
   const cap = rt.cached(binding.capability) ?? (await withDeadline(rt.verify(binding.capability), rt.timeouts.keysMs, "the capability's issuer keys"));
   call.cap = cap;
   recordCapability(call.span, cap);
+  const tripped = rt.tripwires?.admit(cap, tool.name, call.span);
+  if (tripped !== undefined) await tripped;
 
   // 3 bind identity: the capability's subject is the verified identity running this call
   call.stage = 'identity';

@@ -8,6 +8,7 @@ import type { AgentIdentity, CapabilityContext, IdentityVerifier } from '../iden
 import type { TelemetryOptions } from '../telemetry/types.js';
 import type { AgentPresentation } from './agent-context.js';
 import type { ProofOptions } from './proof-checker.js';
+import type { TripwireOptions } from './tripwires.js';
 import type { Approver, PolicyEngine, RiskTier } from '../policy/types.js';
 import type { TesseraStore } from '../store/types.js';
 import type { Clock, Duration } from '../util/time.js';
@@ -162,6 +163,8 @@ export interface GuardOptions {
    */
   verifyCacheMaxBytes?: number;
   clock?: Clock;
+  /** Tripwires that stop a misbehaving agent in the shared store (see docs/tripwires.md); default none. */
+  tripwires?: TripwireOptions;
 }
 
 /** What `onApprovalPending` is told: never arguments, tokens or the capability. */

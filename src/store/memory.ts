@@ -28,6 +28,8 @@ import { StoreFullError } from '../errors.js';
 import { clockOption } from '../util/option-schemas.js';
 import { parseOptions } from '../util/options.js';
 import { type Clock, systemClock } from '../util/time.js';
+import { createMemoryTripwireState } from './memory-tripwires.js';
+import type { TripwireState } from './tripwire-state.js';
 import type {
   AdditionResult,
   CallReservation,
@@ -67,6 +69,8 @@ export interface MemoryStore extends TesseraStore {
   revokeCredential(id: string, ttlMs: number): void;
   addWithin(additions: readonly CounterAddition[]): AdditionResult;
   close(): void;
+  /** Tripwire counts, stops and quarantine records (see `TripwireState`). */
+  readonly tripwires: TripwireState;
 }
 
 const TICK_MS = 1000;
@@ -482,7 +486,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     }
   };
 
-  return {
+  const store: MemoryStore = {
     get size() {
       advance();
       return size();
@@ -603,7 +607,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     close(): void {
       clearInterval(timer);
     },
+
+    tripwires: createMemoryTripwireState({
+      now: advance,
+      get: (key) => records.get(key)?.value,
+      revoke: (key, atMs, ttlMs) => store.revoke(key, atMs, ttlMs),
+      set: (key, atMs) => {
+        const e = records.get(key);
+        if (e === undefined) return;
+        if (atMs === undefined) records.delete(key);
+        else e.value = atMs;
+      },
+    }),
   };
+  return store;
 }
 
 const OK: ReservationResult & AdditionResult = Object.freeze({ ok: true });

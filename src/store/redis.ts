@@ -26,6 +26,8 @@ import {
 } from './redis-client.js';
 import { ADD_WITHIN, CONSUME_CREDENTIAL, CONSUME_ONCE, OUTCOME, PEEK, RESERVE, REVOKE, REVOKE_CREDENTIALS, type Script } from './redis-scripts.js';
 import type { AdditionResult, CallReservation, CounterAddition, CredentialState, ReservationResult, TesseraStore } from './types.js';
+import { createRedisTripwireState } from './redis-tripwires.js';
+import type { TripwireState } from './tripwire-state.js';
 
 // The error class lives with every other error class; re-exported so that existing imports work.
 export { RedisStoreError };
@@ -79,6 +81,8 @@ export interface RedisStore extends TesseraStore {
   addWithin(additions: readonly CounterAddition[]): Promise<AdditionResult>;
   /** Stops listening to the client; later operations reject. The client stays connected. */
   close(): void;
+  /** Tripwire counts, stops and quarantine records, each operation on one key (see src/store/redis-tripwires.ts). */
+  readonly tripwires: TripwireState;
 }
 
 const optionsSchema = z.strictObject({
@@ -438,6 +442,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       detach();
       readiness.close();
     },
+
+    tripwires: createRedisTripwireState((s, keys, args) => {
+      sendQueued();
+      return run(s, keys, args);
+    }, prefix),
   };
 }
 

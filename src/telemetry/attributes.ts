@@ -58,12 +58,16 @@ export const EVENT = {
   CREDENTIAL_PRINCIPAL: 'tessera.credential.principal',
   CREDENTIAL_PRIVILEGES: 'tessera.credential.privileges',
   CREDENTIAL_SESSIONS_ENDED: 'tessera.credential.sessions_ended',
+  TRIPWIRE: 'tessera.tripwire.tripped',
+  TRIPWIRE_KIND: 'tessera.tripwire.kind',
+  TRIPWIRE_STOP: 'tessera.tripwire.stop',
 } as const;
 
 export const METRIC = {
   DECISIONS: 'tessera.guard.decisions',
   OVERHEAD: 'tessera.guard.overhead',
   SHADOW_DENIALS: 'tessera.guard.shadow_denials',
+  TRIPWIRE_TRIPS: 'tessera.tripwire.trips',
 } as const;
 
 export const OPERATION_EXECUTE_TOOL = 'execute_tool';
@@ -145,5 +149,10 @@ export const METRICS: readonly MetricSpec[] = [
     unit: '{call}',
     attributes: [ATTR.DENIAL_CODE, ATTR.TOOL_NAME],
     description: 'Calls of shadow-mode tools that enforce mode would have denied, and that ran anyway.',
+    name: METRIC.TRIPWIRE_TRIPS,
+    instrument: 'counter',
+    unit: '{trip}',
+    attributes: [EVENT.TRIPWIRE_KIND, EVENT.TRIPWIRE_STOP],
+    description: 'Tripwires tripped, by tripwire and by where the stop was written (`store`, `local`, `none`).',
   },
 ];

@@ -73,6 +73,7 @@ finding one call, never for grouping.
 | \`${EVENT.RETRIEVAL}\` | \`${EVENT.RETRIEVAL_SOURCE}\` (string, medium), \`${EVENT.RETRIEVAL_RECORDS}\` (int), \`${EVENT.RETRIEVAL_BYTES}\` (int), \`${EVENT.RETRIEVAL_LABELS}\` (string[], low) | each time the tool calls \`ctx.retrieved({ source, records, bytes, labels })\` |
 | \`${EVENT.CREDENTIAL_PROVISIONED}\` | \`${EVENT.CREDENTIAL_SYSTEM}\` (\`postgresql\` or \`redis\`), \`${EVENT.CREDENTIAL_PRINCIPAL}\` (the role or user name), \`${EVENT.CREDENTIAL_PRIVILEGES}\` (what it was granted: table privileges, or key patterns and commands) | a downstream credential provider created the call's role or user, before the tool ran |
 | \`${EVENT.CREDENTIAL_REVOKED}\` | \`${EVENT.CREDENTIAL_SYSTEM}\`, \`${EVENT.CREDENTIAL_PRINCIPAL}\`, \`${EVENT.CREDENTIAL_SESSIONS_ENDED}\` (int; PostgreSQL only) | the provider dropped the role or deleted the user after the call |
+| \`${EVENT.TRIPWIRE}\` | \`${EVENT.TRIPWIRE_KIND}\` (string, low: \`canary\`, \`denial_burst\`, \`foreign_audience\`, \`identity_mismatch\`, \`call_rate\`, or \`hold\` when a hold refused the call), \`${EVENT.TRIPWIRE_STOP}\` (string, low: \`store\` the stop is in the shared store, \`local\` the store failed and this process holds the agent, \`none\` the store failed and the call went on) | on the call whose decision tripped a tripwire, or that a tripwire's hold refused |
 
 ## Metrics
 

@@ -35,7 +35,7 @@ function tables(): Map<string, Map<string, string>> {
 function declared(typeExpressions: readonly string[]): Map<string, Map<string, string | undefined>> {
   const file = join(ROOT, 'test/docs/.configuration-types.ts');
   const source = [
-    "import type { GuardOptions, GuardTimeouts, TelemetryOptions, TrustedIssuer, ProofOptions, AuthorityOptions, MemoryStoreOptions } from '../../src/index.js';",
+    "import type { GuardOptions, GuardTimeouts, TelemetryOptions, TrustedIssuer, ProofOptions, AuthorityOptions, MemoryStoreOptions, TripwireOptions } from '../../src/index.js';",
     "import type { RedisStoreOptions } from '../../src/store/redis.js';",
     ...typeExpressions.map((t, i) => `export type T${i} = NonNullable<${t}>;`),
   ].join('\n');
@@ -92,6 +92,7 @@ describe('docs/configuration.md', () => {
         'ProofOptions',
         'RedisStoreOptions',
         'TelemetryOptions',
+        'TripwireOptions',
         'TrustedIssuer',
       ].sort(),
     );

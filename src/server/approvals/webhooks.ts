@@ -4,7 +4,10 @@
  * this service and is fresh. Bodies carry the masked preview only, never raw arguments.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { sendSignedWebhook, SIGNATURE_HEADER, signWebhook } from '../../util/signed-webhook.js';
 import type { ApprovalRecord } from './store.js';
+
+export { SIGNATURE_HEADER, signWebhook };
 
 export interface ApprovalWebhook {
   /** https (http only to loopback). Redirects are not followed. */
@@ -23,8 +26,6 @@ export interface WebhookDelivery {
   /** First backoff, ms, doubled each retry; default 500. */
   backoffMs?: number;
 }
-
-export const SIGNATURE_HEADER = 'X-Tessera-Signature';
 
 /** The JSON notification body: what a person needs to find and judge the request. */
 export function notificationBody(record: ApprovalRecord, link: string): Record<string, unknown> {
@@ -51,11 +52,6 @@ export function slackText(record: ApprovalRecord, link: string): string {
     `Why: ${slackEscape(record.why)}`,
     `Decide before ${new Date(record.deadline).toISOString()}: <${link}|open the inbox>`,
   ].join('\n');
-}
-
-export function signWebhook(secret: string, body: string, unixSeconds: number): string {
-  const mac = createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex');
-  return `t=${unixSeconds},v1=${mac}`;
 }
 
 /**
@@ -88,8 +84,6 @@ export function verifyWebhookSignature(
   return macs.some((m) => timingSafeEqual(Buffer.from(m, 'hex'), expected));
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Delivers one notification: retries after a 5xx, a network error or a missed deadline, with
  * doubling backoff, at most `attempts` times; a 4xx is final. Resolves with whether it was
@@ -104,25 +98,5 @@ export async function deliverWebhook(
   onError: (err: unknown) => void,
 ): Promise<boolean> {
   const body = JSON.stringify(hook.format === 'slack' ? { text: slackText(record, link) } : notificationBody(record, link));
-  for (let attempt = 1; attempt <= delivery.attempts; attempt++) {
-    // Signed per attempt: a retry late in the backoff still falls within the receiver's tolerance.
-    const signature = signWebhook(hook.secret, body, Math.floor(clock() / 1000));
-    try {
-      const res = await fetch(hook.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature },
-        body,
-        redirect: 'error',
-        signal: AbortSignal.timeout(delivery.attemptTimeoutMs),
-      });
-      await res.body?.cancel().catch(() => undefined);
-      if (res.ok) return true;
-      onError(new Error(`approval webhook answered ${res.status}`));
-      if (res.status < 500) return false;
-    } catch (err) {
-      onError(new Error(`approval webhook failed: ${err instanceof Error ? err.name : 'error'}`));
-    }
-    if (attempt < delivery.attempts) await sleep(delivery.backoffMs * 2 ** (attempt - 1));
-  }
-  return false;
+  return sendSignedWebhook(hook.url, hook.secret, body, delivery, clock, onError, 'approval webhook');
 }

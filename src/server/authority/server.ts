@@ -18,6 +18,7 @@ import { revocationChecks } from '../../guard/reservation.js';
 import { IdentityError } from '../../identity/errors.js';
 import type { AgentIdentity, IdentityVerifier } from '../../identity/types.js';
 import { createRevoker } from '../../store/revocation.js';
+import { hasTripwireState, liftQuarantine, listQuarantines, parseQuarantine } from '../../store/tripwire-state.js';
 import type { TesseraStore } from '../../store/types.js';
 import { COMPACT_JWS } from '../../jose/compact-jws.js';
 import { parseOptions } from '../../util/options.js';
@@ -398,6 +399,7 @@ export function createAuthorityServer(options: AuthorityServerOptions): Authorit
     if (wait > 0) throw new OAuthError(429, 'slow_down', `too many requests from this agent; retry after ${wait}s`, { 'Retry-After': String(wait) });
     if (blocked('agent', agent.id)) throw new OAuthError(403, 'access_denied', 'this agent is stopped by an administrator; no capability is granted to it until the stop is lifted');
     if (blocked('intent', requested.intent.id)) throw new OAuthError(403, 'access_denied', 'this intent is stopped by an administrator; no capability is granted for it until the stop is lifted');
+    if (await quarantined(agent.id)) throw new OAuthError(403, 'access_denied', 'this agent is quarantined by a tripwire; no capability is granted to it until a person lifts the quarantine');
     const roles = policy.rolesOf(agent);
     if (roles.length === 0) throw new OAuthError(403, 'access_denied', "no role of the authority's grant policy matches this agent's identity");
 
@@ -574,6 +576,25 @@ export function createAuthorityServer(options: AuthorityServerOptions): Authorit
     return json({ lifted: { kind, id } }, 200, { 'Cache-Control': 'no-store' });
   }
 
+  // Tripwire quarantines live in the shared store: every authority replica sees them.
+  const tripwireStore = hasTripwireState(store) ? store : undefined;
+  async function quarantined(agent: string): Promise<boolean> {
+    if (tripwireStore === undefined) return false;
+    let raw: string | undefined;
+    try {
+      raw = await withDeadline('the store', storeTimeoutMs, async () => tripwireStore.tripwires.record(agent));
+    } catch (err) {
+      throw unavailable('the quarantine list could not be read from the store; try again', err);
+    }
+    const r = parseQuarantine(raw);
+    return r !== undefined && r.lifted === undefined && r.expiresAtMs > clock();
+  }
+  const needTripwires = () => {
+    if (tripwireStore === undefined) throw badRequest('invalid_request', "this authority's store keeps no tripwire state");
+    return tripwireStore;
+  };
+  const liftSchema = z.strictObject({ agent: z.string().min(1).max(2048), reason: z.string().trim().min(1).max(500) });
+
   const guarded = async (run: () => Promise<Response>): Promise<Response> => {
     try {
       return await run();
@@ -610,6 +631,37 @@ export function createAuthorityServer(options: AuthorityServerOptions): Authorit
   );
   app.delete('/admin/revocations/*', (c) =>
     guarded(() => liftRevocation(c.req.raw, new URL(c.req.url).pathname.slice('/admin/revocations/'.length))),
+  );
+  app.get('/admin/quarantines', (c) =>
+    guarded(async () => {
+      await admin(c.req.raw);
+      const ts = needTripwires();
+      const includeLifted = new URL(c.req.url).searchParams.get('all') === 'true';
+      let quarantines;
+      try {
+        quarantines = await withDeadline('the store', storeTimeoutMs, () => listQuarantines(ts, clock(), { includeLifted }));
+      } catch (err) {
+        throw unavailable('the quarantines could not be read from the store; try again', err);
+      }
+      return json({ quarantines }, 200, { 'Cache-Control': 'no-store' });
+    }),
+  );
+  // The person lifting is the administrator the bearer token names, never a name in the body.
+  app.post('/admin/quarantines/lift', (c) =>
+    guarded(async () => {
+      const who = await admin(c.req.raw);
+      const ts = needTripwires();
+      const r = liftSchema.safeParse(await readJson(c.req.raw, maxBody));
+      if (!r.success) throw badRequest('invalid_request', describeIssues(r.error, 'lift'));
+      let lifted;
+      try {
+        lifted = await withDeadline('the store', storeTimeoutMs, () => liftQuarantine(ts, r.data.agent, { by: who.id, reason: r.data.reason, atMs: Math.floor(clock()) }));
+      } catch (err) {
+        throw unavailable('the quarantine could not be lifted in the store; try again', err);
+      }
+      if (lifted === undefined) throw new OAuthError(404, 'not_found', 'this agent is not quarantined');
+      return json({ lifted }, 200, { 'Cache-Control': 'no-store' });
+    }),
   );
   app.notFound(() => oauthErrorResponse(new OAuthError(404, 'not_found', 'no such endpoint; see /.well-known/oauth-authorization-server')));
   app.onError(() => oauthErrorResponse(new OAuthError(500, 'server_error', 'the authority failed to handle the request')));
