@@ -149,6 +149,8 @@ export const METRICS: readonly MetricSpec[] = [
     unit: '{call}',
     attributes: [ATTR.DENIAL_CODE, ATTR.TOOL_NAME],
     description: 'Calls of shadow-mode tools that enforce mode would have denied, and that ran anyway.',
+  },
+  {
     name: METRIC.TRIPWIRE_TRIPS,
     instrument: 'counter',
     unit: '{trip}',
