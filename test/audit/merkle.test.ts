@@ -2,7 +2,6 @@
  * The Merkle tree against the published RFC 6962 / RFC 9162 known answers (test/audit/fixtures),
  * and its proofs against a verifier written here, separately, from the RFC's text.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import {
@@ -16,6 +15,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from '../../src/telemetry/decision-log/merkle.js';
+import { rfcVerifyInclusion } from './rfc9162-verifier.js';
 
 interface Vectors {
   hasher: { kind: string; inputHex?: string; leftHex?: string; rightHex?: string; want: string }[];
@@ -34,49 +34,6 @@ const V = JSON.parse(readFileSync(new URL('./fixtures/rfc9162-vectors.json', imp
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const buf = (h: string): Buffer => Buffer.from(h, 'hex');
 const leaves = V.leafInputsHex.map((h) => leafHash(buf(h)));
-
-/**
- * RFC 9162 §2.1.3.2, step by step as the RFC words it, with BigInt so that no shift is 32-bit.
- * Written apart from src/: shares no code with it but SHA-256.
- */
-function rfcVerifyInclusion(leafIndex: bigint, treeSize: bigint, hash: Buffer, path: readonly Buffer[], root: Buffer): boolean {
-  const HASH = (...parts: Buffer[]): Buffer => createHash('sha256').update(Buffer.concat(parts)).digest();
-  // 1. Compare leaf_index from the inclusion_proof_v2 structure against tree_size. If leaf_index
-  //    is greater than or equal to tree_size, then fail the proof verification.
-  if (leafIndex >= treeSize) return false;
-  // 2. Set fn to leaf_index and sn to tree_size - 1.
-  let fn = leafIndex;
-  let sn = treeSize - 1n;
-  // 3. Set r to hash.
-  let r = hash;
-  // 4. For each value p in the inclusion_path array:
-  for (const p of path) {
-    // a. If sn is 0, then stop the iteration and fail the proof verification.
-    if (sn === 0n) return false;
-    // b. If LSB(fn) is set, or if fn is equal to sn, then:
-    if ((fn & 1n) === 1n || fn === sn) {
-      // 1. Set r to HASH(0x01 || p || r).
-      r = HASH(Buffer.from([1]), p, r);
-      // 2. If LSB(fn) is not set, then right-shift both fn and sn equally until either LSB(fn)
-      //    is set or fn is 0.
-      if ((fn & 1n) === 0n) {
-        while ((fn & 1n) === 0n && fn !== 0n) {
-          fn >>= 1n;
-          sn >>= 1n;
-        }
-      }
-    } else {
-      // Otherwise: Set r to HASH(0x01 || r || p).
-      r = HASH(Buffer.from([1]), r, p);
-    }
-    // c. Finally, right-shift both fn and sn one time.
-    fn >>= 1n;
-    sn >>= 1n;
-  }
-  // 5. Compare sn to 0. Compare r against the root_hash. If sn is equal to 0 and r and the
-  //    root_hash are equal, then the log has proven the inclusion of hash.
-  return sn === 0n && r.equals(root);
-}
 
 describe('hashing (RFC 9162 §2.1.1)', () => {
   test('the hasher vectors: empty tree, leaf and node hashes', () => {

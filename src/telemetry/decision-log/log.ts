@@ -1,7 +1,8 @@
 /**
  * The decision log: one record per decision, each a leaf of an RFC 9162 Merkle tree, with a
- * signed tree head every N records or T milliseconds. A record costs its producer one JSON line
- * and one SHA-256; node hashes, signatures and sink writes happen off the call path, in batches.
+ * signed tree head every N records or T milliseconds. A record costs its producer one JSON line,
+ * its leaf hash and on average one node hash (the tree is kept as its frontier); signatures and
+ * sink writes happen off the call path, in batches.
  *
  * Every line a sink receives is one JSON object:
  *   {"t":"decision"|"grant"|"gap"|…, "seq":n, "time":ms, …}   a record: leaf n is SHA-256(0x00 || line)
@@ -150,8 +151,7 @@ export function createDecisionLog(options: DecisionLogOptions): DecisionLog {
   for (const s of sinks) s.open?.(logId);
 
   const tree = new CompactTree();
-  // Leaves not yet folded into the tree: folding waits for the next checkpoint, off the call path.
-  let unfolded: Hash[] = [];
+  let sinceHead = 0;
   let seq = 0;
   let latest: SignedTreeHead | undefined;
   let signing: Promise<SignedTreeHead> | undefined;
@@ -159,7 +159,6 @@ export function createDecisionLog(options: DecisionLogOptions): DecisionLog {
   const states: SinkState[] = sinks.map((sink) => ({ sink, queue: [], writing: undefined, failed: undefined, retryAt: 0 }));
 
   let flushTimer: NodeJS.Timeout | undefined;
-  let checkpointSoon = false;
   const scheduleFlush = (ms = flushMs): void => {
     if (flushTimer !== undefined || closed) return;
     flushTimer = setTimeout(() => {
@@ -181,22 +180,16 @@ export function createDecisionLog(options: DecisionLogOptions): DecisionLog {
     const n = seq++;
     const line = JSON.stringify({ t: kind, seq: n, time: clock(), ...fields });
     const leaf = leafHash(line);
-    unfolded.push(leaf);
+    tree.append(leaf);
     push({ line, seq: n, leaf, lost: false });
-    if (unfolded.length >= everyRecords && !checkpointSoon) {
-      checkpointSoon = true;
-      setImmediate(() => {
-        checkpointSoon = false;
-        void checkpoint().catch(() => undefined);
-      });
-    }
+    // The head's place is taken now, right after its last record; only the signing is deferred.
+    if (++sinceHead >= everyRecords) void checkpoint().catch(() => undefined);
     scheduleFlush();
     return n;
   }
 
   function checkpoint(): Promise<SignedTreeHead> {
-    for (const leaf of unfolded) tree.append(leaf);
-    unfolded = [];
+    sinceHead = 0;
     if (latest !== undefined && latest.size === tree.size && signing === undefined) return Promise.resolve(latest);
     // The head's place in every sink is taken now, right after its last record; its line is
     // filled in once signed, and sinks write nothing past it until then.
@@ -226,21 +219,38 @@ export function createDecisionLog(options: DecisionLogOptions): DecisionLog {
     return current;
   }
 
-  async function writeSink(s: SinkState): Promise<void> {
+  /** Writes what is ready in one sink's queue; false when the write failed. */
+  async function writeSink(s: SinkState): Promise<boolean> {
     let n = 0;
     while (n < s.queue.length && s.queue[n]!.line !== undefined) n++;
-    if (n === 0) return;
+    if (n === 0) return true;
     const batch = s.queue.slice(0, n);
     try {
       await withDeadline(s.sink.write(batch.map((q) => q.line!)), sinkTimeoutMs, `the decision log sink "${s.sink.name}"`);
       s.queue.splice(0, n);
       s.failed = undefined;
+      return true;
     } catch (err) {
       const cause = safeCause(err);
       s.failed = cause?.code ?? cause?.name ?? 'error';
       s.retryAt = Date.now() + retryMs;
       if (mode === 'record-gap') recordGap(s, batch, s.failed);
+      return false;
     }
+  }
+
+  /** One write at a time per sink: waits for the one in flight, or starts one. */
+  function writeOnce(s: SinkState): Promise<boolean> {
+    if (s.writing !== undefined) return s.writing.then(() => s.failed === undefined);
+    const w = writeSink(s);
+    s.writing = w.then(
+      () => undefined,
+      () => undefined,
+    );
+    void s.writing.then(() => {
+      s.writing = undefined;
+    });
+    return w;
   }
 
   /** The records of a failed batch become lost lines, and one signed gap record names them. */
@@ -265,10 +275,7 @@ export function createDecisionLog(options: DecisionLogOptions): DecisionLog {
       states.map((s) => {
         if (s.writing !== undefined) return s.writing;
         if (s.failed !== undefined && now < s.retryAt && !closed) return undefined;
-        const w = (s.writing = writeSink(s).finally(() => {
-          s.writing = undefined;
-        }));
-        return w;
+        return writeOnce(s);
       }),
     );
     const waiting = states.some((s) => s.queue.length > 0);
@@ -318,9 +325,12 @@ export function createDecisionLog(options: DecisionLogOptions): DecisionLog {
       clearInterval(checkpointTimer);
       if (flushTimer !== undefined) clearTimeout(flushTimer);
       flushTimer = undefined;
-      // Until every queue is empty or a sink fails: a write in flight may leave lines behind it.
-      for (let i = 0; i < 100 && states.some((s) => s.queue.length > 0 && s.failed === undefined); i++) await flushAll();
-      if (states.some((s) => s.queue.length > 0)) await flushAll();
+      // Each sink writes until its queue is empty or a write fails now: a write in flight may
+      // leave lines behind it, and a sink that failed before may have recovered.
+      for (const s of states) {
+        if (s.writing !== undefined) await s.writing;
+        for (let i = 0; i < 100 && s.queue.length > 0; i++) if (!(await writeOnce(s))) break;
+      }
       for (const s of states) {
         try {
           await withDeadline(s.sink.close?.(), sinkTimeoutMs, `the decision log sink "${s.sink.name}"`);
