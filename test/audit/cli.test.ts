@@ -67,6 +67,16 @@ test('a tampered log is named, with what was done to it, and the other still ver
   ]);
 });
 
+test("a tree head of another log (same key) spliced into a log is refused as another log's", async () => {
+  await twoProcesses();
+  const a = join(cli.dir, 'logs', 'guard-a.000001.jsonl');
+  const b = readFileSync(join(cli.dir, 'logs', 'guard-b.000001.jsonl'), 'utf8').split('\n');
+  writeFileSync(a, `${readFileSync(a, 'utf8')}${b.find((l) => l.startsWith('{"t":"head"'))}\n`);
+  const r = await cli.run(['audit', 'verify', '--jwks', 'jwks.json', 'logs/guard-a.000001.jsonl']);
+  expect(r.code).toBe(1);
+  expect(r.out).toMatch(/\n  bad_head: .+guard-a\.000001\.jsonl:\d+: a tree head of another log \("guard-b"\) is in log "guard-a"\n$/);
+});
+
 test('verify --head: a log cut after a head is truncated against a later head held elsewhere', async () => {
   const a = await twoProcesses();
   writeFileSync(join(cli.dir, 'latest-head.txt'), `${a.latestHead()!.jws}\n`);

@@ -8,6 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compactVerify, createLocalJWKSet } from 'jose';
 import { afterEach, describe, expect, test } from 'vitest';
+import { z } from 'zod';
+import { guardTool } from '../../src/index.js';
+import { createScriptedApprover } from '../../src/policy/scripted-approver.js';
 import { isToolDeniedError } from '../../src/errors.js';
 import {
   createDecisionLog,
@@ -102,9 +105,36 @@ describe('the guard appends one signed record per decision', () => {
     expect(all).not.toContain(t.cap.split('.')[2]!);
   });
 
+  test('an approval, a tool that throws and a call without a capability are recorded as such', async () => {
+    const dir = tmp();
+    const log = fileLog(dir, { checkpoint: { records: 100 } });
+    const t = await setup({ decisionLog: log, approver: createScriptedApprover(['approve'], { approver: 'oncall@example.com' }) });
+    const cap = await t.grant({ tools: { 'payments.refund': {}, 'tickets.fail': {} } });
+    const refund = guardTool(t.guard, { name: 'payments.refund', description: 'Refund', input: z.object({ id: z.string() }), risk: 'external' }, async () => 'ok');
+    const fail = guardTool(t.guard, { name: 'tickets.fail', description: 'Fails', input: z.object({}), risk: 'read' }, async () => {
+      throw new Error('downstream 500');
+    });
+    await t.guard.withCapability(cap, () => refund({ id: 'r1' }, { callId: 'approved' }));
+    await expect(t.guard.withCapability(cap, () => fail({}, { callId: 'threw' }))).rejects.toThrow('downstream 500');
+    await expect(t.readTicket({ ticketId: '4711' }, { callId: 'nocap' })).rejects.toMatchObject({ code: 'capability_missing' });
+    await log.close();
+    const segments = await readOne(dir);
+    expect((await verifyDecisionLog(segments, { jwks: log.jwks() })).findings).toEqual([]);
+    const byCall = new Map(lines(segments[0]!).filter((l) => l.startsWith('{"t":"decision"')).map((l) => {
+      const r = JSON.parse(l) as Record<string, unknown>;
+      return [r.callId, r] as const;
+    }));
+    expect(byCall.get('approved')).toMatchObject({ decision: 'allow', approval: { decision: 'approved', approver: 'oncall@example.com' } });
+    expect(byCall.get('threw')).toMatchObject({ decision: 'error', tool: 'tickets.fail' });
+    expect(Object.hasOwn(byCall.get('threw')!, 'approval')).toBe(false);
+    const nocap = byCall.get('nocap')!;
+    expect(nocap).toMatchObject({ decision: 'deny', code: 'capability_missing', tool: 'tickets.read' });
+    expect(['agent', 'intent', 'capabilityId', 'argsHash'].filter((k) => Object.hasOwn(nocap, k))).toEqual([]);
+  });
+
   test('the file sink rotates segments; verification reads them in order as one log', async () => {
     const dir = tmp();
-    const log = createDecisionLog({ sinks: createFileSink({ dir, maxBytes: 1024 }), checkpoint: { records: 4, intervalMs: 3_600_000 }, flushIntervalMs: 1 });
+    const log = createDecisionLog({ sinks: createFileSink({ dir, maxBytes: 1024, sync: true }), checkpoint: { records: 4, intervalMs: 3_600_000 }, flushIntervalMs: 1 });
     for (let i = 0; i < 40; i++) {
       log.append('decision', { tool: 'x', callId: `c${i}`, decision: 'allow' });
       await log.flush();
@@ -210,6 +240,13 @@ describe('verify names each way the log was tampered with', () => {
     expect(foreign.intact).toBe(false);
     expect(new Set(foreign.findings.map((f) => f.kind))).toEqual(new Set(['bad_head', 'unsigned']));
     await other.close();
+  });
+
+  test('a line that is not a decision-log line is malformed', async () => {
+    const { log, seg, ls } = await logged();
+    ls.splice(3, 0, 'hello');
+    const r = await kinds(log, withLines(seg, ls));
+    expect(r.kinds).toEqual(['malformed']);
   });
 
   test('records after the last signed head are reported as not yet signed', async () => {

@@ -29,7 +29,7 @@ export function leafHash(entry: string | Uint8Array): Hash {
 
 /** HASH(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Hash {
-  return createHash('sha256').update(NODE).update(left).update(right).digest();
+  return oneShot !== undefined ? oneShot('sha256', Buffer.concat([NODE, left, right]), 'buffer') : createHash('sha256').update(NODE).update(left).update(right).digest();
 }
 
 /** Largest power of two strictly below n (n > 1). */
