@@ -112,6 +112,8 @@ const optionsSchema = z.strictObject({
 });
 
 const KIND = /^[a-z][a-z0-9_]{0,31}$/;
+/** Lines per sink write: a backlog (after an outage, or at close) is written in bounded batches. */
+const MAX_BATCH = 10_000;
 /** Kinds only the log itself writes, and line types that are not records. */
 const RESERVED_KINDS: ReadonlySet<string> = new Set(['gap', 'head', 'lost']);
 
@@ -226,7 +228,7 @@ export function createDecisionLog(options: DecisionLogOptions): DecisionLog {
   /** Writes what is ready in one sink's queue; false when the write failed. */
   async function writeSink(s: SinkState): Promise<boolean> {
     let n = 0;
-    while (n < s.queue.length && s.queue[n]!.line !== undefined) n++;
+    while (n < s.queue.length && n < MAX_BATCH && s.queue[n]!.line !== undefined) n++;
     if (n === 0) return true;
     const batch = s.queue.slice(0, n);
     try {
@@ -334,7 +336,7 @@ export function createDecisionLog(options: DecisionLogOptions): DecisionLog {
       // leave lines behind it, and a sink that failed before may have recovered.
       for (const s of states) {
         if (s.writing !== undefined) await s.writing;
-        for (let i = 0; i < 100 && s.queue.length > 0; i++) if (!(await writeOnce(s))) break;
+        while (s.queue.length > 0 && s.queue[0]!.line !== undefined) if (!(await writeOnce(s))) break;
       }
       for (const s of states) {
         try {
