@@ -34,7 +34,8 @@ export type DenialCode =
   | 'approval_timeout'
   | 'store_unavailable'
   | 'credential_unavailable'
-  | 'call_aborted';
+  | 'call_aborted'
+  | 'decision_log_unavailable';
 
 /** The standards a denial answers. */
 export interface StandardsTags {
@@ -101,6 +102,15 @@ const DATA_EXPOSURE: StandardsTags = {
   maestro: 'L2 Data Operations',
   nist: ['MEASURE 2.10'],
 };
+
+// Calls refused because the decision log cannot record them: without the record a decision
+// cannot be accounted for afterwards (OWASP's repudiation threat); a failed dependency.
+const UNRECORDED: StandardsTags = {
+  owaspAgentic: 'ASI08 Cascading Failures',
+  owaspThreats: ['T8 Repudiation and Untraceability'],
+  maestro: 'L5 Evaluation and Observability',
+  nist: ['MANAGE 4.1'],
+};
 const POLICY: StandardsTags = {
   owaspAgentic: 'ASI02 Tool Misuse and Exploitation',
   owaspThreats: ['T2 Tool Misuse', 'T6 Intent Breaking and Goal Manipulation'],
@@ -132,6 +142,7 @@ export const DENIAL_STANDARDS: Readonly<Record<DenialCode, StandardsTags>> = Obj
   store_unavailable: CASCADING,
   credential_unavailable: CASCADING,
   call_aborted: CANCELLED,
+  decision_log_unavailable: UNRECORDED,
 });
 
 /** All denial codes, in a stable order. */

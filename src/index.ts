@@ -9,6 +9,7 @@
 // Control plane
 export { createAuthority } from './capability/authority.js';
 export type { Authority, AuthorityOptions, GrantRequest } from './capability/authority.js';
+export type { DecisionLog, DecisionLogSink, SignedTreeHead } from './telemetry/decision-log/index.js';
 export { generateSigningKey, importSigningKey } from './jose/keys.js';
 export type { JWKS, PrivateKeyInput, SigningAlgorithm, SigningKey } from './jose/keys.js';
 export { CAPABILITY_TYP, CALL_CREDENTIAL_TYP, PROOF_TYP } from './jose/typ.js';

@@ -1,7 +1,7 @@
 /**
  * The authority: the control plane that grants intent-scoped capabilities.
  */
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, type JWK } from 'jose';
 import { nanoid } from 'nanoid';
 import { z } from 'zod';
 import { CapabilityError } from '../errors.js';
@@ -13,6 +13,7 @@ import { parseOptions } from '../util/options.js';
 import { describeIssues } from '../util/zod-issues.js';
 import { createRevoker, issueTimeAfterRevocations, type Revoker } from '../store/revocation.js';
 import { revocationKey, type TesseraStore } from '../store/types.js';
+import type { DecisionLog } from '../telemetry/decision-log/log.js';
 import { grantIdentityChecker } from '../identity/grant-identity.js';
 import type { IdentityVerifier } from '../identity/types.js';
 import { createTokenExchange, type DelegationRequest } from './delegation.js';
@@ -50,6 +51,13 @@ export interface AuthorityOptions {
    * `revokeAgent` and `revokeIntent` on the authority, effective on the next call in every guard.
    */
   store?: TesseraStore;
+  /**
+   * Appends one record per capability signed (`grant`: root grants and token-exchange
+   * delegations) to this signed Merkle log (`createDecisionLog` from `tessera-guard/decision-log`).
+   * While it refuses (closed, or a sink cannot write under `onSinkFailure: 'deny'`), grants are
+   * refused with a `CapabilityError` whose code is `decision_log_unavailable`.
+   */
+  decisionLog?: DecisionLog;
   clock?: Clock;
 }
 
@@ -100,6 +108,7 @@ const optionsSchema = z.strictObject({
   identity: identityVerifierOption.optional(),
   requireAgentToken: z.boolean().optional(),
   store: storeOption.optional(),
+  decisionLog: objectOption<DecisionLog>('a DecisionLog (createDecisionLog from tessera-guard/decision-log)').optional(),
   clock: clockOption.optional(),
 });
 
@@ -155,6 +164,27 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
     ...(options.maxDelegationDepth === undefined ? {} : { maxDepth: options.maxDelegationDepth }),
   });
   const revocation = authorityRevoker(options.store, clock, maxTtl);
+  const log = options.decisionLog;
+  const unrecorded = (): void => {
+    const refusal = log?.refusal;
+    if (refusal !== undefined) throw new CapabilityError('decision_log_unavailable', `grant refused: ${refusal}; grants are refused until it records again`);
+  };
+  /** One `grant` record per capability signed: its ids and scope, never the token. */
+  const record = (token: string, how: 'grant' | 'delegation'): string => {
+    if (log === undefined) return token;
+    const c = decodeJwt(token) as Partial<CapabilityClaims> & { act?: unknown };
+    log.append('grant', {
+      how,
+      agent: c.sub,
+      intent: c.intent?.id,
+      audience: c.aud,
+      tools: c.tools === undefined ? undefined : Object.keys(c.tools),
+      tokenId: c.jti,
+      expiresAt: c.exp,
+      bound: c.cnf !== undefined,
+    });
+    return token;
+  };
 
   return {
     issuer: options.issuer,
@@ -170,6 +200,7 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
       if (ttl > maxTtl) {
         throw new CapabilityError('grant_invalid', `grant refused: ttl ${ttl}s exceeds the authority's maxTtl of ${maxTtl}s`);
       }
+      unrecorded();
       await checkAgentToken(r.data.agent, r.data.agentToken);
       let cnf: { jkt: string } | undefined;
       if (request.confirmation) {
@@ -194,13 +225,20 @@ export async function createAuthority(options: AuthorityOptions): Promise<Author
         ...(cnf ? { cnf } : {}),
       };
       const key = current;
-      return key.signJwt(
+      const token = await key.signJwt(
         { alg: key.alg, typ: CAPABILITY_TYP, kid: key.kid },
         { ...claims, iss: options.issuer, sub: request.agent, aud: request.audience, iat: now, nbf: now, exp: now + ttl, jti: nanoid() },
       );
+      unrecorded();
+      return record(token, 'grant');
     },
 
-    delegate: (parent, request) => exchange(parent, request),
+    async delegate(parent, request) {
+      unrecorded();
+      const token = await exchange(parent, request);
+      unrecorded();
+      return record(token, 'delegation');
+    },
     revokeCapability: (id) => revocation.revokeCapability(id),
     revokeAgent: (agentId) => revocation.revokeAgent(agentId),
     revokeIntent: (intentId) => revocation.revokeIntent(intentId),

@@ -28,6 +28,7 @@ import { checkPreflightOptions, preflightCall, unknownToolDecision } from './pre
 import type { PrivateKeyInput } from '../jose/keys.js';
 import type { CredentialProvider } from '../credentials/types.js';
 import type { Approver } from '../policy/types.js';
+import type { DecisionLog } from '../telemetry/decision-log/log.js';
 import type {
   CapabilityBinding,
   CapabilityContext,
@@ -123,6 +124,7 @@ const guardOptionsBase = {
   maxCapabilityLifetime: durationOption.optional(),
   maxDelegationDepth: z.number().int().min(0).max(16).optional(),
   verifyCacheMaxBytes: z.number().min(0).optional(),
+  decisionLog: objectWithMethods<DecisionLog>(['append', 'checkpoint'], 'a DecisionLog (createDecisionLog from tessera-guard/decision-log)').optional(),
   clock: clockOption.optional(),
   tripwires: tripwireOptionsSchema.optional(),
 };
@@ -225,6 +227,7 @@ export function createGuard(options: GuardOptions): Guard {
     mode: options.mode ?? 'enforce',
     evidence: options.telemetry?.evidence === true,
     tripwires,
+    decisionLog: options.decisionLog,
   };
 
   // The authority's clock may run ahead of ours: a stop also covers tokens issued up to the

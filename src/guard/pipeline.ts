@@ -26,6 +26,8 @@ import { hashArguments, NotJsonError, randomId } from '../util/canonical.js';
 import { DeadlineError, LazySignal, withDeadline } from '../util/deadline.js';
 import { SnapshotError, snapshotArguments } from '../util/snapshot.js';
 import type { Clock } from '../util/time.js';
+import type { DecisionLog } from '../telemetry/decision-log/log.js';
+import { logDecision } from './decision-record.js';
 import { counterKey, proofMarkerKey, revocationChecks, withAncestorCounters } from './reservation.js';
 import type { GuardTripwires } from './tripwires.js';
 import { perIntentReason, RetrievalTally } from './retrieval.js';
@@ -63,6 +65,7 @@ export interface GuardRuntime {
   /** Record evidence by default; a tool's own setting wins. */
   readonly evidence: boolean;
   readonly tripwires?: GuardTripwires | undefined;
+  readonly decisionLog: DecisionLog | undefined;
 }
 
 /** A checked proof of possession: its `jti` is spent once, for as long as it could be replayed. */
@@ -216,6 +219,8 @@ export async function runGuardedCall(
     // 12 record
     const overheadUs = (performance.now() - call.t0 - (call.implEnd - call.implStart)) * 1000;
     rt.recorder.finish(call, call.decision, tool.name, overheadUs, call.code, call.errorType);
+    // 13 the decision log: one leaf hash per call; signatures come per checkpoint, off this path
+    if (rt.decisionLog !== undefined) logDecision(rt.decisionLog, call);
   }
 }
 
@@ -225,6 +230,7 @@ async function authorize(call: GuardedCall, rawArgs: unknown, options: CallOptio
 
   // 1 resolve: from the call options or the async context; never from the model's arguments.
   const binding = resolve(call, options);
+  unlogged(call);
 
   // 2 verify (cached until expiry)
   call.stage = 'verify';
@@ -281,6 +287,7 @@ async function execute(
     // 9 mint a single-use credential for this one call, never outliving the capability
     call.stage = 'mint';
     if (signal.aborted) throw deny(call, 'call_aborted', 'the call was aborted by its caller before its credential was minted; nothing ran');
+    unlogged(call);
     const credential = await mint(call, cap, agent, args, argsHash, credentialId, credentialTtlSec, credentialSignal);
     if (signal.aborted) throw deny(call, 'call_aborted', 'the call was aborted by its caller before the tool ran; nothing ran');
 
@@ -867,6 +874,12 @@ async function approve(
   if (!renewed.ok) {
     throw deny(call, 'capability_revoked', 'the capability was revoked while the call waited for approval; ask the authority for a new grant');
   }
+}
+
+/** Refuses the call while the decision log cannot record it (`onSinkFailure: 'deny'`). */
+function unlogged(call: GuardedCall): void {
+  const refusal = call.rt.decisionLog?.refusal;
+  if (refusal !== undefined) throw deny(call, 'decision_log_unavailable', `${refusal}; calls are denied until it records again`);
 }
 
 // ---- Helpers the stages share (preflight builds the same reservation and policy request) ----

@@ -11,6 +11,7 @@ import type { ProofOptions } from './proof-checker.js';
 import type { TripwireOptions } from './tripwires.js';
 import type { Approver, PolicyEngine, RiskTier } from '../policy/types.js';
 import type { TesseraStore } from '../store/types.js';
+import type { DecisionLog } from '../telemetry/decision-log/log.js';
 import type { Clock, Duration } from '../util/time.js';
 
 // Declared in the layer that uses them; re-exported here with the rest of the guard's API.
@@ -162,6 +163,12 @@ export interface GuardOptions {
    * tools count once) and the oldest are evicted when it is full.
    */
   verifyCacheMaxBytes?: number;
+  /**
+   * Appends one record per call (allowed, denied or failed) to this signed Merkle log
+   * (`createDecisionLog` from `tessera-guard/decision-log`). While it refuses (a sink cannot
+   * write, `onSinkFailure: 'deny'`), calls are denied `decision_log_unavailable`.
+   */
+  decisionLog?: DecisionLog;
   clock?: Clock;
   /** Tripwires that stop a misbehaving agent in the shared store (see docs/tripwires.md); default none. */
   tripwires?: TripwireOptions;

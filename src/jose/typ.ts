@@ -5,3 +5,4 @@
 export const CAPABILITY_TYP = 'tessera-cap+jwt';
 export const CALL_CREDENTIAL_TYP = 'tessera-call+jwt';
 export const PROOF_TYP = 'tessera-pop+jwt';
+export const TREE_HEAD_TYP = 'tessera-tree-head+jws';

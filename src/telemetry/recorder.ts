@@ -42,6 +42,7 @@ export const GUARD_FAILURE_CODES: ReadonlySet<string> = new Set([
   'store_unavailable',
   'credential_unavailable',
   'policy_error',
+  'decision_log_unavailable',
 ]);
 
 /** Whether a call's outcome is an error of the guarded operation (span status ERROR, `error.type`). */
@@ -294,3 +295,8 @@ export function createRecorder(options: TelemetryOptions = {}): Recorder {
 }
 
 export { OPERATION_EXECUTE_TOOL };
+
+/** What the pipeline wrote on a call's span (the decision log's record reads it); undefined for a span this recorder did not start. */
+export function recordedAttributes(span: Span): Readonly<Attributes> | undefined {
+  return span instanceof CallSpan ? span.attributes : undefined;
+}

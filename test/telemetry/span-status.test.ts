@@ -103,7 +103,7 @@ describe('span status: a denial is not an error, a guard failure is', () => {
   });
 
   test('the rule, as a function: exactly the guard failures and tool errors', () => {
-    expect([...GUARD_FAILURE_CODES].sort()).toEqual(['credential_unavailable', 'identity_unavailable', 'policy_error', 'store_unavailable']);
+    expect([...GUARD_FAILURE_CODES].sort()).toEqual(['credential_unavailable', 'decision_log_unavailable', 'identity_unavailable', 'policy_error', 'store_unavailable']);
     expect(isOperationError('error', undefined)).toBe(true);
     expect(isOperationError('deny', 'store_unavailable')).toBe(true);
     expect(isOperationError('deny', 'approval_denied')).toBe(false);

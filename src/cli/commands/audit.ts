@@ -11,6 +11,7 @@ import { OtlpFormatError, parseOtlpJson } from '../audit/otlp-json.js';
 import { renderAuditHtml } from '../audit/render-html.js';
 import { renderAuditText } from '../audit/render-text.js';
 import { deniedByText, summarize, type AuditGroup } from '../audit/summarize.js';
+import { auditProve, auditVerify } from './audit-log.js';
 
 export const auditSpec: CommandSpec = {
   name: 'audit',
@@ -22,7 +23,8 @@ export const auditSpec: CommandSpec = {
     'no-html': { type: 'boolean', help: 'Print only; write no HTML page' },
     json: { type: 'boolean', help: 'Print the summary as JSON' },
   },
-  notes: 'The spans file is OTLP JSON: one ExportTraceServiceRequest, an array of them, or one per\nline (as the OpenTelemetry Collector\'s file exporter writes).',
+  notes:
+    'The spans file is OTLP JSON: one ExportTraceServiceRequest, an array of them, or one per\nline (as the OpenTelemetry Collector\'s file exporter writes).\n\nThe decision log: "tessera audit verify --help" and "tessera audit prove --help".\nA spans file named verify or prove is read as ./verify or ./prove.',
 };
 
 const groupJson = (g: AuditGroup) => ({
@@ -37,6 +39,8 @@ const groupJson = (g: AuditGroup) => ({
 });
 
 export async function audit(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  if (argv[0] === 'verify') return auditVerify(argv.slice(1), io);
+  if (argv[0] === 'prove') return auditProve(argv.slice(1), io);
   const p = parseCommand(auditSpec, argv);
   if (p.help) {
     io.stdout(renderHelp(auditSpec));
