@@ -14,7 +14,6 @@ import {
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
-  McpError,
   ReadResourceRequestSchema,
   type CallToolResult,
   type Tool,
@@ -38,7 +37,7 @@ import { withDeadline } from '../util/deadline.js';
 import { parseOptions } from '../util/options.js';
 import { gatewayOptionsSchema, type McpGatewayOptions, type UpstreamOptions } from './options.js';
 import { argumentSchema, UnsupportedSchemaError } from './json-schema.js';
-import { Upstream, withForwardedCredential, type UpstreamListing } from './upstream.js';
+import { Upstream, UpstreamError, withForwardedCredential, type UpstreamListing } from './upstream.js';
 
 /** `_meta` keys a Tessera-aware client may send with `tools/call`. */
 export const PROOF_META_KEY = 'tessera/proof';
@@ -138,6 +137,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     const entries: Entry[] = [];
     const refused: RefusedTool[] = [];
     const perTool = new Map(Object.entries(config.tools ?? {}));
+    for (const bad of listing.invalid) refused.push({ name: `${name}${NAMESPACE_SEPARATOR}${bad}`, upstream: name, reason: 'not a valid MCP tool definition' });
     for (const tool of listing.tools) {
       const own = perTool.get(tool.name);
       if (own?.hidden === true) continue;
@@ -272,8 +272,8 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       } catch (err) {
         const denial = asDenial(err);
         if (denial !== undefined) return denialResult(token === undefined || token === '' ? noCapability(denial) : denial);
-        if (err instanceof McpError) throw err;
-        throw new McpError(ErrorCode.InternalError, `the call to "${name}" failed at its upstream`);
+        if (err instanceof UpstreamError) throw err;
+        throw new UpstreamError(ErrorCode.InternalError, `the call to "${name}" failed`);
       }
     });
 
@@ -300,7 +300,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
         const list = allowed();
         const upstream = owner.get(request.params.uri) ?? (list.length === 1 ? list[0]![1] : undefined);
-        if (upstream === undefined) throw new McpError(ErrorCode.InvalidParams, 'unknown resource: list resources first');
+        if (upstream === undefined) throw new UpstreamError(ErrorCode.InvalidParams, 'unknown resource: list resources first');
         return (await upstream.readResource(request.params.uri, extra.signal)) as never;
       });
     }
@@ -316,7 +316,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
         const full = request.params.name;
         const cut = full.indexOf(NAMESPACE_SEPARATOR);
         const found = cut > 0 ? allowed().find(([n]) => n === full.slice(0, cut)) : undefined;
-        if (found === undefined) throw new McpError(ErrorCode.InvalidParams, `unknown prompt ${JSON.stringify(full.slice(0, 128))}`);
+        if (found === undefined) throw new UpstreamError(ErrorCode.InvalidParams, `unknown prompt ${JSON.stringify(full.slice(0, 128))}`);
         return (await found[1].getPrompt(full.slice(cut + 1), request.params.arguments, extra.signal)) as never;
       });
     }

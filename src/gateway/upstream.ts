@@ -9,7 +9,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, McpError, type CallToolResult, type Prompt, type Resource, type ResourceTemplate, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { ErrorCode, McpError, ToolSchema, type CallToolResult, type Prompt, type Resource, type ResourceTemplate, type Tool } from '@modelcontextprotocol/sdk/types.js';
 
 export interface StdioUpstream {
   /** The executable; for a Node.js server, `process.execPath` and the script as the first argument. */
@@ -48,8 +49,26 @@ export interface UpstreamTimeouts {
 
 export interface UpstreamListing {
   readonly tools: readonly Tool[];
+  /** Names of listed tools that are not valid MCP tool definitions. */
+  readonly invalid: readonly string[];
   readonly resources: boolean;
   readonly prompts: boolean;
+}
+
+const LOOSE_TOOL_LIST = z.object({ tools: z.array(z.unknown()).max(10_000), nextCursor: z.string().optional() });
+
+/**
+ * An upstream's failure as the JSON-RPC error the client receives: its `code` and `message` are
+ * sent as they are (an McpError would prefix its message a second time on the client).
+ */
+export class UpstreamError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UpstreamError';
+  }
 }
 
 /** The credential of the call being forwarded, for the HTTP transport's fetch to put in a header. */
@@ -107,25 +126,31 @@ export class Upstream {
       await client.connect(transport, { timeout: this.timeouts.connectMs });
       const caps = client.getServerCapabilities() ?? {};
       const tools: Tool[] = [];
+      const invalid: string[] = [];
       if (caps.tools !== undefined) {
         let cursor: string | undefined;
         // Pages are followed to the end, bounded so that an upstream cannot keep the gateway listing forever.
         for (let page = 0; page < 100; page++) {
-          const r = await client.listTools(cursor === undefined ? {} : { cursor }, { timeout: this.timeouts.requestMs });
-          tools.push(...r.tools);
+          // Read loosely, then each tool on its own: one malformed tool must not hide the others.
+          const r = await client.request({ method: 'tools/list', params: cursor === undefined ? {} : { cursor } }, LOOSE_TOOL_LIST, { timeout: this.timeouts.requestMs });
+          for (const raw of r.tools) {
+            const tool = ToolSchema.safeParse(raw);
+            if (tool.success) tools.push(tool.data);
+            else invalid.push(typeof (raw as { name?: unknown })?.name === 'string' ? String((raw as { name: string }).name).slice(0, 128) : '(unnamed)');
+          }
           cursor = r.nextCursor;
           if (cursor === undefined) break;
         }
       }
       if (this.#state === 'closed') {
         await client.close().catch(() => undefined);
-        throw new McpError(ErrorCode.ConnectionClosed, `upstream "${this.name}" was closed`);
+        throw new UpstreamError(ErrorCode.ConnectionClosed, `upstream "${this.name}" was closed`);
       }
       this.#client = client;
       this.#state = 'up';
       this.#upSince = Date.now();
       client.onclose = () => this.#lost(client);
-      return { tools, resources: caps.resources !== undefined, prompts: caps.prompts !== undefined };
+      return { tools, invalid, resources: caps.resources !== undefined, prompts: caps.prompts !== undefined };
     } catch (err) {
       await client.close().catch(() => undefined);
       if (this.#state !== 'closed') this.#state = 'down';
@@ -193,7 +218,7 @@ export class Upstream {
   #up(): Client {
     const client = this.#client;
     if (client === undefined || this.#state !== 'up') {
-      throw new McpError(ErrorCode.InternalError, `upstream "${this.name}" is not available${this.#state === 'closed' ? '' : ' (restarting)'}; try again shortly`);
+      throw new UpstreamError(ErrorCode.InternalError, `upstream "${this.name}" is not available${this.#state === 'closed' ? '' : ' (restarting)'}; try again shortly`);
     }
     return client;
   }
@@ -255,13 +280,13 @@ export class Upstream {
    * keeps its code and message (it is the upstream's answer to the client's request); a lost
    * connection or a passed deadline gets the gateway's own words.
    */
-  #failure(err: unknown, what: string): McpError {
+  #failure(err: unknown, what: string): UpstreamError {
     if (err instanceof McpError) {
-      if (err.code === ErrorCode.RequestTimeout) return new McpError(ErrorCode.RequestTimeout, `upstream "${this.name}" did not answer ${what} within ${this.timeouts.requestMs} ms`);
-      if (err.code === ErrorCode.ConnectionClosed) return new McpError(ErrorCode.InternalError, `upstream "${this.name}" closed the connection during ${what}`);
-      return new McpError(err.code, err.message.replace(/^MCP error -?\d+: /, '').slice(0, 500));
+      if (err.code === ErrorCode.RequestTimeout) return new UpstreamError(ErrorCode.RequestTimeout, `upstream "${this.name}" did not answer ${what} within ${this.timeouts.requestMs} ms`);
+      if (err.code === ErrorCode.ConnectionClosed) return new UpstreamError(ErrorCode.InternalError, `upstream "${this.name}" closed the connection during ${what}`);
+      return new UpstreamError(err.code, err.message.replace(/^MCP error -?\d+: /, '').slice(0, 500));
     }
-    return new McpError(ErrorCode.InternalError, `upstream "${this.name}" failed during ${what}`);
+    return new UpstreamError(ErrorCode.InternalError, `upstream "${this.name}" failed during ${what}`);
   }
 
   async close(): Promise<void> {
