@@ -125,7 +125,7 @@ export function createGatewayHttpHandler(gateway: McpGateway, options: GatewayHt
       if (scheme === 'DPoP') return challenge(401, 'DPoP', 'invalid_token', 'the capability is not bound to a key; present it as a Bearer token');
       return { token, cap };
     }
-    if (scheme !== 'DPoP') return challenge(401, 'DPoP', 'invalid_token', 'the capability is bound to a key (cnf.jkt): present it with "Authorization: DPoP" and a DPoP proof');
+    if (scheme !== 'DPoP') return challenge(401, 'DPoP', 'invalid_token', 'the capability is bound to a key (cnf.jkt): present it with the DPoP scheme and a DPoP proof');
     const proofs = request.headers.get('dpop');
     if (proofs === null || proofs.includes(',')) return challenge(401, 'DPoP', 'invalid_dpop_proof', 'exactly one DPoP header is required');
     try {
