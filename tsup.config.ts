@@ -19,6 +19,7 @@ export default defineConfig({
     spiffe: 'src/identity/spiffe-id.ts',
     'approvals-server': 'src/server/approvals/index.ts',
     'approvals-client': 'src/client/approvals.ts',
+    gateway: 'src/gateway/index.ts',
   },
   // Optional peers and test tooling are never bundled: the host installs the versions it runs.
   external: [

@@ -26,6 +26,7 @@ const ENTRIES: Record<string, string> = {
   'tessera-guard/authority-server': 'src/server/authority/index.ts',
   'tessera-guard/approvals-server': 'src/server/approvals/index.ts',
   'tessera-guard/approvals-client': 'src/client/approvals.ts',
+  'tessera-guard/gateway': 'src/gateway/index.ts',
 };
 
 /**

@@ -9,7 +9,7 @@ import { authority, gatewayOptions, grant, serveHttp, serverEntry, text, type Ht
 
 /** A Tessera-aware upstream over Streamable HTTP: it accepts a call only with a valid call credential. */
 async function notesServer(guardOf: () => Guard) {
-  const seen: Array<{ tool: string; ok: boolean; code?: string; token?: string }> = [];
+  const seen: Array<{ tool: string; ok: boolean; code?: string | undefined; token?: string }> = [];
   const handle = async (request: Request): Promise<Response> => {
     const server = new McpServer({ name: 'notes', version: '1' });
     server.registerTool(
@@ -28,7 +28,7 @@ async function notesServer(guardOf: () => Guard) {
         }
       },
     );
-    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true });
     await server.connect(transport);
     return transport.handleRequest(request);
   };

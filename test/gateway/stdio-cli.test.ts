@@ -7,7 +7,7 @@ import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseDenial } from '../../src/adapters/denial.js';
 import type { Authority } from '../../src/index.js';
-import { AUDIENCE, authority, grant, ISSUER, scratch, serverEntry, text } from './support.js';
+import { AUDIENCE, authority, grant, ISSUER, scratch, serverEntry, text, TSX_LOADER } from './support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -18,7 +18,7 @@ async function launch(config: string, env: Record<string, string>, elicit?: (mes
   const stderr: string[] = [];
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'gateway', '--config', config],
+    args: ['--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), 'gateway', '--config', config],
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     cwd: ROOT,
     stderr: 'pipe',
