@@ -89,7 +89,61 @@ describe('upstream tools the gateway must not serve as they are', () => {
     await client.callTool({ name: 'edge.crash', arguments: {} }).catch(() => undefined);
     expect(upstream.nextBackoffMs).toBe(200);
     await expect.poll(() => upstream.state, { timeout: 10_000 }).toBe('up');
-    expect(events.filter((e) => e === 'upstream "edge" went away; restarting')).toHaveLength(2);
+    // Then 400, and never more than maxMs.
+    await client.callTool({ name: 'edge.crash', arguments: {} }).catch(() => undefined);
+    expect(upstream.nextBackoffMs).toBe(400);
+    await expect.poll(() => upstream.state, { timeout: 10_000 }).toBe('up');
+    await client.callTool({ name: 'edge.crash', arguments: {} }).catch(() => undefined);
+    expect(upstream.nextBackoffMs).toBe(400);
+    await expect.poll(() => upstream.state, { timeout: 10_000 }).toBe('up');
+    expect(events.filter((e) => e === 'upstream "edge" went away; restarting')).toHaveLength(4);
+  }, 30_000);
+
+  test('a tool with no annotations is admin', () => {
+    expect(gw.gateway.tools().find((t) => t.name === 'edge.no_hints')).toMatchObject({ risk: 'admin', riskFrom: 'annotations' });
+  });
+
+});
+
+describe('restart backoff starts over after the upstream ran resetAfterMs', () => {
+  test('crash, run past resetAfterMs, crash: the wait is initialMs again', async () => {
+    const auth = await authority();
+    const gw = await serveHttp(gatewayOptions(auth, { edge: { stdio: { command: process.execPath, args: [EDGE] } } }, { restart: { initialMs: 50, maxMs: 400, resetAfterMs: 300 } }));
+    try {
+      const client = await gw.connect(await grant(auth, { 'edge.crash': {} }));
+      const upstream = gw.gateway.upstream('edge')!;
+      await client.callTool({ name: 'edge.crash', arguments: {} }).catch(() => undefined);
+      expect(upstream.nextBackoffMs).toBe(100);
+      await expect.poll(() => upstream.state, { timeout: 10_000 }).toBe('up');
+      await new Promise((r) => setTimeout(r, 400));
+      await client.callTool({ name: 'edge.crash', arguments: {} }).catch(() => undefined);
+      expect(upstream.nextBackoffMs).toBe(100);
+    } finally {
+      await gw.close();
+    }
+  }, 30_000);
+});
+
+describe('the environment of a stdio upstream', () => {
+  test("the upstream gets the SDK's minimal environment and its own env, not the gateway's other variables", async () => {
+    const auth = await authority();
+    process.env['TESSERA_GATEWAY_TEST_SECRET'] = 'must-not-leak';
+    try {
+      const gw = await serveHttp(
+        gatewayOptions(auth, { ev: { stdio: { command: process.execPath, args: [serverEntry('server-everything'), 'stdio'], env: { UPSTREAM_SETTING: 'on' } } } }),
+      );
+      try {
+        const client = await gw.connect(await grant(auth, { 'ev.get-env': {} }));
+        const env = JSON.parse(text(await client.callTool({ name: 'ev.get-env', arguments: {} }))) as Record<string, string>;
+        expect(env['UPSTREAM_SETTING']).toBe('on');
+        expect(env['PATH']).toBe(process.env['PATH']);
+        expect(env['TESSERA_GATEWAY_TEST_SECRET']).toBeUndefined();
+      } finally {
+        await gw.close();
+      }
+    } finally {
+      delete process.env['TESSERA_GATEWAY_TEST_SECRET'];
+    }
   }, 30_000);
 });
 
