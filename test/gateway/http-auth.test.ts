@@ -12,10 +12,10 @@ const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVe
 const post = (url: string, headers: Record<string, string>, body: unknown = INIT) =>
   fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(body) });
 
-async function dpopProof(key: AgentKey, htu: string, capability: string, htm = 'POST'): Promise<string> {
+async function dpopProof(key: AgentKey, htu: string, capability: string, htm = 'POST', iat = Math.floor(Date.now() / 1000)): Promise<string> {
   return new SignJWT({ htm, htu, ath: createHash('sha256').update(capability).digest('base64url'), jti: randomUUID() })
     .setProtectedHeader({ alg: 'EdDSA', typ: 'dpop+jwt', jwk: key.publicJwk })
-    .setIssuedAt()
+    .setIssuedAt(iat)
     .sign(key.signingKey.privateKey);
 }
 
@@ -113,6 +113,21 @@ describe('the gateway over HTTP is an OAuth protected resource', () => {
       const res = await post(gw.url, { Authorization: `DPoP ${bound}`, DPoP: await dpopProof(thief, gw.url, bound) });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^DPoP error="invalid_dpop_proof", error_description="the DPoP proof is signed by another key than the capability's cnf.jkt"/);
+    });
+
+    test('a DPoP proof for another URL, another capability or made 61 s ago: 401 invalid_dpop_proof', async () => {
+      const other = await grant(auth, { 'mem.read_graph': {} }, { confirmation: { jkt: key.jkt } });
+      const cases: Array<[string, string]> = [
+        [await dpopProof(key, 'http://127.0.0.1:1/mcp', bound), 'htu must be exactly'],
+        [await dpopProof(key, gw.url, other), "ath is not the hash of this capability"],
+        [await dpopProof(key, gw.url, bound, 'POST', Math.floor(Date.now() / 1000) - 61), 'iat is more than 60s'],
+      ];
+      for (const [proof, why] of cases) {
+        const res = await post(gw.url, { Authorization: `DPoP ${bound}`, DPoP: proof });
+        expect(res.status).toBe(401);
+        expect(res.headers.get('www-authenticate')).toMatch(/^DPoP error="invalid_dpop_proof", error_description="/);
+        expect(res.headers.get('www-authenticate')).toContain(why);
+      }
     });
 
     test('a replayed DPoP proof: 401 invalid_dpop_proof', async () => {

@@ -7,7 +7,9 @@ import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseDenial } from '../../src/adapters/denial.js';
 import type { Authority } from '../../src/index.js';
-import { AUDIENCE, authority, grant, ISSUER, scratch, serverEntry, text, TSX_LOADER } from './support.js';
+import { runCli } from '../../src/cli/run.js';
+import { startAuthority } from '../client/support.js';
+import { AGENT, AUDIENCE, authority, grant, ISSUER, scratch, serverEntry, text, TSX_LOADER } from './support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -111,4 +113,83 @@ describe('tessera gateway over stdio, the filesystem server upstream', () => {
       await client.close();
     }
   }, 60_000);
+});
+
+describe('tessera gateway: where the capability comes from, and a config it refuses', () => {
+  const dirs = scratch();
+  afterAll(() => dirs.cleanup());
+  const memory = { stdio: { command: process.execPath, args: [serverEntry('server-memory')], env: { MEMORY_FILE_PATH: join(dirs.root, 'memory.json') } } };
+
+  test('a capability file is read again at every request: a new grant written to it is used from the next request', async () => {
+    const auth = await authority();
+    writeFileSync(join(dirs.root, 'jwks.json'), JSON.stringify(auth.jwks()));
+    const config = join(dirs.root, 'file.json');
+    writeFileSync(config, JSON.stringify({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: { file: 'jwks.json' } }, capability: { file: 'cap.jwt' }, upstreams: { mem: memory } }));
+    writeFileSync(join(dirs.root, 'cap.jwt'), `${await grant(auth, { 'mem.read_graph': {} })}\n`);
+    const { client } = await launch(config, {});
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['mem.read_graph']);
+      writeFileSync(join(dirs.root, 'cap.jwt'), await grant(auth, { 'mem.search_nodes': {} }));
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['mem.search_nodes']);
+      expect(parseDenial(await client.callTool({ name: 'mem.read_graph', arguments: {} }))?.code).toBe('tool_not_granted');
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+
+  test('a capability that does not verify: tools/list is empty and a call is denied capability_invalid', async () => {
+    const auth = await authority();
+    writeFileSync(join(dirs.root, 'jwks.json'), JSON.stringify(auth.jwks()));
+    const config = join(dirs.root, 'env.json');
+    writeFileSync(config, JSON.stringify({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: { file: 'jwks.json' } }, capability: { env: 'CAP' }, upstreams: { mem: memory } }));
+    const elsewhere = await grant(auth, { 'mem.read_graph': {} }, { audience: 'another-gateway' });
+    const { client } = await launch(config, { CAP: elsewhere });
+    try {
+      expect((await client.listTools()).tools).toEqual([]);
+      expect(parseDenial(await client.callTool({ name: 'mem.read_graph', arguments: {} }))?.code).toBe('capability_invalid');
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+
+  test('requested from the authority service with the workload identity token', async () => {
+    const live = await startAuthority({
+      server: { grantPolicy: { roles: [{ name: 'desktop', match: [{ spiffe: AGENT }], ceiling: { tools: { 'mem.read_graph': { maxCalls: 5 } }, maxTtl: '15m' } }] } },
+    });
+    try {
+      writeFileSync(join(dirs.root, 'svid.jwt'), await live.svid(AGENT));
+      const config = join(dirs.root, 'request.json');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          audience: AUDIENCE,
+          trust: { issuer: live.issuer },
+          capability: {
+            request: { authority: live.issuer, identityToken: { file: 'svid.jwt' }, intent: { id: 'fix-1', purpose: 'Fix issue 1' }, tools: { 'mem.read_graph': { maxCalls: 5 } }, ttl: '5m' },
+          },
+          upstreams: { mem: memory },
+        }),
+      );
+      const { client } = await launch(config, {});
+      try {
+        expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['mem.read_graph']);
+        const result = await client.callTool({ name: 'mem.read_graph', arguments: {} });
+        expect(result.isError).toBeFalsy();
+        expect(live.hits).toContain('/token');
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await live.close();
+    }
+  }, 60_000);
+
+  test('an unknown key in the config is refused, naming it, and nothing starts', async () => {
+    const config = join(dirs.root, 'typo.json');
+    writeFileSync(config, JSON.stringify({ audience: AUDIENCE, trust: { issuer: ISSUER }, upstreams: { mem: { ...memory, risks: 'read' } } }));
+    const err: string[] = [];
+    const code = await runCli(['gateway', '--config', config], { stdout: () => undefined, stderr: (t) => err.push(t), readStdin: async () => '', cwd: dirs.root, env: {}, clock: Date.now });
+    expect(code).toBe(1);
+    expect(err.join('')).toBe(`tessera gateway: config ${config}: config.upstreams.mem: Unrecognized key: "risks" ("risks")\n`);
+  });
 });
