@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -9,6 +9,9 @@ import { parseDenial } from '../../src/adapters/denial.js';
 import type { Authority } from '../../src/index.js';
 import { runCli } from '../../src/cli/run.js';
 import { startAuthority } from '../client/support.js';
+import { decide } from '../../src/server/approvals/decide.js';
+import { createMemoryApprovalsStore } from '../../src/server/approvals/store.js';
+import { AGENT as APPROVALS_AGENT, BOB, startService, trustDomain as approvalsTrustDomain } from '../server/approvals/support.js';
 import { AGENT, AUDIENCE, authority, grant, ISSUER, scratch, serverEntry, text, TSX_LOADER } from './support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -96,7 +99,6 @@ describe('tessera gateway over stdio, the filesystem server upstream', () => {
     try {
       const result = await client.callTool({ name: 'fs.write_file', arguments: { path: join(dirs.allowed, 'never.txt'), content: 'x' } });
       expect(parseDenial(result)?.code).toBe('approval_denied');
-      const { existsSync } = await import('node:fs');
       expect(existsSync(join(dirs.allowed, 'never.txt'))).toBe(false);
     } finally {
       await client.close();
@@ -192,4 +194,50 @@ describe('tessera gateway: where the capability comes from, and a config it refu
     expect(code).toBe(1);
     expect(err.join('')).toBe(`tessera gateway: config ${config}: config.upstreams.mem: Unrecognized key: "risks" ("risks")\n`);
   });
+});
+
+describe('tessera gateway: a client without elicitation, and the approvals service', () => {
+  const dirs = scratch();
+  afterAll(() => dirs.cleanup());
+
+  test("the remote approver asks the approvals service; a person's approval lets the write through, a refusal denies it", async () => {
+    const td = await approvalsTrustDomain();
+    const store = createMemoryApprovalsStore();
+    const svc = await startService(td, store);
+    const auth = await authority();
+    try {
+      writeFileSync(join(dirs.root, 'jwks.json'), JSON.stringify(auth.jwks()));
+      writeFileSync(join(dirs.root, 'svid.jwt'), await td.svid(APPROVALS_AGENT));
+      const config = join(dirs.root, 'approvals.json');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          audience: AUDIENCE,
+          trust: { issuer: ISSUER, jwks: { file: 'jwks.json' } },
+          capability: { env: 'CAP' },
+          approvals: { url: svc.base, identityToken: { file: 'svid.jwt' } },
+          upstreams: { fs: { stdio: { command: process.execPath, args: [serverEntry('server-filesystem'), dirs.root] } } },
+        }),
+      );
+      const { client } = await launch(config, { CAP: await grant(auth, { 'fs.write_file': { args: { path: { pathWithin: dirs.allowed } } } }) });
+      const answer = async (outcome: 'approved' | 'denied'): Promise<void> => {
+        const pending = await expect.poll(async () => (await store.listPending(Date.now()))[0], { timeout: 20_000 }).toBeDefined().then(async () => (await store.listPending(Date.now()))[0]!);
+        expect(pending.tool).toBe('fs.write_file');
+        await decide(store, { id: pending.id, approverIdentity: BOB, approverRoles: ['support-approvers'], outcome, ...(outcome === 'denied' ? { reason: 'not today' } : {}), now: Date.now() });
+      };
+      try {
+        const target = join(dirs.allowed, 'approved.txt');
+        const [approved] = await Promise.all([client.callTool({ name: 'fs.write_file', arguments: { path: target, content: 'yes' } }), answer('approved')]);
+        expect(approved.isError).toBeFalsy();
+        expect(readFileSync(target, 'utf8')).toBe('yes');
+        const [refused] = await Promise.all([client.callTool({ name: 'fs.write_file', arguments: { path: join(dirs.allowed, 'refused.txt'), content: 'no' } }), answer('denied')]);
+        expect(parseDenial(refused)?.code).toBe('approval_denied');
+        expect(existsSync(join(dirs.allowed, 'refused.txt'))).toBe(false);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await svc.close();
+    }
+  }, 90_000);
 });
