@@ -186,6 +186,21 @@ describe('tessera gateway: where the capability comes from, and a config it refu
     }
   }, 60_000);
 
+  test('hidden upstream tools are named on standard error, with the reason', async () => {
+    const auth = await authority();
+    writeFileSync(join(dirs.root, 'jwks.json'), JSON.stringify(auth.jwks()));
+    const config = join(dirs.root, 'edge.json');
+    const edge = fileURLToPath(new URL('./fixtures/edge-server.mjs', import.meta.url));
+    writeFileSync(config, JSON.stringify({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: { file: 'jwks.json' } }, upstreams: { edge: { stdio: { command: process.execPath, args: [edge] } } } }));
+    const { client, stderr } = await launch(config, {});
+    try {
+      await client.listTools();
+      expect(stderr.join('').split('\n')).toContain('tessera gateway: tool "edge.conditional" of upstream "edge" is hidden: inputSchema.if: the keyword "if" is not enforced, so the schema is refused');
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+
   test('an unknown key in the config is refused, naming it, and nothing starts', async () => {
     const config = join(dirs.root, 'typo.json');
     writeFileSync(config, JSON.stringify({ audience: AUDIENCE, trust: { issuer: ISSUER }, upstreams: { mem: { ...memory, risks: 'read' } } }));

@@ -243,7 +243,6 @@ export async function gateway(argv: readonly string[], io: CliIo): Promise<ExitC
     // The gateway's own start error names the upstream and nothing from it.
     throw new CliError(err instanceof Error && err.message.startsWith('upstream "') ? err.message : 'the gateway could not start');
   }
-  for (const r of gw.refused()) io.stderr(`tessera gateway: hidden ${r.name}: ${r.reason}\n`);
 
   let stopHttp: () => Promise<void> = async () => undefined;
   const http = built.config.http;
