@@ -13,6 +13,5 @@ export {
   type RefusedTool,
 } from './gateway.js';
 export { createGatewayHttpHandler, type GatewayHttpHandler, type GatewayHttpOptions } from './http.js';
-export { argumentSchema, UnsupportedSchemaError } from './json-schema.js';
 export type { McpGatewayOptions, UpstreamOptions, UpstreamToolOptions } from './options.js';
 export type { HttpUpstream, RestartOptions, StdioUpstream, Upstream } from './upstream.js';

@@ -35,7 +35,7 @@ const MAP = new Set(['properties', 'patternProperties', '$defs', 'definitions'])
 const MAX_DEPTH = 32;
 const MAX_NODES = 5000;
 
-/** Why an upstream tool's schema was refused; the tool is hidden. */
+/** Why an upstream tool's schema was refused; the tool is hidden. Internal: `gateway.refused()` reports its message. */
 export class UnsupportedSchemaError extends Error {
   constructor(readonly where: string, readonly problem: string) {
     super(`${where}: ${problem}`);

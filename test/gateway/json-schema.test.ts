@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { argumentSchema, UnsupportedSchemaError } from '../../src/gateway/index.js';
+import { argumentSchema, UnsupportedSchemaError } from '../../src/gateway/json-schema.js';
 
 const refusal = (schema: unknown): string => {
   try {
