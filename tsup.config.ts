@@ -21,6 +21,7 @@ export default defineConfig({
     'approvals-client': 'src/client/approvals.ts',
     postgres: 'src/credentials/postgres/index.ts',
     'decision-log': 'src/telemetry/decision-log/index.ts',
+    gateway: 'src/gateway/index.ts',
   },
   // Optional peers and test tooling are never bundled: the host installs the versions it runs.
   external: [

@@ -6,6 +6,7 @@ import { audit } from './commands/audit.js';
 import { authorityCommand } from './commands/authority.js';
 import { check } from './commands/check.js';
 import { demo } from './commands/demo.js';
+import { gateway } from './commands/gateway.js';
 import { grant } from './commands/grant.js';
 import { inspect } from './commands/inspect.js';
 import { keys } from './commands/keys.js';
@@ -26,6 +27,7 @@ const COMMANDS: ReadonlyMap<string, { run: Command; summary: string }> = new Map
   ['revoke', { run: revoke, summary: 'revoke capabilities in a shared Redis store' }],
   ['quarantine', { run: quarantine, summary: 'quarantine list | lift: the agents tripwires stopped' }],
   ['authority', { run: authorityCommand, summary: 'authority serve: run the authority as a service' }],
+  ['gateway', { run: gateway, summary: 'put MCP servers behind the guard (stdio or HTTP)' }],
   ['audit', { run: audit, summary: 'summarize exported spans (OTLP JSON) as text and HTML' }],
   ['schema', { run: schema, summary: 'print the span and metric schema' }],
   ['demo', { run: demo, summary: 'run the demo agent task' }],

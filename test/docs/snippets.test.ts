@@ -28,6 +28,7 @@ const ENTRIES: Record<string, string> = {
   'tessera-guard/approvals-client': 'src/client/approvals.ts',
   'tessera-guard/postgres': 'src/credentials/postgres/index.ts',
   'tessera-guard/decision-log': 'src/telemetry/decision-log/index.ts',
+  'tessera-guard/gateway': 'src/gateway/index.ts',
 };
 
 /**

@@ -1,0 +1,62 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { parseDenial } from '../../src/adapters/denial.js';
+import type { Authority } from '../../src/index.js';
+import { authority, gatewayOptions, grant, scratch, serveHttp, serverEntry, text, type HttpGateway } from './support.js';
+
+describe('the filesystem server behind the gateway, over Streamable HTTP', () => {
+  const dirs = scratch();
+  let auth: Authority;
+  let gw: HttpGateway;
+
+  beforeAll(async () => {
+    auth = await authority();
+    gw = await serveHttp(
+      gatewayOptions(auth, {
+        fs: { stdio: { command: process.execPath, args: [serverEntry('server-filesystem'), dirs.root] } },
+      }),
+    );
+  }, 30_000);
+  afterAll(async () => {
+    await gw?.close();
+    dirs.cleanup();
+  });
+
+  const fsGrant = () =>
+    grant(auth, {
+      'fs.read_text_file': { args: { path: { pathWithin: dirs.allowed } } },
+      'fs.list_directory': { args: { path: { pathWithin: dirs.allowed } } },
+    });
+
+  test('tools/list shows exactly the granted tools', async () => {
+    const client = await gw.connect(await fsGrant());
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(['fs.list_directory', 'fs.read_text_file']);
+  });
+
+  test('a read inside the granted directory runs at the real server', async () => {
+    const client = await gw.connect(await fsGrant());
+    const result = await client.callTool({ name: 'fs.read_text_file', arguments: { path: join(dirs.allowed, 'notes.txt') } });
+    expect(result.isError).toBeFalsy();
+    expect(text(result)).toBe('inside the project\n');
+  });
+
+  test('a ../ escape is denied arguments_out_of_scope before the server sees it', async () => {
+    const client = await gw.connect(await fsGrant());
+    const result = await client.callTool({ name: 'fs.read_text_file', arguments: { path: `${dirs.allowed}/../secrets/key.txt` } });
+    expect(parseDenial(result)?.code).toBe('arguments_out_of_scope');
+  });
+
+  test('another directory the server itself allows is denied arguments_out_of_scope', async () => {
+    const client = await gw.connect(await fsGrant());
+    const result = await client.callTool({ name: 'fs.read_text_file', arguments: { path: join(dirs.other, 'key.txt') } });
+    expect(parseDenial(result)?.code).toBe('arguments_out_of_scope');
+    expect(text(result)).not.toContain('do not read');
+  });
+
+  test('an ungranted tool called anyway is denied tool_not_granted', async () => {
+    const client = await gw.connect(await fsGrant());
+    const result = await client.callTool({ name: 'fs.write_file', arguments: { path: join(dirs.allowed, 'x.txt'), content: 'x' } });
+    expect(parseDenial(result)?.code).toBe('tool_not_granted');
+  });
+});
