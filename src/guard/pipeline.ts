@@ -24,7 +24,7 @@ import { hashArguments, NotJsonError, randomId } from '../util/canonical.js';
 import { DeadlineError, LazySignal, withDeadline } from '../util/deadline.js';
 import { SnapshotError, snapshotArguments } from '../util/snapshot.js';
 import type { Clock } from '../util/time.js';
-import { counterKey, proofMarkerKey, revocationChecks, withAncestorCounters } from './reservation.js';
+import { counterKey, credentialIdFor, proofMarkerKey, revocationChecks, withAncestorCounters } from './reservation.js';
 import type { ApprovalPendingInfo, CallOptions, CapabilityContext, GuardTimeouts, ToolContext, ToolDefinition, ToolType } from './types.js';
 
 /** Everything the pipeline needs, fixed when the guard is created. */
@@ -218,7 +218,7 @@ async function authorize(call: GuardedCall, rawArgs: unknown, options: CallOptio
   // 6 reserve: revocation, call limits, single-use markers, credential registration in one round trip
   call.stage = 'store';
   const nowMs = rt.clock();
-  const credentialId = randomId();
+  const credentialId = credentialIdFor(cap);
   const credentialTtlSec = tool.credentialTtlSec ?? rt.credentialTtlSec;
   const registration = credentialRegistration(credentialId, credentialTtlSec);
   reserved(call, await reserve(call, cap, maxCalls, proof, registration, nowMs));

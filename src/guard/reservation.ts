@@ -7,12 +7,26 @@
  */
 import type { VerifiedCapability } from '../capability/verify.js';
 import { revocationKey, type CallReservation, type RevocationCheck } from '../store/types.js';
+import { randomId } from '../util/canonical.js';
 
 /** `calls:<capability id>:<tool>`: ids have no ":", so the tool name cannot reach into the id. */
 export const counterKey = (capabilityId: string, tool: string): string => `calls:${capabilityId}:${tool}`;
 
 /** `pop:<capability id>:<proof jti>`: a proof's jti is the agent's choice, so it is kept under its capability. */
 export const proofMarkerKey = (capabilityId: string, proofJti: string): string => `pop:${capabilityId}:${proofJti}`;
+
+/** The root grant's id: a capability id up to its first "." (a root's jti has none). */
+export const rootCapabilityId = (capabilityId: string): string => {
+  const dot = capabilityId.indexOf('.');
+  return dot < 0 ? capabilityId : capabilityId.slice(0, dot);
+};
+
+/**
+ * `<root capability id>.<random>`: a call credential's id names the root its call was reserved
+ * under, so that a store sharded by root (Redis Cluster) finds the credential's marker from the
+ * credential alone, in the same slot the call's reservation registered it.
+ */
+export const credentialIdFor = (cap: VerifiedCapability): string => `${rootCapabilityId(cap.id)}.${randomId()}`;
 
 // The revocation keys of a capability never change: build them once per verified capability.
 const REVOCATION_CHECKS = new WeakMap<VerifiedCapability, readonly RevocationCheck[]>();

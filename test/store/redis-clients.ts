@@ -1,6 +1,7 @@
 /** Real clients of both kinds the Redis store supports, connected to a test server. */
 import { Redis as IORedis } from 'ioredis';
 import { createClient } from 'redis';
+import { redisLayout } from '../../src/store/redis-layout.js';
 import type { RedisClientLike } from '../../src/store/redis.js';
 
 export type ClientKind = 'ioredis' | 'node-redis';
@@ -55,3 +56,8 @@ export async function connectClient(kind: ClientKind, port: number, options: { l
     },
   };
 }
+
+/** Where the store keeps a logical key (`cap:…`, `cred:…`): its Redis key under `prefix`. */
+export const home = (prefix: string, key: string): string => redisLayout(prefix).home(key);
+/** Every Redis key a logical key is kept under (one per shard for agent and intent revocations). */
+export const copies = (prefix: string, key: string): string[] => redisLayout(prefix).copies(key);

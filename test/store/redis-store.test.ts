@@ -10,7 +10,7 @@ import { createGuard, ToolDeniedError, verifyCallCredential, guardTool } from '.
 import { createRedisStore, RedisStoreError, type RedisStore } from '../../src/store/redis.js';
 import { AUDIENCE, ISSUER, setup } from '../support/fixtures.js';
 import { redisTestsEnabled, startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { CLIENT_KINDS, connectClient, type TestClient } from './redis-clients.js';
+import { CLIENT_KINDS, connectClient, copies, home, type TestClient } from './redis-clients.js';
 
 const enabled = redisTestsEnabled();
 const TTL = 60_000;
@@ -75,7 +75,7 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
       const capId = (await guard.inspect(cap)).id;
       const keys = await keysUnder('t:');
       const mine = keys.filter((k) => k.startsWith(prefix));
-      expect(mine).toEqual([`${prefix}calls:${capId}:email.send`, `${prefix}cred:${credentialId}`, `${prefix}intent:ticket-4711`].sort());
+      expect(mine).toEqual([home(prefix, `calls:${capId}:email.send`), home(prefix, `cred:${credentialId}`), ...copies(prefix, 'intent:ticket-4711')].sort());
       for (const key of mine) {
         const pttl = Number(await admin.command('PTTL', key));
         expect(pttl, key).toBeGreaterThan(0);
@@ -112,7 +112,7 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
     test('a corrupt entry fails closed: the call is denied naming the entry, without quoting its value or the server', async () => {
       const s = freshStore();
       const { readTicket, grant, ran } = await setup({ store: s });
-      await admin.command('SET', `${prefix}intent:ticket-4711`, 'not-a-number-SENTINEL', 'PX', '60000');
+      for (const key of copies(prefix, 'intent:ticket-4711')) await admin.command('SET', key, 'not-a-number-SENTINEL', 'PX', '60000');
       const denial = (await readTicket({ ticketId: '4711' }, { capability: await grant() }).catch((e: unknown) => e)) as ToolDeniedError;
       expect(denial).toBeInstanceOf(ToolDeniedError);
       expect(denial.code).toBe('store_unavailable');
@@ -151,7 +151,7 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
       expect(s.revokeCredential('c1', TTL)).toBeUndefined();
       await s.reserve(empty);
       // Read over another connection: the revocation is on the server once the reservation is.
-      expect(await admin.command('GET', `${prefix}cred:c1`)).toBe('3');
+      expect(await admin.command('GET', home(prefix, 'cred:c1'))).toBe('3');
     });
 
     test('an unconfirmed credential revocation with no operation after it is sent within one event-loop turn', async () => {
@@ -161,7 +161,7 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
       await new Promise((r) => setImmediate(r));
       // The revocation is on the wire; a PING over its connection returns after it.
       await c.command('PING');
-      expect(await admin.command('GET', `${prefix}cred:c2`)).toBe('3');
+      expect(await admin.command('GET', home(prefix, 'cred:c2'))).toBe('3');
     });
 
     test('a confirmed credential revocation waits for the server', async () => {
@@ -170,7 +170,7 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
       const p = s.revokeCredential('c1', TTL);
       expect(p).toBeInstanceOf(Promise);
       await p;
-      expect(await admin.command('GET', `${prefix}cred:c1`)).toBe('3');
+      expect(await admin.command('GET', home(prefix, 'cred:c1'))).toBe('3');
     });
 
     test('a revocation through one guard stops the next call through another guard on the same server', async () => {
