@@ -24,6 +24,12 @@ describe('createRedisStore options', () => {
     const client = { evalsha: async () => 0, eval: async () => 0 };
     expect(() => createRedisStore({ client, prefix: '' })).toThrow(/createRedisStore options\.prefix/);
   });
+  test('a prefix with a hash tag of its own is refused: it would put every key in one slot', () => {
+    const client = { evalsha: async () => 0, eval: async () => 0 };
+    expect(() => createRedisStore({ client, prefix: '{tessera}:' })).toThrow(
+      'createRedisStore options.prefix: must not contain "{" or "}": the store adds its own hash tag after the prefix',
+    );
+  });
   test('a timeout that is not a positive whole number of ms is refused', () => {
     const client = { evalsha: async () => 0, eval: async () => 0 };
     expect(() => createRedisStore({ client, timeoutMs: 0 })).toThrow(/createRedisStore options\.timeoutMs/);
