@@ -184,6 +184,8 @@ export interface RedisCluster {
   primaryFor(slot: number): number;
   /** Waits until every live node reports `cluster_state:ok` and every slot is served. */
   waitHealthy(timeoutMs?: number): Promise<void>;
+  /** Waits until every replica of the primary on `port` has received everything it wrote. */
+  waitReplicated(port: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -221,6 +223,8 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
             '--cluster-node-timeout', String(nodeTimeoutMs),
             // A replica takes over however long it was cut off: a test kills a primary on purpose.
             '--cluster-replica-validity-factor', '0',
+            // The other primaries keep answering for their slots while one range has no primary.
+            '--cluster-require-full-coverage', 'no',
           ],
         }),
       );
@@ -277,6 +281,14 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       return owners.length > 0 && owners.every((o) => alive.has(o.port));
     }, 'the Redis cluster to be healthy', timeoutMs);
   };
+  const infoField = (port: number, field: string): string | undefined =>
+    new RegExp(`^${field}:(.*)$`, 'm').exec(cli(port, 'INFO', 'replication'))?.[1]?.trim();
+  const waitReplicated = async (port: number, timeoutMs = 10_000): Promise<void> => {
+    const offset = Number(infoField(port, 'master_repl_offset'));
+    const replicaPorts = [...alive].filter((p) => p !== port && infoField(p, 'master_port') === String(port));
+    if (replicaPorts.length === 0) throw new Error(`the primary on port ${port} has no live replica`);
+    await waitUntil(async () => replicaPorts.every((p) => Number(infoField(p, 'slave_repl_offset')) >= offset), `replicas of ${port} to catch up`, timeoutMs);
+  };
   await waitHealthy();
   const initial = slotOwners().sort((a, b) => a.start - b.start);
   const primaries = initial.map((o) => nodes.find((n) => n.port === o.port)!).filter((n, i, all) => all.indexOf(n) === i);
@@ -287,6 +299,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     cli,
     primaryFor,
     waitHealthy,
+    waitReplicated,
     async stop() {
       await Promise.all(servers.map((s) => s.stop()));
     },
