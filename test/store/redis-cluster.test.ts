@@ -11,10 +11,10 @@ import { SHARDS, shardTags } from '../../src/store/redis-layout.js';
 import { createRedisStore, type RedisStore } from '../../src/store/redis.js';
 import { describeStoreContract } from '../../src/testing/store-contract.js';
 import { AGENT, setup } from '../support/fixtures.js';
-import { redisTestsEnabled, startRedisCluster, type RedisCluster } from '../support/redis-server.js';
+import { redisClusterTestsEnabled, startRedisCluster, type RedisCluster } from '../support/redis-server.js';
 import { CLIENT_KINDS, connectClusterClient, copies, home, type TestClient } from './redis-clients.js';
 
-const enabled = redisTestsEnabled();
+const enabled = redisClusterTestsEnabled();
 
 describe.skipIf(!enabled)('Redis store on a 3-primary Redis Cluster', () => {
   let cluster: RedisCluster;

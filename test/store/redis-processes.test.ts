@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { createAuthority, createGuard, type Authority, guardTool } from '../../src/index.js';
 import { createRedisStore } from '../../src/store/redis.js';
-import { redisTestsEnabled, startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from '../support/redis-server.js';
+import { redisClusterTestsEnabled, redisTestsEnabled, startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from '../support/redis-server.js';
 import { CLIENT_KINDS, connectClient, connectClusterClient, home, type TestClient } from './redis-clients.js';
 import type { WorkerReply, WorkerRequest } from './workers/guard-worker.js';
 
@@ -61,7 +61,9 @@ const count = (outcomes: string[]): Record<string, number> => {
   return { ...c };
 };
 
-describe.skipIf(!enabled).each(['one Redis server', 'a 3-primary Redis Cluster'])('guards in several processes sharing %s', (topology) => {
+const TOPOLOGIES = enabled && redisClusterTestsEnabled() ? ['one Redis server', 'a 3-primary Redis Cluster'] : ['one Redis server'];
+
+describe.skipIf(!enabled).each(TOPOLOGIES)('guards in several processes sharing %s', (topology) => {
   const onCluster = topology !== 'one Redis server';
   let server: RedisServer | undefined;
   let cluster: RedisCluster | undefined;

@@ -88,6 +88,16 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
       }
     });
 
+    test('a revocation under the key layout of versions before the hash tags is not read: it must be re-issued', async () => {
+      const s = freshStore();
+      const key = 'cap:r00tBeforeUpgrade';
+      const r = { ...empty, revocations: [{ key, issuedAtMs: 1_795_000_000_000 }] };
+      await admin.command('SET', `${prefix}${key}`, String(Number.MAX_SAFE_INTEGER), 'PX', '60000');
+      expect(await s.reserve(r)).toEqual({ ok: true });
+      await s.revoke(key, Number.MAX_SAFE_INTEGER, TTL);
+      expect(await s.reserve(r)).toEqual({ ok: false, reason: 'revoked', key });
+    });
+
     test('when the server has forgotten its scripts (restart, SCRIPT FLUSH), calls still work', async () => {
       const s = freshStore();
       await admin.command('SCRIPT', 'FLUSH');

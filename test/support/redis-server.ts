@@ -157,6 +157,19 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   };
 }
 
+/**
+ * For test files that start a cluster: true when `redis-server` and `redis-cli` can both run.
+ * Missing, they are a loud skip on a developer's machine and an error in CI, like the server.
+ */
+export function redisClusterTestsEnabled(): boolean {
+  if (!redisTestsEnabled()) return false;
+  if (hasRedisCli()) return true;
+  const message = 'redis-cli is not installed: the Redis Cluster tests are SKIPPED. Install it (Debian/Ubuntu: apt-get install -y redis-tools).';
+  if (process.env.CI === 'true') throw new Error(`${message} In CI this is a failure.`);
+  console.warn(`\n${'!'.repeat(100)}\n${message}\n${'!'.repeat(100)}\n`);
+  return false;
+}
+
 /** Whether `redis-cli` (Debian's redis-tools, installed with redis-server) can be run. */
 export function hasRedisCli(): boolean {
   const r = spawnSync('redis-cli', ['--version'], { stdio: 'ignore' });
