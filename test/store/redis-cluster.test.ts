@@ -32,6 +32,9 @@ describe.skipIf(!enabled)('Redis store on a 3-primary Redis Cluster', () => {
     const width = 16384 / SHARDS;
     const slots = shardTags().map((tag) => slotOf(`{${tag}}anything`));
     expect(slots.map((slot) => Math.floor(slot / width))).toEqual(Array.from({ length: SHARDS }, (_, i) => i));
+    // redis-cli --cluster create gives three primaries even slot ranges: 21, 22 and 21 tags each.
+    const perPrimary = cluster.primaries.map((p) => slots.filter((slot) => cluster.primaryFor(slot) === p.port).length);
+    expect(perPrimary).toEqual([21, 22, 21]);
   });
 
   for (const kind of CLIENT_KINDS) {
@@ -63,6 +66,8 @@ describe.skipIf(!enabled)('Redis store on a 3-primary Redis Cluster', () => {
         const sent = await sendEmail({ to: 'a@example.com', subject: 's', body: 'b' }, { capability: cap });
         const capId = (await guard.inspect(cap)).id;
         const credentialId = decodeJwt(sent.token).jti!;
+        // A credential's id starts with its call's root id: the shard is found from the credential alone.
+        expect(credentialId.startsWith(`${capId.split('.')[0]}.`)).toBe(true);
         // The call has ended: its credential reads as revoked, found from the token alone.
         verified = await verifyCallCredential(sent.token, { jwks: guard.credentialJwks(), issuer: guard.credentialIssuer, audience: 'email.send', store, clock }).catch(
           (e: unknown) => e,

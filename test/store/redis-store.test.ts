@@ -26,6 +26,7 @@ describe('createRedisStore options', () => {
   });
   test('a prefix with a hash tag of its own is refused: it would put every key in one slot', () => {
     const client = { evalsha: async () => 0, eval: async () => 0 };
+    expect(() => createRedisStore({ client, prefix: 'tessera}:' })).toThrow(TypeError);
     expect(() => createRedisStore({ client, prefix: '{tessera}:' })).toThrow(
       'createRedisStore options.prefix: must not contain "{" or "}": the store adds its own hash tag after the prefix',
     );
@@ -85,6 +86,8 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
       for (const key of mine) {
         const pttl = Number(await admin.command('PTTL', key));
         expect(pttl, key).toBeGreaterThan(0);
+        // docs/redis.md sizes the store at 128 bytes a key at most.
+        expect(Number(await admin.command('MEMORY', 'USAGE', key)), key).toBeLessThanOrEqual(128);
       }
     });
 
