@@ -109,6 +109,10 @@ const suite: BenchSuite = async (h) => {
     );
     h.note('cluster: commands per primary', commands.map((c) => c.toLocaleString('en-US')).join(', '));
     h.note('cluster: script calls per guarded call (all primaries)', (totalScripts / clusterCalls).toFixed(2));
+    const spans = await Promise.all(workers.map((w) => w.ask({ type: 'telemetry' })));
+    const exported = spans.reduce((a, r) => a + (r.type === 'telemetry' ? r.spansExported : 0), 0);
+    const ended = spans.reduce((a, r) => a + (r.type === 'telemetry' ? r.spansEnded : 0), 0);
+    h.note('cluster: worker telemetry', `${exported} spans exported of ${ended} ended (the SDK is registered in each worker)`);
     const deniedTotal = Object.values(denied).reduce((a, b) => a + b, 0);
     for (const [what, n] of Object.entries(denied)) h.note(`cluster: denied (should be none): ${what}`, String(n));
     return {
@@ -121,6 +125,8 @@ const suite: BenchSuite = async (h) => {
       cluster_node_share_max: round(Math.max(...shares)),
       cluster_scripts_per_call: round(totalScripts / clusterCalls),
       cluster_denied: deniedTotal,
+      cluster_worker_spans_exported: exported,
+      cluster_worker_spans_ended: ended,
     };
   } finally {
     await Promise.all(

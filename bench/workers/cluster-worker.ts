@@ -12,8 +12,13 @@ import { installTelemetry } from '../harness.js';
 
 export type ClusterWorkerRequest =
   | { type: 'init'; port: number; seeds: Array<{ host: string; port: number }>; roots: number }
-  | { type: 'run'; topology: 'single' | 'cluster'; calls: number; concurrency: number };
-export type ClusterWorkerReply = { type: 'ready' } | { type: 'done'; denied: Record<string, number> } | { type: 'error'; message: string };
+  | { type: 'run'; topology: 'single' | 'cluster'; calls: number; concurrency: number }
+  | { type: 'telemetry' };
+export type ClusterWorkerReply =
+  | { type: 'ready' }
+  | { type: 'done'; denied: Record<string, number> }
+  | { type: 'telemetry'; spansExported: number; spansEnded: number }
+  | { type: 'error'; message: string };
 
 const send = (m: ClusterWorkerReply): void => {
   process.send?.(m);
@@ -78,6 +83,9 @@ process.on('message', (msg: ClusterWorkerRequest) => {
       if (msg.type === 'init') {
         await init(msg);
         send({ type: 'ready' });
+      } else if (msg.type === 'telemetry') {
+        const counts = await telemetry.flush();
+        send({ type: 'telemetry', spansExported: counts.spansExported, spansEnded: counts.spansEnded });
       } else {
         send({ type: 'done', denied: await runs![msg.topology](msg.calls, msg.concurrency) });
       }
