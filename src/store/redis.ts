@@ -10,6 +10,11 @@
  * with `RedisStoreError` (`store_unavailable`), whose reason names the failure class, which the
  * guard turns into a denial. The client reconnects on its own; calls succeed again as soon as
  * Redis answers.
+ *
+ * Keys are laid out for Redis Cluster (`redis-layout.ts`): everything one call reserves shares
+ * one hash slot, chosen by its root capability id; agent and intent revocations are written to
+ * every shard. A cluster client (ioredis `Cluster`, node-redis `createCluster`) routes each
+ * script to the node serving its slot.
  */
 import { z } from 'zod';
 import { RedisStoreError } from '../errors.js';
