@@ -6,6 +6,7 @@
  * are all named under one root.
  */
 import type { VerifiedCapability } from '../capability/verify.js';
+import { shardPrefix } from '../store/shards.js';
 import { revocationKey, type CallReservation, type RevocationCheck } from '../store/types.js';
 import { randomId } from '../util/canonical.js';
 
@@ -22,11 +23,15 @@ export const rootCapabilityId = (capabilityId: string): string => {
 };
 
 /**
- * `<root capability id>.<random>`: a call credential's id names the root its call was reserved
- * under, so that a store sharded by root (Redis Cluster) finds the credential's marker from the
- * credential alone, in the same slot the call's reservation registered it.
+ * A random id (22 base64url characters, 116 random bits) whose first two characters are in the
+ * same shard as the call's root capability id, so that a store sharded by root (Redis Cluster)
+ * finds the credential's marker from the credential alone, in the slot where the call's
+ * reservation registered it. It says nothing about the root but its shard.
  */
-export const credentialIdFor = (cap: VerifiedCapability): string => `${rootCapabilityId(cap.id)}.${randomId()}`;
+export const credentialIdForRoot = (rootId: string): string => `${shardPrefix(rootId)}${randomId().slice(2)}`;
+
+/** A new call credential id for a call under `cap` (see `credentialIdForRoot`). */
+export const credentialIdFor = (cap: VerifiedCapability): string => credentialIdForRoot(rootCapabilityId(cap.id));
 
 // The revocation keys of a capability never change: build them once per verified capability.
 const REVOCATION_CHECKS = new WeakMap<VerifiedCapability, readonly RevocationCheck[]>();

@@ -11,7 +11,7 @@
  * guard turns into a denial. The client reconnects on its own; calls succeed again as soon as
  * Redis answers.
  *
- * Keys are laid out for Redis Cluster (`redis-layout.ts`): everything one call reserves shares
+ * Keys are laid out for Redis Cluster (`redis-layout.ts`, `shards.ts`): everything one call reserves shares
  * one hash slot, chosen by its root capability id; agent and intent revocations are written to
  * every shard. A cluster client (ioredis `Cluster`, node-redis `createCluster`) routes each
  * script to the node serving its slot.
@@ -30,7 +30,8 @@ import {
   type RedisClientLike,
   type ScriptRunner,
 } from './redis-client.js';
-import { isReplicated, redisLayout, shardOf } from './redis-layout.js';
+import { redisLayout } from './redis-layout.js';
+import { isReplicated, shardOf } from './shards.js';
 import { CONSUME_CREDENTIAL, CONSUME_ONCE, OUTCOME, PEEK, RESERVE, REVOKE, REVOKE_CREDENTIALS, type Script } from './redis-scripts.js';
 import type { CallReservation, CredentialState, ReservationResult, TesseraStore } from './types.js';
 
