@@ -28,7 +28,7 @@ import { SnapshotError, snapshotArguments } from '../util/snapshot.js';
 import type { Clock } from '../util/time.js';
 import type { DecisionLog } from '../telemetry/decision-log/log.js';
 import { logDecision } from './decision-record.js';
-import { counterKey, proofMarkerKey, revocationChecks, withAncestorCounters } from './reservation.js';
+import { counterKey, credentialIdFor, proofMarkerKey, revocationChecks, withAncestorCounters } from './reservation.js';
 import type { GuardTripwires } from './tripwires.js';
 import { perIntentReason, RetrievalTally } from './retrieval.js';
 import type { ApprovalPendingInfo, CallOptions, CapabilityContext, GuardMode, GuardTimeouts, RetrievalReport, ToolContext, ToolDefinition, ToolType } from './types.js';
@@ -256,7 +256,7 @@ async function authorize(call: GuardedCall, rawArgs: unknown, options: CallOptio
   // 6 reserve: revocation, call limits, single-use markers, credential registration in one round trip
   call.stage = 'store';
   const nowMs = rt.clock();
-  const credentialId = randomId();
+  const credentialId = credentialIdFor(cap);
   const credentialTtlSec = tool.credentialTtlSec ?? rt.credentialTtlSec;
   const registration = credentialRegistration(credentialId, credentialTtlSec);
   reserved(call, await reserve(call, cap, maxCalls, proof, registration, nowMs));

@@ -6,13 +6,32 @@
  * are all named under one root.
  */
 import type { VerifiedCapability } from '../capability/verify.js';
+import { shardPrefix } from '../store/shards.js';
 import { revocationKey, type CallReservation, type RevocationCheck } from '../store/types.js';
+import { randomId } from '../util/canonical.js';
 
 /** `calls:<capability id>:<tool>`: ids have no ":", so the tool name cannot reach into the id. */
 export const counterKey = (capabilityId: string, tool: string): string => `calls:${capabilityId}:${tool}`;
 
 /** `pop:<capability id>:<proof jti>`: a proof's jti is the agent's choice, so it is kept under its capability. */
 export const proofMarkerKey = (capabilityId: string, proofJti: string): string => `pop:${capabilityId}:${proofJti}`;
+
+/** The root grant's id: a capability id up to its first "." (a root's jti has none). */
+export const rootCapabilityId = (capabilityId: string): string => {
+  const dot = capabilityId.indexOf('.');
+  return dot < 0 ? capabilityId : capabilityId.slice(0, dot);
+};
+
+/**
+ * A random id (22 base64url characters, 116 random bits) whose first two characters are in the
+ * same shard as the call's root capability id, so that a store sharded by root (Redis Cluster)
+ * finds the credential's marker from the credential alone, in the slot where the call's
+ * reservation registered it. It says nothing about the root but its shard.
+ */
+export const credentialIdForRoot = (rootId: string): string => `${shardPrefix(rootId)}${randomId().slice(2)}`;
+
+/** A new call credential id for a call under `cap` (see `credentialIdForRoot`). */
+export const credentialIdFor = (cap: VerifiedCapability): string => credentialIdForRoot(rootCapabilityId(cap.id));
 
 // The revocation keys of a capability never change: build them once per verified capability.
 const REVOCATION_CHECKS = new WeakMap<VerifiedCapability, readonly RevocationCheck[]>();

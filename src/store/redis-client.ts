@@ -41,6 +41,16 @@ export function isRedisClient(client: unknown): client is RedisClientLike {
   return (typeof c.evalsha === 'function' || typeof c.evalSha === 'function') && typeof c.eval === 'function';
 }
 
+/**
+ * Whether the client is a Redis Cluster client: an ioredis `Cluster` (`isCluster`) or a
+ * node-redis cluster (`getSlotMaster`). Each routes a script by its keys' slot and follows
+ * MOVED and ASK redirections itself.
+ */
+export function isClusterClient(client: RedisClientLike): boolean {
+  const c = client as unknown as { isCluster?: unknown; getSlotMaster?: unknown };
+  return c.isCluster === true || typeof c.getSlotMaster === 'function';
+}
+
 export function scriptRunner(client: RedisClientLike): ScriptRunner {
   // Promise chains rather than async functions: this runs once per guarded call, and every
   // saved microtask shows next to a loopback round trip.

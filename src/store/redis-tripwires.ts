@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { RedisStoreError } from '../errors.js';
+import type { RedisLayout } from './redis-layout.js';
 import type { Script } from './redis-scripts.js';
 import type { TripwireState } from './tripwire-state.js';
 
@@ -115,7 +116,7 @@ const unstamp = (v: unknown): string | undefined => {
   return bar < 0 ? undefined : v.slice(bar + 1);
 };
 
-export function createRedisTripwireState(run: TripwireScriptRunner, prefix: string): TripwireState {
+export function createRedisTripwireState(run: TripwireScriptRunner, layout: RedisLayout): TripwireState {
   const wrongType = (key: string): RedisStoreError =>
     new RedisStoreError(`Redis store unexpected entry: a key of another type under the tripwire key ${JSON.stringify(key)}; tripwires fail until it is removed`);
   const unexpected = (): RedisStoreError => new RedisStoreError('Redis store unexpected reply: the tripwire script answered in a shape the store does not know');
@@ -124,7 +125,7 @@ export function createRedisTripwireState(run: TripwireScriptRunner, prefix: stri
     if (!Number.isInteger(n)) throw unexpected();
     return n;
   };
-  const recordsKey = prefix + RECORDS_KEY;
+  const recordsKey = layout.home(RECORDS_KEY);
   // What `record` answered, with its stamp, per agent: `putRecord` compares against the stored value.
   const stored = new Map<string, string>();
   const remember = (agent: string, full: string | undefined): string | undefined => {
@@ -138,20 +139,30 @@ export function createRedisTripwireState(run: TripwireScriptRunner, prefix: stri
 
   return {
     async countEvent(key, limit, windowMs, nowMs) {
-      const n = int(await run(COUNT_EVENT, [prefix + key], [stamp(Math.floor(nowMs)), String(Math.max(1, Math.floor(limit))), ms(windowMs)]));
+      const n = int(await run(COUNT_EVENT, [layout.home(key)], [stamp(Math.floor(nowMs)), String(Math.max(1, Math.floor(limit))), ms(windowMs)]));
       if (n === -4) throw wrongType(key);
       return n;
     },
+    // An agent or intent stop is written to its copy in every shard (as the store's own revocations
+    // are), and resolves only once every copy is written; the copy in shard 0 answers for the key.
     async stop(key, atMs, ttlMs) {
-      const reply = await run(STOP, [prefix + key], [stamp(atMs), ms(ttlMs)]);
-      if (!Array.isArray(reply) || reply.length !== 2) throw unexpected();
-      const code = int(reply[0]);
-      if (code === 4 || code === 5) throw wrongType(key);
-      return int(reply[1]);
+      const args = [stamp(atMs), ms(ttlMs)];
+      const replies = await Promise.all(layout.copies(key).map((k) => run(STOP, [k], args)));
+      let before: number | undefined;
+      for (const reply of replies) {
+        if (!Array.isArray(reply) || reply.length !== 2) throw unexpected();
+        const code = int(reply[0]);
+        if (code === 4 || code === 5) throw wrongType(key);
+        before ??= int(reply[1]);
+      }
+      if (before === undefined) throw unexpected();
+      return before;
     },
     async restore(key, stoppedAtMs, previousMs) {
-      const code = int(await run(RESTORE, [prefix + key], [stamp(stoppedAtMs), stamp(previousMs)]));
-      if (code === 4) throw wrongType(key);
+      const args = [stamp(stoppedAtMs), stamp(previousMs)];
+      const codes = (await Promise.all(layout.copies(key).map((k) => run(RESTORE, [k], args)))).map(int);
+      if (codes.includes(4)) throw wrongType(key);
+      const code = codes[0];
       return code === 1 ? 'lifted' : code === 0 ? 'kept' : 'absent';
     },
     async record(agent) {

@@ -10,6 +10,11 @@
  * with `RedisStoreError` (`store_unavailable`), whose reason names the failure class, which the
  * guard turns into a denial. The client reconnects on its own; calls succeed again as soon as
  * Redis answers.
+ *
+ * Keys are laid out for Redis Cluster (`redis-layout.ts`, `shards.ts`): everything one call reserves shares
+ * one hash slot, chosen by its root capability id; agent and intent revocations are written to
+ * every shard. A cluster client (ioredis `Cluster`, node-redis `createCluster`) routes each
+ * script to the node serving its slot.
  */
 import { z } from 'zod';
 import { RedisStoreError } from '../errors.js';
@@ -18,12 +23,15 @@ import { parseOptions } from '../util/options.js';
 import {
   absorbClientErrors,
   clientReadiness,
+  isClusterClient,
   isRedisClient,
   scriptRunner,
   scriptSender,
   type RedisClientLike,
   type ScriptRunner,
 } from './redis-client.js';
+import { redisLayout, type RedisLayout } from './redis-layout.js';
+import { isReplicated, shardOf, shardOfName } from './shards.js';
 import { ADD_WITHIN, CONSUME_CREDENTIAL, CONSUME_ONCE, OUTCOME, PEEK, RESERVE, REVOKE, REVOKE_CREDENTIALS, type Script } from './redis-scripts.js';
 import type { AdditionResult, CallReservation, CounterAddition, CredentialState, ReservationResult, TesseraStore } from './types.js';
 import { createRedisTripwireState } from './redis-tripwires.js';
@@ -43,8 +51,8 @@ export interface RedisStoreOptions {
    */
   client: RedisClientLike;
   /**
-   * Prepended to every key; default `"tessera:"`. On Redis Cluster use a hash tag, such as
-   * `"{tessera}:"`, so that one call's keys share a slot (a script may only touch one slot).
+   * Prepended to every key; default `"tessera:"`. It may not contain `{` or `}`: the store puts a
+   * hash tag after it that spreads keys over Redis Cluster's slots (see docs/redis.md).
    */
   prefix?: string;
   /**
@@ -89,7 +97,12 @@ const optionsSchema = z.strictObject({
   client: z.custom<RedisClientLike>(isRedisClient, {
     message: 'must be an ioredis or node-redis client (with evalsha/evalSha and eval)',
   }),
-  prefix: z.string().min(1).max(128).default('tessera:'),
+  prefix: z
+    .string()
+    .min(1)
+    .max(128)
+    .refine((p) => !/[{}]/.test(p), { message: 'must not contain "{" or "}": the store adds its own hash tag after the prefix' })
+    .default('tessera:'),
   timeoutMs: z.number().int().positive().max(60_000).default(250),
   onError: functionOption<(err: unknown) => void>().optional(),
   awaitCredentialRevocation: z.boolean().default(false),
@@ -124,9 +137,36 @@ function failureReason(err: unknown, readiness: string | undefined): string {
 
 type Pending = {
   readonly r: CallReservation;
+  /** The shard whose copies of agent and intent revocations this reservation reads. */
+  readonly shard: number;
   readonly resolve: (result: ReservationResult) => void;
   readonly reject: (err: unknown) => void;
 };
+
+/** The shard a reservation reads agent and intent revocations from: its first key's. */
+function reservationShard(r: CallReservation): number {
+  for (const c of r.revocations) if (!isReplicated(c.key)) return shardOf(c.key);
+  if (r.once.length > 0) return shardOf(r.once[0]!.key);
+  if (r.counters.length > 0) return shardOf(r.counters[0]!.key);
+  if (r.credentials.length > 0) return shardOf(`cred:${r.credentials[0]!.id}`);
+  // Only agent and intent revocations, which every shard holds: any copy answers.
+  return 0;
+}
+
+type ShardGroup = { keys: string[]; ttls: string[]; shards: number[] };
+
+function byShard(keys: readonly string[], ttls: readonly string[], shards: readonly number[]): Map<number, ShardGroup> {
+  const groups = new Map<number, ShardGroup>();
+  for (let i = 0; i < keys.length; i++) {
+    const shard = shards[i]!;
+    let g = groups.get(shard);
+    if (g === undefined) groups.set(shard, (g = { keys: [], ttls: [], shards: [] }));
+    g.keys.push(keys[i]!);
+    g.ttls.push(ttls[i]!);
+    g.shards.push(shard);
+  }
+  return groups;
+}
 
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const { client, prefix, timeoutMs, awaitCredentialRevocation } = parseOptions(optionsSchema, options, 'createRedisStore options');
@@ -134,6 +174,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const cached = scriptRunner(client);
   const whole = scriptSender(client);
   const readiness = clientReadiness(client);
+  const layout = redisLayout(prefix);
+  // A cluster refuses a script whose keys span slots: there, reservations of different shards
+  // travel in separate scripts. A single server takes any mix, so one script carries them all.
+  const cluster = isClusterClient(client);
   const report = (err: unknown): void => {
     try {
       onError?.(err);
@@ -143,9 +187,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   };
   const detach = absorbClientErrors(client, report);
   let closed = false;
-  // Credentials whose calls have ended, not yet sent: keys and ttls.
+  // Credentials whose calls have ended, not yet sent: keys, ttls and shards.
   let pendingKeys: string[] = [];
   let pendingTtls: string[] = [];
+  let pendingShards: number[] = [];
   // One setImmediate per event-loop turn, for whatever waits for the end of the turn.
   let endScheduled = false;
   // Reservations issued in this event-loop turn, not yet sent.
@@ -203,9 +248,15 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     if (pendingKeys.length === 0 || closed) return;
     const keys = pendingKeys;
     const ttls = pendingTtls;
+    const shards = pendingShards;
     pendingKeys = [];
     pendingTtls = [];
-    run(REVOKE_CREDENTIALS, keys, ttls, whole).catch(report);
+    pendingShards = [];
+    if (!cluster) {
+      run(REVOKE_CREDENTIALS, keys, ttls, whole).catch(report);
+      return;
+    }
+    for (const g of byShard(keys, ttls, shards).values()) run(REVOKE_CREDENTIALS, g.keys, g.ttls, whole).catch(report);
   };
 
   const asInt = (reply: unknown): number => {
@@ -237,19 +288,22 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     throw unexpectedReply();
   };
 
-  /** Appends the keys and arguments `check` reads (revocations, markers, counters). */
-  const pushChecks = (r: CallReservation, keys: string[], args: string[]): void => {
+  /**
+   * Appends the keys and arguments `check` reads (revocations, markers, counters). Agent and
+   * intent revocations are read from `shard`'s copy; every other key from its own shard.
+   */
+  const pushChecks = (r: CallReservation, shard: number, keys: string[], args: string[]): void => {
     for (const c of r.revocations) {
       if (!Number.isSafeInteger(c.issuedAtMs)) throw new RangeError('reserve: revocations[].issuedAtMs must be a safe integer (ms)');
-      keys.push(prefix + c.key);
+      keys.push(isReplicated(c.key) ? layout.key(shard, c.key) : layout.home(c.key));
       args.push(String(c.issuedAtMs));
     }
     for (const m of r.once) {
-      keys.push(prefix + m.key);
+      keys.push(layout.home(m.key));
       args.push(ms(m.ttlMs));
     }
     for (const c of r.counters) {
-      keys.push(prefix + c.key);
+      keys.push(layout.home(c.key));
       args.push(String(c.limit), ms(c.ttlMs));
     }
   };
@@ -292,8 +346,41 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     batch = [];
     const revoking = pendingKeys;
     const revokingTtls = pendingTtls;
+    const revokingShards = pendingShards;
     pendingKeys = [];
     pendingTtls = [];
+    pendingShards = [];
+    if (!cluster) {
+      sendGroup(sent, revoking, revokingTtls, revokingShards);
+      return;
+    }
+    const groups = new Map<number, Pending[]>();
+    for (const p of sent) {
+      const group = groups.get(p.shard);
+      if (group === undefined) groups.set(p.shard, [p]);
+      else group.push(p);
+    }
+    // Credential revocations ride with a reservation of their own shard; the rest wait for the
+    // end of the turn, where they go one script per shard.
+    const riding = byShard(revoking, revokingTtls, revokingShards);
+    for (const [shard, group] of groups) {
+      const r = riding.get(shard);
+      riding.delete(shard);
+      sendGroup(group, r?.keys ?? [], r?.ttls ?? [], r?.shards ?? []);
+    }
+    for (const r of riding.values()) queueRevocations(r.keys, r.ttls, r.shards);
+  };
+
+  const queueRevocations = (keys: readonly string[], ttls: readonly string[], shards: readonly number[]): void => {
+    if (keys.length === 0) return;
+    pendingKeys.push(...keys);
+    pendingTtls.push(...ttls);
+    pendingShards.push(...shards);
+    scheduleEnd();
+  };
+
+  /** Reservations (and credential revocations) that may share one script: one call of RESERVE. */
+  const sendGroup = (sent: readonly Pending[], revoking: string[], revokingTtls: string[], revokingShards: number[]): void => {
     // Keys: the credentials to revoke, every key the batch reads, every credential to register.
     // A copy: `revoking` is queued again, alone, if the batch fails.
     const keys: string[] = revoking.slice();
@@ -306,7 +393,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       const aStart = args.length;
       try {
         args.push(String(r.revocations.length), String(r.once.length), String(r.counters.length), String(r.credentials.length));
-        pushChecks(r, keys, args);
+        pushChecks(r, p.shard, keys, args);
         for (const c of r.credentials) args.push(ms(c.ttlMs));
       } catch (err) {
         keys.length = kStart;
@@ -314,7 +401,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         p.reject(err);
         continue;
       }
-      for (const c of r.credentials) registering.push(`${prefix}cred:${c.id}`);
+      for (const c of r.credentials) registering.push(layout.home(`cred:${c.id}`));
       included.push(p);
     }
     args[2] = String(keys.length - revoking.length);
@@ -342,6 +429,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         if (revoking.length > 0 && pendingKeys.length < MAX_PENDING_REVOCATIONS) {
           pendingKeys.push(...revoking);
           pendingTtls.push(...revokingTtls);
+          pendingShards.push(...revokingShards);
         }
         for (const p of included) p.reject(err);
       },
@@ -360,7 +448,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     reserve(r: CallReservation): Promise<ReservationResult> {
       if (closed) return Promise.reject(new RedisStoreError('Redis store closed: close() was called on this store'));
       return new Promise((resolve, reject) => {
-        batch.push({ r, resolve, reject });
+        batch.push({ r, shard: reservationShard(r), resolve, reject });
         if (batch.length >= MAX_BATCH) sendBatch();
         else if (!batchScheduled) {
           batchScheduled = true;
@@ -375,7 +463,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       sendQueued();
       const keys: string[] = [];
       const args: string[] = [String(r.revocations.length), String(r.once.length), String(r.counters.length)];
-      pushChecks(r, keys, args);
+      pushChecks(r, reservationShard(r), keys, args);
       const reply = await run(PEEK, keys, args);
       if (!Array.isArray(reply) || reply.length !== 2) throw unexpectedReply();
       return outcomeOf(r, asInt(reply[0]), asInt(reply[1]));
@@ -384,20 +472,25 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     async revoke(key: string, atMs: number, ttlMs: number): Promise<void> {
       if (!Number.isSafeInteger(atMs) || atMs < 0) throw new RangeError('revoke: atMs must be a non-negative safe integer (ms since the epoch)');
       sendQueued();
-      const answer = asInt(await run(REVOKE, [prefix + key], [String(atMs), ms(ttlMs)]));
-      if (answer === OUTCOME.wrongType || answer === OUTCOME.wrongValue) throw unexpectedEntry(answer, key, 'revocation');
+      // An agent or intent revocation is written to every shard's copy before this resolves, so
+      // that every call from now on reads it in its own shard.
+      const answers = await Promise.all(layout.copies(key).map((k) => run(REVOKE, [k], [String(atMs), ms(ttlMs)])));
+      for (const reply of answers) {
+        const answer = asInt(reply);
+        if (answer === OUTCOME.wrongType || answer === OUTCOME.wrongValue) throw unexpectedEntry(answer, key, 'revocation');
+      }
     },
 
     async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
       sendQueued();
-      const answer = asInt(await run(CONSUME_ONCE, [prefix + key], [ms(ttlMs)]));
+      const answer = asInt(await run(CONSUME_ONCE, [layout.home(key)], [ms(ttlMs)]));
       if (answer === OUTCOME.wrongType || answer === OUTCOME.wrongValue) throw unexpectedEntry(answer, key, 'marker');
       return answer === 1;
     },
 
     async consumeCredential(id: string): Promise<CredentialState> {
       sendQueued();
-      const state = asInt(await run(CONSUME_CREDENTIAL, [`${prefix}cred:${id}`], []));
+      const state = asInt(await run(CONSUME_CREDENTIAL, [layout.home(`cred:${id}`)], []));
       if (state === 1) return 'ok';
       if (state === 2) return 'spent';
       if (state === 3) return 'revoked';
@@ -407,7 +500,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     },
 
     revokeCredential(id: string, ttlMs: number): Promise<void> | void {
-      const key = `${prefix}cred:${id}`;
+      const key = layout.home(`cred:${id}`);
       if (awaitCredentialRevocation) {
         sendQueued();
         return run(REVOKE_CREDENTIALS, [key], [ms(ttlMs)]).then(() => undefined);
@@ -418,12 +511,13 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       pendingKeys.push(key);
       pendingTtls.push(ms(ttlMs));
+      pendingShards.push(shardOf(`cred:${id}`));
       scheduleEnd();
     },
 
     async addWithin(additions: readonly CounterAddition[]): Promise<AdditionResult> {
       sendQueued();
-      const { keys, args } = additionArgs(prefix, additions);
+      const { keys, args } = additionArgs(layout, additions);
       const reply = await run(ADD_WITHIN, keys, args);
       if (!Array.isArray(reply) || reply.length !== 3) throw unexpectedReply();
       const [code, index, total] = [asInt(reply[0]), asInt(reply[1]), asInt(reply[2])];
@@ -446,18 +540,21 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     tripwires: createRedisTripwireState((s, keys, args) => {
       sendQueued();
       return run(s, keys, args);
-    }, prefix),
+    }, layout),
   };
 }
 
 /** The script's keys and its (amount, limit, ttl) triplets; amounts checked before anything is sent. */
-function additionArgs(prefix: string, additions: readonly CounterAddition[]): { keys: string[]; args: string[] } {
+function additionArgs(layout: RedisLayout, additions: readonly CounterAddition[]): { keys: string[]; args: string[] } {
   const keys: string[] = [];
   const args: string[] = [];
+  // A counter's shard is named by its key's text before the last ':' (for a retrieval counter, the
+  // intent and tool), so an intent's records and bytes counters for one tool share a slot and one
+  // script can add to both on Redis Cluster.
   for (const a of additions) {
     if (!Number.isSafeInteger(a.amount) || a.amount < 0) throw new RangeError('a counter addition must be a non-negative safe integer');
     if (!Number.isSafeInteger(a.limit) || a.limit < 0) throw new RangeError('a counter limit must be a non-negative safe integer');
-    keys.push(prefix + a.key);
+    keys.push(layout.key(shardOfName(a.key.slice(0, Math.max(0, a.key.lastIndexOf(':')))), a.key));
     args.push(String(a.amount), String(a.limit), ms(a.ttlMs));
   }
   return { keys, args };

@@ -45,8 +45,11 @@ function contract(makeSubject: () => StoreContractSubject, shortTtl: number, opt
     s = makeSubject();
   });
   let n = 0;
-  // Fresh names per test, so tests share one store without seeing each other's keys.
-  const id = (name: string): string => `${name}-${++n}-${Math.random().toString(36).slice(2)}`;
+  // Fresh names per test, so tests share one store without seeing each other's keys. They all
+  // start with one root id and a ".", as a delegated capability's id and a call credential's id
+  // do: a store that shards by root (Redis Cluster) then holds one reservation's keys together.
+  const root = `contract${Math.random().toString(36).slice(2)}`;
+  const id = (name: string): string => `${root}.${name}-${++n}-${Math.random().toString(36).slice(2)}`;
 
   test('a counter allows exactly its limit, then refuses naming the key and the limit', async () => {
     const key = `calls:${id('cap')}:email.send`;

@@ -7,6 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { expect, test } from 'vitest';
 import { createMemoryStore } from '../../src/store/memory.js';
 import { createManualClock } from '../../src/testing/clock.js';
+import { credentialIdForRoot } from '../../src/guard/reservation.js';
 import { randomId } from '../../src/util/canonical.js';
 
 setFlagsFromString('--expose-gc');
@@ -26,7 +27,7 @@ test('a live credential costs at most 64 bytes of heap and buffers, ids included
   const perSecond = 10_000;
   for (let s = 0; s < 65; s++) {
     for (let i = 0; i < perSecond; i++) {
-      const id = randomId();
+      const id = credentialIdForRoot(randomId());
       store.reserve({ revocations, counters: [], once: [], credentials: [{ id, ttlMs: 60_000 }] });
       store.revokeCredential(id, 60_000);
     }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createRedisStore, type RedisStore } from '../../src/store/redis.js';
 import type { CallReservation, ReservationResult } from '../../src/store/types.js';
 import { redisTestsEnabled, startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { CLIENT_KINDS, connectClient, type TestClient } from './redis-clients.js';
+import { CLIENT_KINDS, connectClient, copies, home, type TestClient } from './redis-clients.js';
 
 const TTL = 60_000;
 const reservation = (r: Partial<CallReservation>): CallReservation => ({ revocations: [], counters: [], once: [], credentials: [], ...r });
@@ -73,8 +73,8 @@ describe.skipIf(!redisTestsEnabled())('reservations batched into one script call
       expect(calls.incrby).toBe(4);
       expect(calls.incr).toBeUndefined();
       expect(calls.set).toBe(32);
-      for (let i = 0; i < 4; i++) expect(await admin.command('GET', `${prefix}calls:cap${i}:tickets.read`)).toBe('9');
-      expect(await admin.command('EXISTS', ...Array.from({ length: 32 }, (_, i) => `${prefix}cred:cred-${i}`))).toBe(32);
+      for (let i = 0; i < 4; i++) expect(await admin.command('GET', home(prefix, `calls:cap${i}:tickets.read`))).toBe('9');
+      expect(await admin.command('EXISTS', ...Array.from({ length: 32 }, (_, i) => home(prefix, `cred:cred-${i}`)))).toBe(32);
     });
 
     test('a counter shared by calls in the same turns stops exactly at its limit, across script calls', async () => {
@@ -85,10 +85,10 @@ describe.skipIf(!redisTestsEnabled())('reservations batched into one script call
       );
       const refused: ReservationResult = { ok: false, reason: 'limit', key, limit: 50 };
       expect(results).toEqual([...Array.from({ length: 50 }, () => ({ ok: true })), ...Array.from({ length: 30 }, () => refused)]);
-      expect(await admin.command('GET', prefix + key)).toBe('50');
+      expect(await admin.command('GET', home(prefix, key))).toBe('50');
       // A refused reservation registered no credential.
-      expect(await admin.command('EXISTS', ...Array.from({ length: 30 }, (_, i) => `${prefix}cred:c${50 + i}`))).toBe(0);
-      expect(Number(await admin.command('PTTL', prefix + key))).toBeGreaterThan(0);
+      expect(await admin.command('EXISTS', ...Array.from({ length: 30 }, (_, i) => home(prefix, `cred:c${50 + i}`)))).toBe(0);
+      expect(Number(await admin.command('PTTL', home(prefix, key)))).toBeGreaterThan(0);
     });
 
     test('a marker set by an earlier reservation of the same script call refuses a later one as a replay', async () => {
@@ -101,8 +101,8 @@ describe.skipIf(!redisTestsEnabled())('reservations batched into one script call
       ]);
       expect(results).toEqual([{ ok: true }, { ok: false, reason: 'replay', key: 'pop:r00tId:proof-1' }]);
       // The replayed reservation counted nothing and registered nothing.
-      expect(await admin.command('GET', `${prefix}calls:r00tId:tickets.read`)).toBe('1');
-      expect(await admin.command('EXISTS', `${prefix}cred:p2`)).toBe(0);
+      expect(await admin.command('GET', home(prefix, 'calls:r00tId:tickets.read'))).toBe('1');
+      expect(await admin.command('EXISTS', home(prefix, 'cred:p2'))).toBe(0);
     });
 
     test('64 calls in one turn go out as two script calls of 32, and the calls of each resume in a turn of their own', async () => {
@@ -155,10 +155,10 @@ describe.skipIf(!redisTestsEnabled())('reservations batched into one script call
       await new Promise((r) => setTimeout(r, 50));
       await c.command('PING');
       // The revocation, the counter and the refused call's credential are as the late script left them.
-      expect(await admin.command('GET', `${prefix}cap:gone`)).toBe(String(at));
-      expect(await admin.command('GET', `${prefix}calls:cap0:tickets.read`)).toBe('1');
-      expect(await admin.command('EXISTS', `${prefix}cred:late-1`)).toBe(0);
-      expect(await admin.command('GET', `${prefix}cred:live-1`)).toBe('3');
+      expect(await admin.command('GET', home(prefix, 'cap:gone'))).toBe(String(at));
+      expect(await admin.command('GET', home(prefix, 'calls:cap0:tickets.read'))).toBe('1');
+      expect(await admin.command('EXISTS', home(prefix, 'cred:late-1'))).toBe(0);
+      expect(await admin.command('GET', home(prefix, 'cred:live-1'))).toBe('3');
       for (const key of (await admin.command('KEYS', `${prefix}*`)) as string[]) expect(Number(await admin.command('PTTL', key)), key).toBeGreaterThan(0);
       expect(await store.reserve(late)).toEqual({ ok: false, reason: 'revoked', key: 'cap:gone' });
       expect(errors.some((e) => e instanceof Error && /script error/i.test(String((e as Error).message)))).toBe(false);
@@ -199,7 +199,7 @@ describe.skipIf(!redisTestsEnabled())('reservations batched into one script call
       expect(await Promise.all(seconds)).toEqual(Array.from({ length: 8 }, () => ({ ok: true })));
       const calls = await commandCalls();
       expect((calls.evalsha ?? 0) + (calls.eval ?? 0)).toBe(9);
-      expect(await admin.command('GET', `${prefix}calls:cap0:tickets.read`)).toBe('16');
+      expect(await admin.command('GET', home(prefix, 'calls:cap0:tickets.read'))).toBe('16');
     });
 
     test('a revocation in place before the batch refuses every call of it that it covers, and only those', async () => {
@@ -208,8 +208,8 @@ describe.skipIf(!redisTestsEnabled())('reservations batched into one script call
       const results = await Promise.all(Array.from({ length: 6 }, (_, i) => store.reserve(call(`cap${i % 2}`, `r-${i}`))));
       const revoked: ReservationResult = { ok: false, reason: 'revoked', key: 'cap:cap1' };
       expect(results).toEqual([{ ok: true }, revoked, { ok: true }, revoked, { ok: true }, revoked]);
-      expect(await admin.command('GET', `${prefix}calls:cap0:tickets.read`)).toBe('3');
-      expect(await admin.command('EXISTS', `${prefix}calls:cap1:tickets.read`)).toBe(0);
+      expect(await admin.command('GET', home(prefix, 'calls:cap0:tickets.read'))).toBe('3');
+      expect(await admin.command('EXISTS', home(prefix, 'calls:cap1:tickets.read'))).toBe(0);
     });
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Several worker processes, each with its own guard and Redis connection (half ioredis, half
- * node-redis), race on the same capability and credential. The Redis store must make single
- * use, call limits and revocation hold across all of them.
+ * node-redis), race on the same capability and credential, against one Redis server and against
+ * a 3-primary Redis Cluster. The Redis store must make single use, call limits and revocation
+ * hold across all of them.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -9,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { createAuthority, createGuard, type Authority, guardTool } from '../../src/index.js';
 import { createRedisStore } from '../../src/store/redis.js';
-import { redisTestsEnabled, startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { CLIENT_KINDS, connectClient, type TestClient } from './redis-clients.js';
+import { redisClusterTestsEnabled, redisTestsEnabled, startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from '../support/redis-server.js';
+import { CLIENT_KINDS, connectClient, connectClusterClient, home, type TestClient } from './redis-clients.js';
 import type { WorkerReply, WorkerRequest } from './workers/guard-worker.js';
 
 const enabled = redisTestsEnabled();
@@ -60,8 +61,12 @@ const count = (outcomes: string[]): Record<string, number> => {
   return { ...c };
 };
 
-describe.skipIf(!enabled)('guards in several processes sharing one Redis', () => {
-  let server: RedisServer;
+const TOPOLOGIES = enabled && redisClusterTestsEnabled() ? ['one Redis server', 'a 3-primary Redis Cluster'] : ['one Redis server'];
+
+describe.skipIf(!enabled).each(TOPOLOGIES)('guards in several processes sharing %s', (topology) => {
+  const onCluster = topology !== 'one Redis server';
+  let server: RedisServer | undefined;
+  let cluster: RedisCluster | undefined;
   let workers: Worker[] = [];
   let authority: Authority;
   let local: TestClient;
@@ -69,9 +74,10 @@ describe.skipIf(!enabled)('guards in several processes sharing one Redis', () =>
   const prefix = (): string => `procs:${++n}:`;
 
   beforeAll(async () => {
-    server = await startRedisServer();
+    if (onCluster) cluster = await startRedisCluster({ primaries: 3, durable: false });
+    else server = await startRedisServer();
     authority = await createAuthority({ issuer: ISSUER });
-    local = await connectClient('ioredis', server.port);
+    local = cluster === undefined ? await connectClient('ioredis', server!.port) : await connectClusterClient('ioredis', cluster.seeds);
     workers = await Promise.all(Array.from({ length: WORKERS }, () => startWorker()));
     await Promise.all(
       workers.map((w, i) => {
@@ -79,7 +85,7 @@ describe.skipIf(!enabled)('guards in several processes sharing one Redis', () =>
           w.proc.once('message', () => resolve());
           w.proc.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready`)));
         });
-        w.proc.send({ type: 'init', port: server.port, kind: CLIENT_KINDS[i % CLIENT_KINDS.length]!, issuer: ISSUER, audience: AUDIENCE, jwks: authority.jwks() } satisfies WorkerRequest);
+        w.proc.send({ type: 'init', port: server?.port ?? 0, ...(cluster === undefined ? {} : { seeds: [...cluster.seeds] }), kind: CLIENT_KINDS[i % CLIENT_KINDS.length]!, issuer: ISSUER, audience: AUDIENCE, jwks: authority.jwks() } satisfies WorkerRequest);
         return ready;
       }),
     );
@@ -98,6 +104,7 @@ describe.skipIf(!enabled)('guards in several processes sharing one Redis', () =>
     );
     await local?.close();
     await server?.stop();
+    await cluster?.stop();
   });
 
   const grant = (maxCalls?: number, agent = AGENT) =>
@@ -158,14 +165,23 @@ describe.skipIf(!enabled)('guards in several processes sharing one Redis', () =>
   test('an emergency stop for an agent in one process stops its calls in every other', async () => {
     const p = prefix();
     const rogue = 'spiffe://example.org/agents/rogue';
-    const capability = await grant(undefined, rogue);
+    const inspector = createGuard({ audience: AUDIENCE, trust: { issuer: ISSUER, jwks: authority.jwks() } });
+    // On the cluster, the rogue's grants cover every primary (each grant's root picks its shard).
+    const capabilities: string[] = [];
+    const covered = new Set<number>();
+    while (capabilities.length < 3 || (cluster !== undefined && covered.size < cluster.primaries.length)) {
+      const capability = await grant(undefined, rogue);
+      capabilities.push(capability);
+      if (cluster !== undefined) {
+        const key = home(p, `cap:${(await inspector.inspect(capability)).id}`);
+        covered.add(cluster.primaryFor(Number(cluster.cli(cluster.primaries[0]!.port, 'CLUSTER', 'KEYSLOT', key))));
+      }
+    }
     const bystander = await grant();
-    const first = await Promise.all(workers.map((w) => w.ask({ type: 'call', prefix: p, capability, count: 1, at: 0 })));
-    expect(first.flatMap((r) => r.outcomes)).toEqual(Array(WORKERS).fill('ok'));
+    const each = (capability: string) => Promise.all(workers.map((w) => w.ask({ type: 'call', prefix: p, capability, count: 1, at: 0 })));
+    for (const capability of capabilities) expect((await each(capability)).flatMap((r) => r.outcomes)).toEqual(Array(WORKERS).fill('ok'));
     await workers[1]!.ask({ type: 'revoke', prefix: p, what: 'agent', id: rogue });
-    const after = await Promise.all(workers.map((w) => w.ask({ type: 'call', prefix: p, capability, count: 1, at: 0 })));
-    expect(after.flatMap((r) => r.outcomes)).toEqual(Array(WORKERS).fill('capability_revoked'));
-    const others = await Promise.all(workers.map((w) => w.ask({ type: 'call', prefix: p, capability: bystander, count: 1, at: 0 })));
-    expect(others.flatMap((r) => r.outcomes)).toEqual(Array(WORKERS).fill('ok'));
+    for (const capability of capabilities) expect((await each(capability)).flatMap((r) => r.outcomes)).toEqual(Array(WORKERS).fill('capability_revoked'));
+    expect((await each(bystander)).flatMap((r) => r.outcomes)).toEqual(Array(WORKERS).fill('ok'));
   });
 });

@@ -10,7 +10,7 @@ import { createGuard, ToolDeniedError, verifyCallCredential, guardTool } from '.
 import { createRedisStore, RedisStoreError, type RedisStore } from '../../src/store/redis.js';
 import { AUDIENCE, ISSUER, setup } from '../support/fixtures.js';
 import { redisTestsEnabled, startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { CLIENT_KINDS, connectClient, type TestClient } from './redis-clients.js';
+import { CLIENT_KINDS, connectClient, copies, home, type TestClient } from './redis-clients.js';
 
 const enabled = redisTestsEnabled();
 const TTL = 60_000;
@@ -23,6 +23,13 @@ describe('createRedisStore options', () => {
   test('an empty prefix is refused', () => {
     const client = { evalsha: async () => 0, eval: async () => 0 };
     expect(() => createRedisStore({ client, prefix: '' })).toThrow(/createRedisStore options\.prefix/);
+  });
+  test('a prefix with a hash tag of its own is refused: it would put every key in one slot', () => {
+    const client = { evalsha: async () => 0, eval: async () => 0 };
+    expect(() => createRedisStore({ client, prefix: 'tessera}:' })).toThrow(TypeError);
+    expect(() => createRedisStore({ client, prefix: '{tessera}:' })).toThrow(
+      'createRedisStore options.prefix: must not contain "{" or "}": the store adds its own hash tag after the prefix',
+    );
   });
   test('a timeout that is not a positive whole number of ms is refused', () => {
     const client = { evalsha: async () => 0, eval: async () => 0 };
@@ -75,11 +82,23 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
       const capId = (await guard.inspect(cap)).id;
       const keys = await keysUnder('t:');
       const mine = keys.filter((k) => k.startsWith(prefix));
-      expect(mine).toEqual([`${prefix}calls:${capId}:email.send`, `${prefix}cred:${credentialId}`, `${prefix}intent:ticket-4711`].sort());
+      expect(mine).toEqual([home(prefix, `calls:${capId}:email.send`), home(prefix, `cred:${credentialId}`), ...copies(prefix, 'intent:ticket-4711')].sort());
       for (const key of mine) {
         const pttl = Number(await admin.command('PTTL', key));
         expect(pttl, key).toBeGreaterThan(0);
+        // docs/redis.md sizes the store at 128 bytes a key at most.
+        expect(Number(await admin.command('MEMORY', 'USAGE', key)), key).toBeLessThanOrEqual(128);
       }
+    });
+
+    test('a revocation under the key layout of versions before the hash tags is not read: it must be re-issued', async () => {
+      const s = freshStore();
+      const key = 'cap:r00tBeforeUpgrade';
+      const r = { ...empty, revocations: [{ key, issuedAtMs: 1_795_000_000_000 }] };
+      await admin.command('SET', `${prefix}${key}`, String(Number.MAX_SAFE_INTEGER), 'PX', '60000');
+      expect(await s.reserve(r)).toEqual({ ok: true });
+      await s.revoke(key, Number.MAX_SAFE_INTEGER, TTL);
+      expect(await s.reserve(r)).toEqual({ ok: false, reason: 'revoked', key });
     });
 
     test('when the server has forgotten its scripts (restart, SCRIPT FLUSH), calls still work', async () => {
@@ -112,7 +131,7 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
     test('a corrupt entry fails closed: the call is denied naming the entry, without quoting its value or the server', async () => {
       const s = freshStore();
       const { readTicket, grant, ran } = await setup({ store: s });
-      await admin.command('SET', `${prefix}intent:ticket-4711`, 'not-a-number-SENTINEL', 'PX', '60000');
+      for (const key of copies(prefix, 'intent:ticket-4711')) await admin.command('SET', key, 'not-a-number-SENTINEL', 'PX', '60000');
       const denial = (await readTicket({ ticketId: '4711' }, { capability: await grant() }).catch((e: unknown) => e)) as ToolDeniedError;
       expect(denial).toBeInstanceOf(ToolDeniedError);
       expect(denial.code).toBe('store_unavailable');
@@ -151,7 +170,7 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
       expect(s.revokeCredential('c1', TTL)).toBeUndefined();
       await s.reserve(empty);
       // Read over another connection: the revocation is on the server once the reservation is.
-      expect(await admin.command('GET', `${prefix}cred:c1`)).toBe('3');
+      expect(await admin.command('GET', home(prefix, 'cred:c1'))).toBe('3');
     });
 
     test('an unconfirmed credential revocation with no operation after it is sent within one event-loop turn', async () => {
@@ -161,7 +180,7 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
       await new Promise((r) => setImmediate(r));
       // The revocation is on the wire; a PING over its connection returns after it.
       await c.command('PING');
-      expect(await admin.command('GET', `${prefix}cred:c2`)).toBe('3');
+      expect(await admin.command('GET', home(prefix, 'cred:c2'))).toBe('3');
     });
 
     test('a confirmed credential revocation waits for the server', async () => {
@@ -170,7 +189,7 @@ describe.skipIf(!enabled)('redis store on a real server', () => {
       const p = s.revokeCredential('c1', TTL);
       expect(p).toBeInstanceOf(Promise);
       await p;
-      expect(await admin.command('GET', `${prefix}cred:c1`)).toBe('3');
+      expect(await admin.command('GET', home(prefix, 'cred:c1'))).toBe('3');
     });
 
     test('a revocation through one guard stops the next call through another guard on the same server', async () => {

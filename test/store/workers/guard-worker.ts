@@ -1,14 +1,15 @@
 /**
  * One agent worker process for the cross-process tests: its own guard, its own Redis
- * connection, the same authority's keys. Driven by messages from the test over IPC.
+ * connection (to one server, or a cluster client seeded with a cluster's nodes), the same
+ * authority's keys. Driven by messages from the test over IPC.
  */
 import { z } from 'zod';
 import { createGuard, verifyCallCredential, type Guard, type JWKS, guardTool } from '../../../src/index.js';
 import { createRedisStore, type RedisStore } from '../../../src/store/redis.js';
-import { connectClient, type ClientKind, type TestClient } from '../redis-clients.js';
+import { connectClient, connectClusterClient, type ClientKind, type TestClient } from '../redis-clients.js';
 
 export type WorkerRequest =
-  | { type: 'init'; port: number; kind: ClientKind; issuer: string; audience: string; jwks: JWKS }
+  | { type: 'init'; port: number; seeds?: Array<{ host: string; port: number }>; kind: ClientKind; issuer: string; audience: string; jwks: JWKS }
   | { type: 'call'; seq: number; prefix: string; capability: string; count: number; at: number }
   | { type: 'consume'; seq: number; prefix: string; token: string; count: number; jwks: JWKS; issuer: string; audience: string; at: number }
   | { type: 'revoke'; seq: number; prefix: string; what: 'capability' | 'agent'; id: string };
@@ -68,7 +69,7 @@ process.on('message', (msg: WorkerRequest) => {
   void (async () => {
     if (msg.type === 'init') {
       init = msg;
-      client = await connectClient(msg.kind, msg.port);
+      client = msg.seeds === undefined ? await connectClient(msg.kind, msg.port) : await connectClusterClient(msg.kind, msg.seeds);
       send({ type: 'ready' });
       return;
     }
