@@ -9,7 +9,7 @@
  * intent revocations cut across roots: they are written under every tag when set (rare) and
  * read, inside the call's own script, under the call's tag.
  */
-import { isReplicated, SHARDS, shardOf } from './shards.js';
+import { isReplicated, SHARDS, shardOf, shardOfName } from './shards.js';
 
 export { SHARDS };
 
@@ -27,6 +27,12 @@ export interface RedisLayout {
   home(key: string): string;
   /** Every Redis key `key` is kept under: one per shard if replicated, else its home. */
   copies(key: string): string[];
+  /**
+   * The Redis key of a counter added to with `addWithin`: its shard is named by the text before the
+   * key's last ':' (for a retrieval counter, the intent and tool), so an intent's records and bytes
+   * counters for one tool share a slot and one script adds to both.
+   */
+  counter(key: string): string;
 }
 
 export function redisLayout(prefix: string): RedisLayout {
@@ -36,6 +42,7 @@ export function redisLayout(prefix: string): RedisLayout {
     key,
     home: (k) => key(shardOf(k), k),
     copies: (k) => (isReplicated(k) ? heads.map((head) => head + k) : [key(shardOf(k), k)]),
+    counter: (k) => key(shardOfName(k.slice(0, Math.max(0, k.lastIndexOf(':')))), k),
   };
 }
 

@@ -31,7 +31,7 @@ import {
   type ScriptRunner,
 } from './redis-client.js';
 import { redisLayout, type RedisLayout } from './redis-layout.js';
-import { isReplicated, shardOf, shardOfName } from './shards.js';
+import { isReplicated, shardOf } from './shards.js';
 import { ADD_WITHIN, CONSUME_CREDENTIAL, CONSUME_ONCE, OUTCOME, PEEK, RESERVE, REVOKE, REVOKE_CREDENTIALS, type Script } from './redis-scripts.js';
 import type { AdditionResult, CallReservation, CounterAddition, CredentialState, ReservationResult, TesseraStore } from './types.js';
 import { createRedisTripwireState } from './redis-tripwires.js';
@@ -548,13 +548,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 function additionArgs(layout: RedisLayout, additions: readonly CounterAddition[]): { keys: string[]; args: string[] } {
   const keys: string[] = [];
   const args: string[] = [];
-  // A counter's shard is named by its key's text before the last ':' (for a retrieval counter, the
-  // intent and tool), so an intent's records and bytes counters for one tool share a slot and one
-  // script can add to both on Redis Cluster.
   for (const a of additions) {
     if (!Number.isSafeInteger(a.amount) || a.amount < 0) throw new RangeError('a counter addition must be a non-negative safe integer');
     if (!Number.isSafeInteger(a.limit) || a.limit < 0) throw new RangeError('a counter limit must be a non-negative safe integer');
-    keys.push(layout.key(shardOfName(a.key.slice(0, Math.max(0, a.key.lastIndexOf(':')))), a.key));
+    keys.push(layout.counter(a.key));
     args.push(String(a.amount), String(a.limit), ms(a.ttlMs));
   }
   return { keys, args };

@@ -218,8 +218,9 @@ function contract(makeSubject: () => StoreContractSubject, shortTtl: number, opt
   // Optional for a store: without it, a grant with a per-intent retrieval bound denies.
   test('addWithin adds every amount or none, refusing with the total of the counter it names', async (ctx) => {
     if (s.store.addWithin === undefined) return ctx.skip();
-    const records = `retrieval:${id('intent')}:t:records`;
-    const bytes = `retrieval:${id('intent')}:t:bytes`;
+    const intent = id('intent');
+    const records = `retrieval:${intent}:t:records`;
+    const bytes = `retrieval:${intent}:t:bytes`;
     const both = (r: number, b: number) => [
       { key: records, amount: r, limit: 10, ttlMs: TTL },
       { key: bytes, amount: b, limit: 100, ttlMs: TTL },

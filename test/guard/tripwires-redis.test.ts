@@ -4,6 +4,7 @@
  * expires, and a store that fails the tripwires holds the agent or only reports, as configured.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { redisLayout } from '../../src/store/redis-layout.js';
 import { createAuthority, createGuard, guardTool, liftQuarantine, listQuarantines, ToolDeniedError, type Authority, type TripEvent } from '../../src/index.js';
 import { createRedisStore } from '../../src/store/redis.js';
 import { z } from 'zod';
@@ -84,12 +85,13 @@ describe.skipIf(!enabled)('tripwires across processes on one Redis', () => {
     const cap = await grant();
     for (let i = 0; i < 5; i++) await a!.call(cap, `z${i}`);
     const keys = (await local.command('KEYS', `${p}*`)) as string[];
-    expect(keys.sort()).toEqual(expect.arrayContaining([`${p}agent:${AGENT}`, `${p}trip:quarantines`, `${p}trip:{${AGENT}}:denials`]));
+    const layout = redisLayout(p);
+    expect(keys.sort()).toEqual(expect.arrayContaining([...layout.copies(`agent:${AGENT}`), layout.home('trip:quarantines'), layout.home(`trip:{${AGENT}}:denials`)]));
     for (const key of keys) expect(Number(await local.command('PTTL', key))).toBeGreaterThan(0);
     // The count keeps at most `threshold` times and expires one window after the last denial.
     for (let i = 0; i < 5; i++) await a!.call(cap, `w${i}`);
-    expect(Number(await local.command('LLEN', `${p}trip:{${AGENT}}:denials`))).toBe(5);
-    expect(Number(await local.command('PTTL', `${p}trip:{${AGENT}}:denials`))).toBeLessThanOrEqual(60_000);
+    expect(Number(await local.command('LLEN', layout.home(`trip:{${AGENT}}:denials`)))).toBe(5);
+    expect(Number(await local.command('PTTL', layout.home(`trip:{${AGENT}}:denials`)))).toBeLessThanOrEqual(60_000);
   }, 60_000);
 });
 
@@ -124,7 +126,7 @@ describe.skipIf(!enabled)('a store that fails the tripwires', () => {
         (e: unknown) => (e instanceof ToolDeniedError ? e.code : 'unexpected'),
       );
     // Another entry under the count's name: the count fails, as it would on a broken store.
-    await local.command('HSET', `${p}trip:{${AGENT}}:denials`, 'x', '1');
+    await local.command('HSET', redisLayout(p).home(`trip:{${AGENT}}:denials`), 'x', '1');
     return { call, trips, clock };
   };
 

@@ -3,6 +3,7 @@
  * node-redis), share one intent's sums; concurrent calls never pass the bound together.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { redisLayout } from '../../src/store/redis-layout.js';
 import { z } from 'zod';
 import { createAuthority, createGuard, createMemoryStore, guardTool, isToolDeniedError, type Authority, type Guard } from '../../src/index.js';
 import { createRedisStore, type RedisStore } from '../../src/store/redis.js';
@@ -68,8 +69,8 @@ describe.runIf(enabled)('per-intent retrieval bounds on Redis, across two guards
     expect(span!.events.map((e) => e.attributes?.['tessera.retrieval.records'])).toEqual([40]);
     // Within the bound still passes, from either guard; the sums are in Redis.
     await expect(b.guard.withCapability(tokenB, () => b.search({ records: 30 }))).resolves.toHaveLength(30);
-    expect(await clients[0]!.command('GET', `${prefix}${retrievalKey('report-q3', 'crm.search', 'records')}`)).toBe('100');
-    expect(Number(await clients[0]!.command('PTTL', `${prefix}${retrievalKey('report-q3', 'crm.search', 'records')}`))).toBeGreaterThan(0);
+    expect(await clients[0]!.command('GET', redisLayout(prefix).counter(retrievalKey('report-q3', 'crm.search', 'records')))).toBe('100');
+    expect(Number(await clients[0]!.command('PTTL', redisLayout(prefix).counter(retrievalKey('report-q3', 'crm.search', 'records'))))).toBeGreaterThan(0);
   });
 
   test('concurrent calls on both guards: exactly as many pass as the bound allows', async () => {
@@ -104,7 +105,7 @@ describe.runIf(enabled)('per-intent retrieval bounds on Redis, across two guards
     const prefix = 'retrieval-c:';
     const store = createRedisStore({ client: clients[0]!.client, prefix });
     const key = retrievalKey('i', 't', 'records');
-    await clients[0]!.command('LPUSH', `${prefix}${key}`, 'x');
+    await clients[0]!.command('LPUSH', redisLayout(prefix).counter(key), 'x');
     await expect(store.addWithin([{ key, amount: 1, limit: 10, ttlMs: 60_000 }])).rejects.toThrow(/unexpected entry: a key of another type under the counter key/);
     await expect(store.addWithin([{ key: 'k', amount: -1, limit: 10, ttlMs: 60_000 }])).rejects.toThrow(RangeError);
   });
