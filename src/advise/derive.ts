@@ -105,7 +105,7 @@ export function deriveConstraint(
     else if (group[0] === 'max') out.max = Math.min(out.max!, derived.max!);
     else if (group[0] === 'in' && mine.in !== undefined) {
       out.in = mine.in;
-    } else if (constraintWithin(mine, theirs, '') === undefined) {
+    } else if (constraintWithin(mine, theirs, '') === undefined && constraintWithin(theirs, mine, '') !== undefined) {
       for (const r of group) delete (out as Record<string, unknown>)[r];
       Object.assign(out, mine);
     }

@@ -1,6 +1,10 @@
 /** The advice in words (text report) and as data (JSON report). */
 import type { Advice, GroupAdvice, ToolUse } from './advisor.js';
 import { describeArg } from './advisor.js';
+import { canonicalJson } from '../util/canonical.js';
+
+/** Same rules, whatever the order their keys were written in. */
+const same = (a: unknown, b: unknown): boolean => (a === undefined || b === undefined ? a === b : canonicalJson(a) === canonicalJson(b));
 
 const seconds = (s: number | undefined): string => (s === undefined ? '-' : s >= 120 ? `${(s / 60).toFixed(s % 60 === 0 ? 0 : 1)} min` : `${s} s`);
 const ms = (n: number): string => seconds(Math.ceil(n / 1000));
@@ -16,11 +20,11 @@ export function overGrant(g: GroupAdvice): string[] {
     }
     if (t.grantedMaxCalls === undefined) lines.push(`tool ${t.tool}: no maxCalls granted, at most ${t.maxCallsPerIntent} used in one intent (advised ${t.advisedMaxCalls ?? '-'})`);
     for (const a of t.args) {
-      if (JSON.stringify(a.granted) === JSON.stringify(a.advised)) continue;
+      if (same(a.granted, a.advised)) continue;
       lines.push(`tool ${t.tool}, argument ${a.arg}: granted ${describeArg(a.granted)}; used ${a.used}; advised ${describeArg(a.advised)}`);
     }
     const r = t.retrieval;
-    if (r !== undefined && JSON.stringify(r.granted) !== JSON.stringify(r.advised)) {
+    if (r !== undefined && !same(r.granted, r.advised)) {
       lines.push(`tool ${t.tool}: retrieval granted ${r.granted === undefined ? 'unbounded' : JSON.stringify(r.granted)}; advised ${JSON.stringify(r.advised)}`);
     }
   }
