@@ -7,11 +7,15 @@ import { createSpanCapture } from '../../src/testing/span-capture.js';
 import { ATTR, OPERATION_EXECUTE_TOOL } from '../../src/telemetry/attributes.js';
 import { call, type CallInput } from './support.js';
 
+/** Call times are offsets from this instant (epoch ms; a small number would read as a performance timestamp). */
+const BASE = Date.UTC(2026, 10, 28, 12);
+
 export function guardSpans(calls: CallInput[]): ReadableSpan[] {
   const capture = createSpanCapture();
   for (const input of calls) {
     const c = call(input);
-    const span = capture.tracer.startSpan(`${OPERATION_EXECUTE_TOOL} ${c.tool}`, { startTime: c.startMs });
+    const start = BASE + c.startMs;
+    const span = capture.tracer.startSpan(`${OPERATION_EXECUTE_TOOL} ${c.tool}`, { startTime: start });
     span.setAttributes({
       [ATTR.OPERATION_NAME]: OPERATION_EXECUTE_TOOL,
       [ATTR.TOOL_NAME]: c.tool,
@@ -26,7 +30,7 @@ export function guardSpans(calls: CallInput[]): ReadableSpan[] {
     for (const r of c.retrievals) {
       span.addEvent('tessera.retrieval', { 'tessera.retrieval.source': 'db', 'tessera.retrieval.records': r.records, 'tessera.retrieval.bytes': r.bytes, 'tessera.retrieval.labels': [...r.labels] });
     }
-    span.end(c.startMs + 5);
+    span.end(start + 5);
   }
   return capture.spans();
 }

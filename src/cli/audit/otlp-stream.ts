@@ -75,7 +75,7 @@ export async function streamOtlpSpans(
     const chunk = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
     const n = chunk.length;
     let i = 0;
-    if (spanParts !== undefined) spanStart = 0;
+    if (spanDepth > 0) spanStart = 0;
     if (keyParts !== undefined) keyStart = 0;
     while (i < n) {
       if (spanStart >= 0) {
@@ -100,12 +100,6 @@ export async function streamOtlpSpans(
               break;
             }
           }
-        }
-        if (spanStart >= 0) {
-          // The span goes on in the next chunk.
-          spanBytes += n - spanStart;
-          if (spanBytes > MAX_SPAN_BYTES) fail(offset + n, `a span is larger than ${MAX_SPAN_BYTES} bytes`);
-          (spanParts ??= []).push(Buffer.from(chunk.subarray(spanStart)));
         }
         continue;
       }
@@ -187,6 +181,13 @@ export async function streamOtlpSpans(
       }
       i++;
     }
+    if (spanStart >= 0) {
+      // The span goes on in the next chunk.
+      spanBytes += n - spanStart;
+      if (spanBytes > MAX_SPAN_BYTES) fail(offset + n, `a span is larger than ${MAX_SPAN_BYTES} bytes`);
+      (spanParts ??= []).push(Buffer.from(chunk.subarray(spanStart)));
+      spanStart = -1;
+    }
     if (inString && keyStart >= 0) {
       (keyParts ??= []).push(Buffer.from(chunk.subarray(keyStart)));
       // A string this long is a value, not a key: stop collecting it.
@@ -196,7 +197,7 @@ export async function streamOtlpSpans(
     offset += n;
     stats.bytes = offset;
   }
-  if (stack.length > 0 || spanStart >= 0 || inString) fail(offset, 'the JSON ends before it is complete');
+  if (stack.length > 0 || spanDepth > 0 || inString) fail(offset, 'the JSON ends before it is complete');
   return stats;
 }
 
