@@ -27,6 +27,7 @@ export type DenialCode =
   | 'arguments_invalid'
   | 'arguments_out_of_scope'
   | 'call_limit_exceeded'
+  | 'retrieval_limit_exceeded'
   | 'policy_denied'
   | 'policy_error'
   | 'approval_denied'
@@ -92,6 +93,14 @@ const CANCELLED: StandardsTags = {
   maestro: 'L5 Evaluation and Observability',
   nist: ['MANAGE 2.4'],
 };
+// A tool read more data than its grant allows: the data stays with the guard. MAESTRO's data
+// layer and NIST's privacy measurement are the closest entries.
+const DATA_EXPOSURE: StandardsTags = {
+  owaspAgentic: 'ASI02 Tool Misuse and Exploitation',
+  owaspThreats: ['T2 Tool Misuse'],
+  maestro: 'L2 Data Operations',
+  nist: ['MEASURE 2.10'],
+};
 const POLICY: StandardsTags = {
   owaspAgentic: 'ASI02 Tool Misuse and Exploitation',
   owaspThreats: ['T2 Tool Misuse', 'T6 Intent Breaking and Goal Manipulation'],
@@ -115,6 +124,7 @@ export const DENIAL_STANDARDS: Readonly<Record<DenialCode, StandardsTags>> = Obj
   arguments_invalid: TOOL_MISUSE,
   arguments_out_of_scope: TOOL_MISUSE,
   call_limit_exceeded: TOOL_MISUSE,
+  retrieval_limit_exceeded: DATA_EXPOSURE,
   policy_denied: POLICY,
   policy_error: CASCADING,
   approval_denied: HUMAN_TRUST,

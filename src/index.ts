@@ -12,7 +12,7 @@ export type { Authority, AuthorityOptions, GrantRequest } from './capability/aut
 export { generateSigningKey, importSigningKey } from './jose/keys.js';
 export type { JWKS, PrivateKeyInput, SigningAlgorithm, SigningKey } from './jose/keys.js';
 export { CAPABILITY_TYP, CALL_CREDENTIAL_TYP, PROOF_TYP } from './jose/typ.js';
-export type { CapabilityClaims, Intent, ToolGrant, ActorClaim } from './capability/claims.js';
+export type { CapabilityClaims, Intent, ToolGrant, ActorClaim, RetrievalBound } from './capability/claims.js';
 export type { ArgConstraint } from './capability/constraints.js';
 export type { TrustedIssuer, VerifiedCapability } from './capability/verify.js';
 export { delegate } from './capability/delegation.js';
@@ -27,10 +27,12 @@ export type {
   CapabilityContext,
   Guard,
   GuardedTool,
+  GuardMode,
   GuardOptions,
   GuardTimeouts,
   ProofBinding,
   ProofSigner,
+  RetrievalReport,
   TelemetryOptions,
   ToolContext,
   ToolDefinition,
@@ -48,7 +50,7 @@ export type { Credential, CredentialProvider, CredentialRequest } from './creden
 export { createMemoryStore } from './store/memory.js';
 export type { MemoryStore, MemoryStoreOptions } from './store/memory.js';
 export { revocationKey } from './store/types.js';
-export type { CallReservation, CredentialState, ReservationResult, TesseraStore } from './store/types.js';
+export type { AdditionResult, CallReservation, CounterAddition, CredentialState, ReservationResult, TesseraStore } from './store/types.js';
 
 // Identity
 export type { AgentIdentity, IdentitySource, IdentityVerifier } from './identity/types.js';

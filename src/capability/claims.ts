@@ -16,11 +16,35 @@ export interface ToolGrant {
   args?: Record<string, ArgConstraint> | undefined;
   /** How many calls this capability may make to this tool, across every process sharing the store. */
   maxCalls?: number | undefined;
+  /** Bounds on what the tool may read, as it reports with `ctx.retrieved(...)`. */
+  retrieval?: RetrievalBound | undefined;
 }
+
+/** Retrieval bounds: per call, and (`perIntent`) cumulative across every process sharing the store. */
+export interface RetrievalBound {
+  /** Records one call may read. */
+  maxRecords?: number | undefined;
+  /** Bytes one call may read. */
+  maxBytes?: number | undefined;
+  /** The only data labels a call may read; a report without labels passes. */
+  labels?: string[] | undefined;
+  /** Cumulative bounds for every call of this tool under the intent. */
+  perIntent?: { maxRecords?: number | undefined; maxBytes?: number | undefined } | undefined;
+}
+
+const retrievalCount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+export const retrievalBoundSchema: z.ZodType<RetrievalBound> = z.strictObject({
+  maxRecords: retrievalCount.optional(),
+  maxBytes: retrievalCount.optional(),
+  labels: z.array(z.string().min(1).max(128)).max(256).optional(),
+  perIntent: z.strictObject({ maxRecords: retrievalCount.optional(), maxBytes: retrievalCount.optional() }).optional(),
+});
 
 export const toolGrantSchema: z.ZodType<ToolGrant> = z.strictObject({
   args: z.record(safeKey, argConstraintSchema).optional(),
   maxCalls: z.number().int().positive().max(1_000_000).optional(),
+  retrieval: retrievalBoundSchema.optional(),
 });
 
 export const intentSchema = z.strictObject({

@@ -11,7 +11,7 @@
  * through the parent's own compiled rules, so every constraint kind is covered without a
  * second implementation of its semantics.
  */
-import type { ToolGrant } from './claims.js';
+import type { RetrievalBound, ToolGrant } from './claims.js';
 import { compileConstraint, type ArgConstraint, type CompiledConstraint } from './constraints.js';
 
 type RuleName = Exclude<keyof ArgConstraint, 'optional' | 'schemes' | 'unsafeAllowRelative'>;
@@ -192,6 +192,29 @@ export function toolGrantWithin(child: ToolGrant, parent: ToolGrant, tool: strin
   if (parent.maxCalls !== undefined) {
     if (child.maxCalls === undefined) return `drops ${tool} maxCalls (the parent allows ${parent.maxCalls}; set maxCalls to at most that)`;
     if (child.maxCalls > parent.maxCalls) return `raises ${tool} maxCalls from ${parent.maxCalls} to ${child.maxCalls}`;
+  }
+  if (parent.retrieval !== undefined) return retrievalWithin(child.retrieval, parent.retrieval, tool);
+  return undefined;
+}
+
+/** A child's retrieval bound: each of the parent's limits kept or lowered, its labels a subset. */
+function retrievalWithin(child: RetrievalBound | undefined, parent: RetrievalBound, tool: string): string | undefined {
+  const limit = (name: string, c: number | undefined, p: number | undefined): string | undefined => {
+    if (p === undefined) return undefined;
+    if (c === undefined) return `drops ${tool} ${name} (the parent allows ${p}; set it to at most that)`;
+    return c > p ? `raises ${tool} ${name} from ${p} to ${c}` : undefined;
+  };
+  const why =
+    limit('retrieval.maxRecords', child?.maxRecords, parent.maxRecords) ??
+    limit('retrieval.maxBytes', child?.maxBytes, parent.maxBytes) ??
+    limit('retrieval.perIntent.maxRecords', child?.perIntent?.maxRecords, parent.perIntent?.maxRecords) ??
+    limit('retrieval.perIntent.maxBytes', child?.perIntent?.maxBytes, parent.perIntent?.maxBytes);
+  if (why !== undefined) return why;
+  if (parent.labels !== undefined) {
+    if (child?.labels === undefined) return `drops ${tool} retrieval.labels (the parent allows only ${list(parent.labels)})`;
+    const allowed = new Set(parent.labels);
+    const extra = child.labels.find((l) => !allowed.has(l));
+    if (extra !== undefined) return `widens ${tool} retrieval.labels with ${quote(extra)}, which its parent does not allow`;
   }
   return undefined;
 }

@@ -8,7 +8,7 @@ import { CapabilityError, type DenialCode } from '../errors.js';
 import type { Clock } from '../util/time.js';
 import { describeIssues } from '../util/zod-issues.js';
 import { CAPABILITY_TYP } from '../jose/typ.js';
-import { capabilityClaimsSchema, issuedAtMs as issuedAtMsOf, type CapabilityClaims, type Intent } from './claims.js';
+import { capabilityClaimsSchema, issuedAtMs as issuedAtMsOf, type CapabilityClaims, type Intent, type RetrievalBound, type ToolGrant } from './claims.js';
 import { compileFields } from './constraints.js';
 import type { JWKS } from '../jose/keys.js';
 import { compactJwsProblem } from '../jose/compact-jws.js';
@@ -47,6 +47,8 @@ export interface TrustedIssuer extends KeyRefreshOptions {
 export interface CompiledGrant {
   readonly name: string;
   readonly maxCalls: number | undefined;
+  /** The tightest retrieval bound of this grant and its ancestors' grants of the same tool. */
+  readonly retrieval: RetrievalBound | undefined;
   /** Returns the first violation of the grant's argument constraints, or undefined. */
   readonly check: (args: Record<string, unknown>) => string | undefined;
 }
@@ -679,6 +681,7 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions): {
       tools.set(name, Object.freeze({
         name,
         maxCalls: grant.maxCalls,
+        retrieval: tightestRetrieval([grant, ...ancestors.map((a) => a.tools[name])]),
         check:
           checks.length === 0
             ? () => undefined
@@ -795,4 +798,31 @@ export function createCapabilityVerifier(options: VerifyCapabilityOptions): {
   };
 
   return { verify, cached, cacheStats: () => ({ entries: cache.size, bytes: cache.bytes + sharedBytes, maxBytes }) };
+}
+
+/**
+ * The chain's retrieval bounds as one: the lowest of each limit and the labels every link
+ * allows. Narrowing was proven at delegation; this holds even if that proof had a flaw.
+ */
+function tightestRetrieval(grants: readonly (ToolGrant | undefined)[]): RetrievalBound | undefined {
+  let out: RetrievalBound | undefined;
+  const min = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
+  for (const g of grants) {
+    const r = g?.retrieval;
+    if (r === undefined) continue;
+    if (out === undefined) {
+      out = { ...r, ...(r.perIntent ? { perIntent: { ...r.perIntent } } : {}) };
+      continue;
+    }
+    out.maxRecords = min(out.maxRecords, r.maxRecords);
+    out.maxBytes = min(out.maxBytes, r.maxBytes);
+    if (r.labels !== undefined) out.labels = out.labels === undefined ? [...r.labels] : out.labels.filter((l) => r.labels!.includes(l));
+    if (r.perIntent !== undefined) {
+      out.perIntent = {
+        maxRecords: min(out.perIntent?.maxRecords, r.perIntent.maxRecords),
+        maxBytes: min(out.perIntent?.maxBytes, r.perIntent.maxBytes),
+      };
+    }
+  }
+  return out === undefined ? undefined : deepFreeze(out);
 }

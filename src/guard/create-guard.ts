@@ -76,6 +76,7 @@ const trustedIssuerSchema = z.strictObject({
 
 const guardOptionsBase = {
   audience: z.string().min(1),
+  mode: z.enum(['enforce', 'shadow']).optional(),
   store: storeOption.optional(),
   credentials: z
     .strictObject({
@@ -114,6 +115,7 @@ const guardOptionsBase = {
       meter: objectWithMethods<Meter>(['createCounter', 'createHistogram'], 'an OpenTelemetry Meter').optional(),
       spanMode: z.enum(['create', 'enrich']).optional(),
       recordArguments: z.boolean().optional(),
+      evidence: z.boolean().optional(),
     })
     .optional(),
   clockSkewSec: z.number().min(0).max(300).optional(),
@@ -210,6 +212,8 @@ export function createGuard(options: GuardOptions): Guard {
     environment: Object.freeze({ ...(options.environment ?? {}) }),
     recorder: withScopedAttributes(createRecorder(options.telemetry)),
     currentBinding,
+    mode: options.mode ?? 'enforce',
+    evidence: options.telemetry?.evidence === true,
   };
 
   // The authority's clock may run ahead of ours: a stop also covers tokens issued up to the

@@ -21,6 +21,10 @@ export function prepareTool(definition: ToolDefinition): PreparedTool {
   if (!RISK_TIERS.includes(risk)) throw new TypeError(`tool "${definition.name}": risk must be one of ${RISK_TIERS.join(', ')}`);
   const type = definition.type ?? 'function';
   if (!TOOL_TYPES.has(type)) throw new TypeError(`tool "${definition.name}": type must be function, extension or datastore`);
+  if (definition.mode !== undefined && definition.mode !== 'enforce' && definition.mode !== 'shadow') {
+    throw new TypeError(`tool "${definition.name}": mode must be 'enforce' or 'shadow'`);
+  }
+  if (definition.evidence !== undefined && typeof definition.evidence !== 'boolean') throw new TypeError(`tool "${definition.name}": evidence must be a boolean`);
   return Object.freeze({
     name: definition.name,
     description: definition.description,
@@ -29,6 +33,8 @@ export function prepareTool(definition: ToolDefinition): PreparedTool {
     type,
     credentialAudience: definition.credential?.audience ?? definition.name,
     credentialTtlSec: definition.credential?.ttl === undefined ? undefined : durationSeconds(definition.credential.ttl, 'credential.ttl'),
+    mode: definition.mode,
+    evidence: definition.evidence,
     definition,
   });
 }

@@ -9,6 +9,7 @@
  */
 import { context, type Context, type Span } from '@opentelemetry/api';
 import type { z } from 'zod';
+import type { RetrievalBound } from '../capability/claims.js';
 import type { VerifiedCapability } from '../capability/verify.js';
 import { CREDENTIAL_MARGIN_SEC } from '../credentials/call-credential.js';
 import type { Credential, CredentialProvider, CredentialRequest } from '../credentials/types.js';
@@ -17,15 +18,17 @@ import type { AgentIdentity } from '../identity/types.js';
 import { APPROVAL_MARKER_TTL_MS, askApproval, previewArguments } from '../policy/approval.js';
 import { evaluatePolicies, type LayeredDecision } from '../policy/evaluate.js';
 import type { Approver, PolicyEngine, PolicyRequest, RiskTier } from '../policy/types.js';
-import type { CallReservation, CounterIncrement, CredentialRegistration, ReservationResult, TesseraStore } from '../store/types.js';
+import type { AdditionResult, CallReservation, CounterIncrement, CredentialRegistration, ReservationResult, TesseraStore } from '../store/types.js';
 import { ATTR, OPERATION_EXECUTE_TOOL } from '../telemetry/attributes.js';
+import { evidenceAttribute } from '../telemetry/evidence.js';
 import type { Recorder } from '../telemetry/recorder.js';
 import { hashArguments, NotJsonError, randomId } from '../util/canonical.js';
 import { DeadlineError, LazySignal, withDeadline } from '../util/deadline.js';
 import { SnapshotError, snapshotArguments } from '../util/snapshot.js';
 import type { Clock } from '../util/time.js';
 import { counterKey, proofMarkerKey, revocationChecks, withAncestorCounters } from './reservation.js';
-import type { ApprovalPendingInfo, CallOptions, CapabilityContext, GuardTimeouts, ToolContext, ToolDefinition, ToolType } from './types.js';
+import { perIntentReason, RetrievalTally } from './retrieval.js';
+import type { ApprovalPendingInfo, CallOptions, CapabilityContext, GuardMode, GuardTimeouts, RetrievalReport, ToolContext, ToolDefinition, ToolType } from './types.js';
 
 /** Everything the pipeline needs, fixed when the guard is created. */
 export interface GuardRuntime {
@@ -54,6 +57,10 @@ export interface GuardRuntime {
   readonly environment: Readonly<Record<string, unknown>>;
   readonly recorder: Recorder;
   readonly currentBinding: () => CapabilityContext | undefined;
+  /** The guard's mode; a tool's own wins. */
+  readonly mode: GuardMode;
+  /** Record evidence by default; a tool's own setting wins. */
+  readonly evidence: boolean;
 }
 
 /** A checked proof of possession: its `jti` is spent once, for as long as it could be replayed. */
@@ -68,6 +75,10 @@ export interface PreparedTool {
   readonly type: ToolType;
   readonly credentialAudience: string;
   readonly credentialTtlSec: number | undefined;
+  /** Undefined: the guard's mode. */
+  readonly mode: GuardMode | undefined;
+  /** Undefined: the guard's `telemetry.evidence`. */
+  readonly evidence: boolean | undefined;
   readonly definition: ToolDefinition;
 }
 
@@ -112,6 +123,14 @@ class GuardedCall {
   decision: 'allow' | 'deny' | 'error' = 'allow';
   code: string | undefined = undefined;
   errorType: string | undefined = undefined;
+  /** Shadow mode: the stages' decisions are recorded, not enforced. */
+  shadow = false;
+  /** Shadow mode: the first denial enforce mode would have answered with. */
+  wouldDeny: ToolDeniedError | undefined = undefined;
+  /** The grant's retrieval bound, set before the tool runs. */
+  retrievalBound: RetrievalBound | undefined = undefined;
+  /** What the tool reported reading, once it reports. */
+  retrieval: RetrievalTally | undefined = undefined;
 
   constructor(
     readonly rt: GuardRuntime,
@@ -145,6 +164,7 @@ interface Authorized {
   readonly argsHash: string;
   readonly credentialId: string;
   readonly credentialTtlSec: number;
+  readonly retrieval: RetrievalBound | undefined;
 }
 
 export async function runGuardedCall(
@@ -165,7 +185,12 @@ export async function runGuardedCall(
     [ATTR.RISK]: tool.risk,
   });
   const call = new GuardedCall(rt, tool, callId, started.span, started.owned, started.ctx, options?.signal ?? NEVER_ABORTED, t0);
+  if ((tool.mode ?? rt.mode) === 'shadow') {
+    call.shadow = true;
+    started.span.setAttribute(ATTR.ENFORCED, false);
+  }
   try {
+    if (call.shadow) return await runShadow(call, implementation, rawArgs, options);
     const authorized = await authorize(call, rawArgs, options);
     return await execute(call, authorized, implementation);
   } catch (err) {
@@ -179,7 +204,8 @@ export async function runGuardedCall(
     // The tool's own error is rethrown unchanged; the span records its type only, since a
     // message may quote data the tool handled.
     call.span.recordException({ name: err instanceof Error ? err.name : 'NonError', message: '' });
-    call.decision = 'error';
+    // A shadow-mode call keeps the denial it would have had.
+    if (call.decision !== 'deny') call.decision = 'error';
     call.errorType = err instanceof Error ? err.constructor.name || err.name : 'NonError';
     throw err;
   } finally {
@@ -209,7 +235,7 @@ async function authorize(call: GuardedCall, rawArgs: unknown, options: CallOptio
 
   // 4 scope: granted tool, arguments parsed by the tool's schema, then the grant's constraints
   call.stage = 'scope';
-  const { input, args, argsHash, maxCalls } = scope(call, cap, rawArgs);
+  const { input, args, argsHash, maxCalls, retrieval } = scope(call, cap, rawArgs);
 
   // 5 prove: a proof of possession, bound to this exact call
   call.stage = 'proof';
@@ -232,16 +258,16 @@ async function authorize(call: GuardedCall, rawArgs: unknown, options: CallOptio
     call.stage = 'approval';
     await approve(call, cap, agent, args, argsHash, decision.reason, registration, nowMs);
   }
-  return { cap, agent, args, argsHash, credentialId, credentialTtlSec };
+  return { cap, agent, args, argsHash, credentialId, credentialTtlSec, retrieval };
 }
 
 /** Stages 9-11: mint the call's credential, run the tool with it, revoke it whatever happens. */
 async function execute(
   call: GuardedCall,
-  { cap, agent, args, argsHash, credentialId, credentialTtlSec }: Authorized,
+  { cap, agent, args, argsHash, credentialId, credentialTtlSec, retrieval }: Authorized,
   implementation: (args: unknown, ctx: ToolContext) => unknown,
 ): Promise<unknown> {
-  const { rt, tool, signal } = call;
+  const { rt, signal } = call;
   // What the credential provider sees as its signal: made only if it reads it, aborted when the
   // caller aborts or the provider's deadline passes.
   const credentialSignal = new LazySignal(signal);
@@ -249,36 +275,10 @@ async function execute(
     // 9 mint a single-use credential for this one call, never outliving the capability
     call.stage = 'mint';
     if (signal.aborted) throw deny(call, 'call_aborted', 'the call was aborted by its caller before its credential was minted; nothing ran');
-    const remainingSec = remainingLifetimeSec(call, cap);
-    const request: CredentialRequest = {
-      credentialId,
-      tool: tool.name,
-      callId: call.callId,
-      argsHash,
-      agent: agent.id,
-      intentId: cap.intent.id,
-      capabilityId: cap.id,
-      audience: tool.credentialAudience,
-      ttlSec: Math.min(credentialTtlSec, remainingSec),
-      get signal() {
-        return credentialSignal.signal;
-      },
-    };
-    call.credentialRequest = request;
-    const minting = withDeadline(rt.credentials.mint(request), rt.timeouts.credentialMs, 'the credential provider', (err) => credentialSignal.abort(err));
-    // Held on the call as soon as it exists, so that revocation (11) covers every later denial.
-    const credential = (call.credential = await minting);
-    // A slow provider can outlast the capability too.
-    if (minting instanceof Promise) remainingLifetimeSec(call, cap);
-    if (credential === null || typeof credential !== 'object' || typeof credential.id !== 'string') {
-      call.credential = undefined;
-      throw deny(call, 'credential_unavailable', 'the credential provider returned no credential');
-    }
-    call.span.setAttributes({ [ATTR.CREDENTIAL_ID]: credential.id, [ATTR.CREDENTIAL_TYPE]: credential.type });
+    const credential = await mint(call, cap, agent, argsHash, credentialId, credentialTtlSec, credentialSignal);
     if (signal.aborted) throw deny(call, 'call_aborted', 'the call was aborted by its caller before the tool ran; nothing ran');
 
     // 10 run with exactly the snapshot that was checked
-    call.running = true;
     const toolCtx: ToolContext = {
       credential,
       callId: call.callId,
@@ -287,28 +287,347 @@ async function execute(
       capabilityId: cap.id,
       signal,
       sideEffect: (kind, attributes) => rt.recorder.sideEffect(call.span, kind, attributes),
+      retrieved: (report) => retrieved(call, report),
     };
-    call.implStart = performance.now();
-    try {
-      return await context.with(call.spanContext, implementation, undefined, args, toolCtx);
-    } finally {
-      call.implEnd = performance.now();
-    }
+    call.retrievalBound = retrieval;
+    return await run(call, implementation, args, toolCtx, cap);
   } finally {
-    // 11 revoke the credential whatever happened, within the provider's deadline: a provider that
-    // never answers cannot hold the call's result back.
-    const { credential, credentialRequest } = call;
-    if (credential !== undefined && credentialRequest !== undefined) {
+    // 11 revoke the credential whatever happened
+    await revoke(call, credentialSignal);
+  }
+}
+
+/**
+ * Shadow mode: every stage runs as far as its inputs exist (nothing can be verified without a
+ * capability; policy is asked only about a bound identity), the first denial enforce mode would
+ * answer with is recorded, and the tool runs anyway, with a credential when the capability
+ * verified and the identity was bound. Budgets and single-use markers are spent as in enforce
+ * mode. Two things still stop the call, with the denial enforce mode would have answered: the
+ * arguments do not parse by the tool's own schema (the tool cannot be given them), and the
+ * caller aborted.
+ */
+async function runShadow(
+  call: GuardedCall,
+  implementation: (args: unknown, ctx: ToolContext) => unknown,
+  rawArgs: unknown,
+  options: CallOptions | undefined,
+): Promise<unknown> {
+  const { rt, tool, span, signal } = call;
+  // The tool cannot run: the caller gets what enforce mode would have answered.
+  const stop = (err: unknown): ToolDeniedError => call.wouldDeny ?? toDenial(call, err);
+  // A stage's would-be denial: the first is kept, as enforce mode would have stopped there.
+  const note = (err: unknown): void => {
+    const denial = toDenial(call, err);
+    if (denial.code === 'call_aborted') throw stop(denial);
+    call.wouldDeny ??= denial;
+  };
+
+  // 1 resolve
+  let binding: CapabilityContext | undefined;
+  try {
+    binding = resolve(call, options);
+  } catch (err) {
+    note(err);
+  }
+
+  // 2 verify
+  let cap: VerifiedCapability | undefined;
+  if (binding !== undefined) {
+    call.stage = 'verify';
+    try {
+      cap = rt.cached(binding.capability) ?? (await withDeadline(rt.verify(binding.capability), rt.timeouts.keysMs, "the capability's issuer keys"));
+      call.cap = cap;
+      recordCapability(span, cap);
+    } catch (err) {
+      note(err);
+    }
+  }
+
+  // 3 bind identity
+  let agent: AgentIdentity | undefined;
+  if (cap !== undefined && binding !== undefined) {
+    call.stage = 'identity';
+    try {
+      agent = await rt.bindIdentity(cap, binding);
+      span.setAttribute(ATTR.IDENTITY_SOURCE, agent.source);
+    } catch (err) {
+      note(err);
+    }
+  }
+
+  // 4 scope: the arguments must parse whatever else failed
+  call.stage = 'scope';
+  const grant = cap?.tools.get(tool.name);
+  if (cap !== undefined && grant === undefined) note(deny(call, 'tool_not_granted', notGrantedReason(cap, tool.name)));
+  let parsed: { input: unknown; args: Readonly<Record<string, unknown>> };
+  let argsHash: string;
+  try {
+    parsed = parseArguments(call, cap?.confirmationJkt !== undefined, rawArgs);
+    if (cap !== undefined && (tool.evidence ?? rt.evidence)) recordEvidence(call, cap, parsed.args);
+    argsHash = hashOrDeny(call, parsed.args);
+  } catch (err) {
+    throw stop(err);
+  }
+  const { input, args } = parsed;
+  if (grant !== undefined) {
+    try {
+      const violation = grant.check(args as Record<string, unknown>);
+      if (violation !== undefined) note(deny(call, 'arguments_out_of_scope', `${violation} (intent "${cap!.intent.id}")`));
+    } catch (err) {
+      note(err);
+    }
+  }
+
+  // 5 prove
+  let proof: ProofMarker;
+  if (cap !== undefined && binding !== undefined) {
+    call.stage = 'proof';
+    try {
+      proof = await rt.checkProof(cap, binding, { tool: tool.name, callId: call.callId, rawArgs: input, proof: options?.proof });
+    } catch (err) {
+      note(err);
+    }
+  }
+
+  // 6 reserve: budgets are spent as in enforce mode; a refused reservation writes nothing
+  call.stage = 'store';
+  const nowMs = rt.clock();
+  const credentialId = randomId();
+  const credentialTtlSec = tool.credentialTtlSec ?? rt.credentialTtlSec;
+  const registration = credentialRegistration(credentialId, credentialTtlSec);
+  if (cap !== undefined) {
+    try {
+      const answer = await reserve(call, cap, grant?.maxCalls, proof, registration, nowMs);
+      if (!answer.ok) {
+        try {
+          reserved(call, answer);
+        } catch (err) {
+          note(err);
+        }
+        // The credential is registered on its own, so that it verifies downstream like any other.
+        const registered = rt.store.reserve({ revocations: NONE, counters: NONE, once: NONE, credentials: registration });
+        await withDeadline(registered, rt.timeouts.storeMs, 'the guard store');
+      }
+    } catch (err) {
+      note(err);
+    }
+  }
+
+  // 7 decide: policy is asked only about an identity that was bound
+  let decision: LayeredDecision | undefined;
+  if (cap !== undefined && agent !== undefined) {
+    call.stage = 'policy';
+    try {
+      decision = decide(call, await evaluatePolicies(rt.policy, policyRequest(rt, tool, cap, agent, args, nowMs), rt.policyTimeoutMs));
+    } catch (err) {
+      note(err);
+    }
+  }
+
+  // 8 approve: a human is asked only about a call nothing before would deny
+  if (decision?.effect === 'require_approval' && call.wouldDeny === undefined && cap !== undefined && agent !== undefined) {
+    call.stage = 'approval';
+    try {
+      await approve(call, cap, agent, args, argsHash, decision.reason, registration, nowMs);
+    } catch (err) {
+      note(err);
+    }
+  }
+
+  const credentialSignal = new LazySignal(signal);
+  try {
+    // 9 mint where the capability verified and the identity was bound
+    call.stage = 'mint';
+    if (signal.aborted) throw stop(deny(call, 'call_aborted', 'the call was aborted by its caller before its credential was minted; nothing ran'));
+    let credential: Credential | undefined;
+    if (cap !== undefined && agent !== undefined) {
       try {
-        await withDeadline(rt.credentials.revoke(credential, credentialRequest), rt.timeouts.credentialMs, 'the credential provider', (err) =>
-          credentialSignal.abort(err),
-        );
-      } catch (revokeErr) {
-        call.span.setAttribute(ATTR.CREDENTIAL_REVOKE_ERROR, revokeErr instanceof Error ? revokeErr.name : 'NonError');
+        credential = await mint(call, cap, agent, argsHash, credentialId, credentialTtlSec, credentialSignal);
+      } catch (err) {
+        note(err);
       }
     }
-    credentialSignal.release();
+    if (signal.aborted) throw stop(deny(call, 'call_aborted', 'the call was aborted by its caller before the tool ran; nothing ran'));
+    if (call.wouldDeny !== undefined) shadowDenied(call, call.wouldDeny);
+
+    // 10 run anyway
+    call.retrievalBound = grant?.retrieval;
+    return await run(call, implementation, args, shadowContext(call, cap, agent, credential), cap);
+  } finally {
+    // 11 revoke
+    await revoke(call, credentialSignal);
   }
+}
+
+/** A would-be denial on the span and in the shadow-denials metric; the tool runs anyway. */
+function shadowDenied(call: GuardedCall, denial: ToolDeniedError): void {
+  call.wouldDeny = denial;
+  recordDenial(call.span, denial);
+  call.decision = 'deny';
+  call.code = denial.code;
+  call.rt.recorder.shadowDenial(call.tool.name, denial.code);
+}
+
+/**
+ * The tool's context in shadow mode. What no stage could establish (the credential, without a
+ * verified capability and a bound identity; the agent, intent and capability id, without a
+ * verified capability) throws the call's would-be denial when the tool reads it.
+ */
+function shadowContext(
+  call: GuardedCall,
+  cap: VerifiedCapability | undefined,
+  agent: AgentIdentity | undefined,
+  credential: Credential | undefined,
+): ToolContext {
+  const { rt, callId, signal } = call;
+  const missing = (): never => {
+    throw call.wouldDeny ?? deny(call, 'credential_unavailable', 'no credential could be minted for this call');
+  };
+  return {
+    get credential() {
+      return credential ?? missing();
+    },
+    callId,
+    get agent() {
+      return agent ?? missing();
+    },
+    get intent() {
+      return cap?.intent ?? missing();
+    },
+    get capabilityId() {
+      return cap?.id ?? missing();
+    },
+    signal,
+    sideEffect: (kind, attributes) => rt.recorder.sideEffect(call.span, kind, attributes),
+    retrieved: (report) => retrieved(call, report),
+  };
+}
+
+/** 9 The call's credential from the provider, within its deadline. */
+async function mint(
+  call: GuardedCall,
+  cap: VerifiedCapability,
+  agent: AgentIdentity,
+  argsHash: string,
+  credentialId: string,
+  credentialTtlSec: number,
+  credentialSignal: LazySignal,
+): Promise<Credential> {
+  const { rt, tool } = call;
+  const remainingSec = remainingLifetimeSec(call, cap);
+  const request: CredentialRequest = {
+    credentialId,
+    tool: tool.name,
+    callId: call.callId,
+    argsHash,
+    agent: agent.id,
+    intentId: cap.intent.id,
+    capabilityId: cap.id,
+    audience: tool.credentialAudience,
+    ttlSec: Math.min(credentialTtlSec, remainingSec),
+    get signal() {
+      return credentialSignal.signal;
+    },
+  };
+  call.credentialRequest = request;
+  const minting = withDeadline(rt.credentials.mint(request), rt.timeouts.credentialMs, 'the credential provider', (err) => credentialSignal.abort(err));
+  // Held on the call as soon as it exists, so that revocation (11) covers every later denial.
+  const credential = (call.credential = await minting);
+  // A slow provider can outlast the capability too.
+  if (minting instanceof Promise) remainingLifetimeSec(call, cap);
+  if (credential === null || typeof credential !== 'object' || typeof credential.id !== 'string') {
+    call.credential = undefined;
+    throw deny(call, 'credential_unavailable', 'the credential provider returned no credential');
+  }
+  call.span.setAttributes({ [ATTR.CREDENTIAL_ID]: credential.id, [ATTR.CREDENTIAL_TYPE]: credential.type });
+  return credential;
+}
+
+/**
+ * 10 The tool runs; its result is released only once what it reported reading is within the
+ * grant's bounds, per call and (counted in the store) per intent.
+ */
+async function run(
+  call: GuardedCall,
+  implementation: (args: unknown, ctx: ToolContext) => unknown,
+  args: Readonly<Record<string, unknown>>,
+  toolCtx: ToolContext,
+  cap: VerifiedCapability | undefined,
+): Promise<unknown> {
+  call.running = true;
+  call.implStart = performance.now();
+  let result: unknown;
+  try {
+    result = await context.with(call.spanContext, implementation, undefined, args, toolCtx);
+  } catch (err) {
+    call.implEnd = performance.now();
+    // A tool that read past its bound and then failed still had data it may not hand on.
+    if (call.retrieval?.exceeded !== undefined) overBound(call, call.retrieval.exceeded);
+    throw err;
+  }
+  call.implEnd = performance.now();
+  const tally = call.retrieval;
+  if (tally !== undefined) {
+    if (tally.exceeded !== undefined) overBound(call, tally.exceeded);
+    else if (cap !== undefined) await countPerIntent(call, cap, tally);
+  }
+  return result;
+}
+
+/** `ctx.retrieved`: the event, the sums, and in enforce mode a denial as soon as a per-call bound is passed. */
+function retrieved(call: GuardedCall, report: RetrievalReport): void {
+  const tally = (call.retrieval ??= new RetrievalTally(call.span, call.tool.name, call.retrievalBound));
+  const over = tally.add(report);
+  if (over !== undefined && !call.shadow) throw deny(call, 'retrieval_limit_exceeded', `${over}; the result is withheld`);
+}
+
+/** Past a retrieval bound: enforce mode withholds the result and denies; shadow mode records it. */
+function overBound(call: GuardedCall, reason: string): void {
+  const denial = deny(call, 'retrieval_limit_exceeded', `${reason}; the result is withheld`);
+  if (!call.shadow) {
+    call.running = false;
+    throw denial;
+  }
+  if (call.wouldDeny === undefined) shadowDenied(call, denial);
+}
+
+/** The call's retrieval added to the intent's sums in one atomic store step, within the bound or not at all. */
+async function countPerIntent(call: GuardedCall, cap: VerifiedCapability, tally: RetrievalTally): Promise<void> {
+  const { rt } = call;
+  const additions = tally.additions(cap.intent.id, Math.max(1000, cap.chainExpiresAt * 1000 - rt.clock() + counterMarginMs(rt.clockSkewSec)));
+  if (additions.length === 0) return;
+  const store = rt.store;
+  call.stage = 'store';
+  let answer: AdditionResult;
+  try {
+    if (typeof store.addWithin !== 'function') {
+      throw deny(call, 'store_unavailable', 'the guard store cannot count retrieval per intent (it has no addWithin); the result is withheld');
+    }
+    answer = await withDeadline(store.addWithin(additions), rt.timeouts.storeMs, 'the guard store');
+  } catch (err) {
+    if (!call.shadow) {
+      call.running = false;
+      throw err;
+    }
+    if (call.wouldDeny === undefined) shadowDenied(call, toDenial(call, err));
+    return;
+  }
+  if (!answer.ok) overBound(call, perIntentReason(call.tool.name, answer.key, answer.limit, answer.total, cap.intent.id));
+}
+
+/** 11 Revokes the credential within the provider's deadline: a provider that never answers cannot hold the result back. */
+async function revoke(call: GuardedCall, credentialSignal: LazySignal): Promise<void> {
+  const { rt, credential, credentialRequest } = call;
+  if (credential !== undefined && credentialRequest !== undefined) {
+    try {
+      await withDeadline(rt.credentials.revoke(credential, credentialRequest), rt.timeouts.credentialMs, 'the credential provider', (err) =>
+        credentialSignal.abort(err),
+      );
+    } catch (revokeErr) {
+      call.span.setAttribute(ATTR.CREDENTIAL_REVOKE_ERROR, revokeErr instanceof Error ? revokeErr.name : 'NonError');
+    }
+  }
+  credentialSignal.release();
 }
 
 // ---- The stages, in the order they run ----
@@ -345,14 +664,23 @@ function scope(
   call: GuardedCall,
   cap: VerifiedCapability,
   rawArgs: unknown,
-): { input: unknown; args: Readonly<Record<string, unknown>>; argsHash: string; maxCalls: number | undefined } {
-  const { tool, span } = call;
+): { input: unknown; args: Readonly<Record<string, unknown>>; argsHash: string; maxCalls: number | undefined; retrieval: RetrievalBound | undefined } {
+  const { tool } = call;
   const grant = cap.tools.get(tool.name);
   if (grant === undefined) throw deny(call, 'tool_not_granted', notGrantedReason(cap, tool.name));
+  const { input, args } = parseArguments(call, cap.confirmationJkt !== undefined, rawArgs);
+  if (call.tool.evidence ?? call.rt.evidence) recordEvidence(call, cap, args);
+  const violation = grant.check(args as Record<string, unknown>);
+  if (violation !== undefined) throw deny(call, 'arguments_out_of_scope', `${violation} (intent "${cap.intent.id}")`);
+  return { input, args, argsHash: hashOrDeny(call, args), maxCalls: grant.maxCalls, retrieval: grant.retrieval };
+}
+
+/** 4 The arguments parsed by the tool's schema, as one deeply frozen snapshot of named arguments. */
+function parseArguments(call: GuardedCall, confirmed: boolean, rawArgs: unknown): { input: unknown; args: Readonly<Record<string, unknown>> } {
   // A proof of possession covers the arguments as the caller passed them: those are snapshotted
   // first, so that the proof, the schema and the tool all see the same values.
-  const input = cap.confirmationJkt === undefined ? rawArgs : snapshotOrDeny(call, rawArgs, true);
-  const parsed = tool.input.safeParse(input);
+  const input = confirmed ? snapshotOrDeny(call, rawArgs, true) : rawArgs;
+  const parsed = call.tool.input.safeParse(input);
   if (!parsed.success) {
     throw deny(call, 'arguments_invalid', `the arguments do not match the tool's schema: ${parsed.error.issues
       .slice(0, 3)
@@ -365,19 +693,26 @@ function scope(
   if (typeof args !== 'object' || args === null || Array.isArray(args)) {
     throw deny(call, 'arguments_invalid', "the tool's schema must produce an object of named arguments");
   }
-  const named = args as Readonly<Record<string, unknown>>;
-  const violation = grant.check(named as Record<string, unknown>);
-  if (violation !== undefined) throw deny(call, 'arguments_out_of_scope', `${violation} (intent "${cap.intent.id}")`);
+  return { input, args: args as Readonly<Record<string, unknown>> };
+}
+
+/** 4 The arguments' hash on the span (and the arguments themselves under the opt-in). */
+function hashOrDeny(call: GuardedCall, args: Readonly<Record<string, unknown>>): string {
   let argsHash: string;
   try {
-    argsHash = hashArguments(named);
+    argsHash = hashArguments(args);
   } catch (err) {
     if (err instanceof NotJsonError) throw deny(call, 'arguments_invalid', `the arguments are not JSON data: ${err.message}`);
     throw err;
   }
-  span.setAttribute(ATTR.ARGS_HASH, argsHash);
-  if (call.rt.recorder.recordArguments) span.setAttribute(ATTR.TOOL_CALL_ARGUMENTS, JSON.stringify(named));
-  return { input, args: named, argsHash, maxCalls: grant.maxCalls };
+  call.span.setAttribute(ATTR.ARGS_HASH, argsHash);
+  if (call.rt.recorder.recordArguments) call.span.setAttribute(ATTR.TOOL_CALL_ARGUMENTS, JSON.stringify(args));
+  return argsHash;
+}
+
+/** 4 The evidence opt-in: each argument's shape, never its raw value (see telemetry/evidence.ts). */
+function recordEvidence(call: GuardedCall, cap: VerifiedCapability, args: Readonly<Record<string, unknown>>): void {
+  call.span.setAttribute(ATTR.EVIDENCE, evidenceAttribute(cap.id, cap.intent.purpose, args));
 }
 
 /**

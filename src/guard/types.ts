@@ -39,7 +39,29 @@ export interface ToolContext {
   readonly signal: AbortSignal;
   /** Records a downstream side effect on the call's span. */
   sideEffect(kind: string, attributes?: Record<string, string | number | boolean>): void;
+  /**
+   * Reports data the tool read (span event `tessera.retrieval`). When the grant bounds retrieval
+   * and a report passes a per-call bound, this throws the `retrieval_limit_exceeded` denial and
+   * the call's result is withheld whatever the tool does next; per-intent bounds are counted
+   * when the tool returns. A malformed report throws a TypeError.
+   */
+  retrieved(report: RetrievalReport): void;
 }
+
+/** What a tool read: where from, how many records and bytes, and the data's labels. */
+export interface RetrievalReport {
+  /** Where the data came from, e.g. `crm.customers`; at most 256 characters. */
+  source: string;
+  /** Records read; a non-negative integer, default 0. */
+  records?: number;
+  /** Bytes read; a non-negative integer, default 0. */
+  bytes?: number;
+  /** Labels of the data read, e.g. `['pii']`; at most 64, each 1 to 128 characters. */
+  labels?: readonly string[];
+}
+
+/** `enforce` denies; `shadow` records the same decision and runs the tool anyway. */
+export type GuardMode = 'enforce' | 'shadow';
 
 export type ToolType = 'function' | 'extension' | 'datastore';
 
@@ -57,6 +79,10 @@ export interface ToolDefinition<S extends z.ZodType = z.ZodType> {
     /** Lifetime; default the guard's (30 s). */
     ttl?: Duration;
   };
+  /** Overrides the guard's `mode` for this tool. */
+  mode?: GuardMode;
+  /** Overrides the guard's `telemetry.evidence` for this tool. */
+  evidence?: boolean;
 }
 
 export type ToolImplementation<S extends z.ZodType, R> = (args: z.output<S>, ctx: ToolContext) => Promise<R> | R;
@@ -75,6 +101,12 @@ export interface GuardOptions {
   trust: TrustedIssuer | readonly TrustedIssuer[];
   /** Single use, call limits and revocation; default an in-memory store. */
   store?: TesseraStore;
+  /**
+   * `enforce` (default) denies what the grant, limits or policy refuse; `shadow` runs every stage,
+   * records the same decision and runs the tool anyway (see docs/shadow-mode.md). A tool's own
+   * `mode` wins.
+   */
+  mode?: GuardMode;
   credentials?: {
     /** Replaces the built-in signed call credential. */
     provider?: CredentialProvider;

@@ -29,7 +29,9 @@ import { clockOption } from '../util/option-schemas.js';
 import { parseOptions } from '../util/options.js';
 import { type Clock, systemClock } from '../util/time.js';
 import type {
+  AdditionResult,
   CallReservation,
+  CounterAddition,
   CredentialState,
   ReservationResult,
   TesseraStore,
@@ -63,6 +65,7 @@ export interface MemoryStore extends TesseraStore {
   consumeOnce(key: string, ttlMs: number): boolean;
   consumeCredential(id: string): CredentialState;
   revokeCredential(id: string, ttlMs: number): void;
+  addWithin(additions: readonly CounterAddition[]): AdditionResult;
   close(): void;
 }
 
@@ -572,10 +575,39 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       setExact(credentials, id, REVOKED, endTick(now, requireTtl(ttlMs)));
     },
 
+    addWithin(additions: readonly CounterAddition[]): AdditionResult {
+      const now = advance();
+      for (const a of additions) {
+        requireTtl(a.ttlMs);
+        requireAmount(a.amount);
+        const total = records.get(a.key)?.value ?? 0;
+        if (total + a.amount > a.limit) return { ok: false, key: a.key, limit: a.limit, total };
+      }
+      ensureRoom(additions.length);
+      for (const a of additions) {
+        const end = endTick(now, a.ttlMs);
+        const e = records.get(a.key);
+        if (e === undefined) {
+          setExact(records, a.key, a.amount, end);
+          continue;
+        }
+        e.value += a.amount;
+        if (end > e.end) {
+          e.end = end;
+          due(records, a.key, end);
+        }
+      }
+      return OK;
+    },
+
     close(): void {
       clearInterval(timer);
     },
   };
 }
 
-const OK: ReservationResult = Object.freeze({ ok: true });
+const OK: ReservationResult & AdditionResult = Object.freeze({ ok: true });
+
+function requireAmount(amount: number): void {
+  if (!Number.isSafeInteger(amount) || amount < 0) throw new RangeError('a counter addition must be a non-negative safe integer');
+}

@@ -288,3 +288,29 @@ export const REVOKE_CREDENTIALS = script(`${REVOKE_CREDENTIAL}
 for i = 1, #KEYS do revokeCredential(KEYS[i], ARGV[i]) end
 return 0
 `);
+
+/**
+ * KEYS: cumulative counters; ARGV: amount, limit, ttl (ms) of each. All or nothing: refused when
+ * any total plus its amount would pass its limit. Returns {0, 0, 0} added; {2, index, total}
+ * refused; {4, index, 0} wrong type; {5, index, 0} wrong value (index 0-based).
+ */
+export const ADD_WITHIN = script(`
+for i = 1, #KEYS do
+  local v = redis.pcall('GET', KEYS[i])
+  if type(v) == 'table' then return {4, i - 1, 0} end
+  local total = 0
+  if v then
+    if not string.find(v, '^%d+$') then return {5, i - 1, 0} end
+    total = tonumber(v)
+  end
+  if total + tonumber(ARGV[3 * i - 2]) > tonumber(ARGV[3 * i - 1]) then return {2, i - 1, total} end
+end
+for i = 1, #KEYS do
+  redis.call('INCRBY', KEYS[i], ARGV[3 * i - 2])
+  local ttl = tonumber(ARGV[3 * i])
+  local pttl = redis.call('PTTL', KEYS[i])
+  if pttl > ttl then ttl = pttl end
+  redis.call('PEXPIRE', KEYS[i], ttl)
+end
+return {0, 0, 0}
+`);

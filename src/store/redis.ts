@@ -24,8 +24,8 @@ import {
   type RedisClientLike,
   type ScriptRunner,
 } from './redis-client.js';
-import { CONSUME_CREDENTIAL, CONSUME_ONCE, OUTCOME, PEEK, RESERVE, REVOKE, REVOKE_CREDENTIALS, type Script } from './redis-scripts.js';
-import type { CallReservation, CredentialState, ReservationResult, TesseraStore } from './types.js';
+import { ADD_WITHIN, CONSUME_CREDENTIAL, CONSUME_ONCE, OUTCOME, PEEK, RESERVE, REVOKE, REVOKE_CREDENTIALS, type Script } from './redis-scripts.js';
+import type { AdditionResult, CallReservation, CounterAddition, CredentialState, ReservationResult, TesseraStore } from './types.js';
 
 // The error class lives with every other error class; re-exported so that existing imports work.
 export { RedisStoreError };
@@ -76,6 +76,7 @@ export interface RedisStore extends TesseraStore {
   consumeOnce(key: string, ttlMs: number): Promise<boolean>;
   consumeCredential(id: string): Promise<CredentialState>;
   revokeCredential(id: string, ttlMs: number): Promise<void> | void;
+  addWithin(additions: readonly CounterAddition[]): Promise<AdditionResult>;
   /** Stops listening to the client; later operations reject. The client stays connected. */
   close(): void;
 }
@@ -416,6 +417,20 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       scheduleEnd();
     },
 
+    async addWithin(additions: readonly CounterAddition[]): Promise<AdditionResult> {
+      sendQueued();
+      const { keys, args } = additionArgs(prefix, additions);
+      const reply = await run(ADD_WITHIN, keys, args);
+      if (!Array.isArray(reply) || reply.length !== 3) throw unexpectedReply();
+      const [code, index, total] = [asInt(reply[0]), asInt(reply[1]), asInt(reply[2])];
+      if (code === OUTCOME.ok) return { ok: true };
+      const addition = additions[index];
+      if (addition === undefined) throw unexpectedReply();
+      if (code === OUTCOME.limit) return { ok: false, key: addition.key, limit: addition.limit, total };
+      if (code === OUTCOME.wrongType || code === OUTCOME.wrongValue) throw unexpectedEntry(code, addition.key, 'counter');
+      throw unexpectedReply();
+    },
+
     close(): void {
       if (closed) return;
       sendQueued();
@@ -424,4 +439,17 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       readiness.close();
     },
   };
+}
+
+/** The script's keys and its (amount, limit, ttl) triplets; amounts checked before anything is sent. */
+function additionArgs(prefix: string, additions: readonly CounterAddition[]): { keys: string[]; args: string[] } {
+  const keys: string[] = [];
+  const args: string[] = [];
+  for (const a of additions) {
+    if (!Number.isSafeInteger(a.amount) || a.amount < 0) throw new RangeError('a counter addition must be a non-negative safe integer');
+    if (!Number.isSafeInteger(a.limit) || a.limit < 0) throw new RangeError('a counter limit must be a non-negative safe integer');
+    keys.push(prefix + a.key);
+    args.push(String(a.amount), String(a.limit), ms(a.ttlMs));
+  }
+  return { keys, args };
 }

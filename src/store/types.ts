@@ -49,6 +49,22 @@ export type ReservationResult =
   | { readonly ok: false; readonly reason: 'limit'; readonly key: string; readonly limit: number }
   | { readonly ok: false; readonly reason: 'replay'; readonly key: string };
 
+/** An amount added to a cumulative counter, e.g. records a tool read under an intent. */
+export interface CounterAddition {
+  /** `retrieval:<intent id length>:<intent id>:<tool>:records` or `:bytes` (see `retrievalKey`). */
+  readonly key: string;
+  /** A non-negative integer. */
+  readonly amount: number;
+  /** The addition is refused when the total would exceed this. */
+  readonly limit: number;
+  /** The counter lives at least this long from now; an addition never shortens its life. */
+  readonly ttlMs: number;
+}
+
+export type AdditionResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly key: string; readonly limit: number; readonly total: number };
+
 /** What consuming a call credential found: only `ok` lets the downstream act. */
 export type CredentialState = 'ok' | 'spent' | 'revoked' | 'unknown';
 
@@ -74,6 +90,12 @@ export interface TesseraStore {
   consumeCredential(id: string): MaybePromise<CredentialState>;
   /** Marks a credential revoked (kept until its ttl passes, so a late use reads as a replay). */
   revokeCredential(id: string, ttlMs: number): MaybePromise<void>;
+  /**
+   * In one atomic step: refuse if any counter's total plus its amount would exceed its limit
+   * (reporting that counter's current total); otherwise add every amount. Used for the per-intent
+   * retrieval bounds. Optional for custom stores: without it, a grant with such a bound denies.
+   */
+  addWithin?(additions: readonly CounterAddition[]): MaybePromise<AdditionResult>;
   /** Releases timers and connections the store owns. */
   close?(): MaybePromise<void>;
 }
@@ -88,3 +110,10 @@ export const revocationKey = {
   agent: (identity: string): string => `agent:${identity}`,
   intent: (intentId: string): string => `intent:${intentId}`,
 } as const;
+
+/**
+ * The per-intent retrieval counters of one tool. The intent id is length-prefixed: intent ids and
+ * tool names may both hold ":", and no pair of them may name another pair's counter.
+ */
+export const retrievalKey = (intentId: string, tool: string, unit: 'records' | 'bytes'): string =>
+  `retrieval:${intentId.length}:${intentId}:${tool}:${unit}`;

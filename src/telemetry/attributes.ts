@@ -37,6 +37,8 @@ export const ATTR = {
   DELEGATION_ROOT_ID: 'tessera.delegation.root_id',
   GUARD_OVERHEAD_US: 'tessera.guard.overhead_us',
   CREDENTIAL_REVOKE_ERROR: 'tessera.credential.revoke_error',
+  ENFORCED: 'tessera.enforced',
+  EVIDENCE: 'tessera.evidence',
   // Set by the MCP adapter: the JSON-RPC id repeats across sessions, so it is not the call id.
   MCP_REQUEST_ID: 'mcp.request.id',
 } as const;
@@ -44,11 +46,17 @@ export const ATTR = {
 export const EVENT = {
   SIDE_EFFECT: 'tessera.side_effect',
   SIDE_EFFECT_KIND: 'tessera.side_effect.kind',
+  RETRIEVAL: 'tessera.retrieval',
+  RETRIEVAL_SOURCE: 'tessera.retrieval.source',
+  RETRIEVAL_RECORDS: 'tessera.retrieval.records',
+  RETRIEVAL_BYTES: 'tessera.retrieval.bytes',
+  RETRIEVAL_LABELS: 'tessera.retrieval.labels',
 } as const;
 
 export const METRIC = {
   DECISIONS: 'tessera.guard.decisions',
   OVERHEAD: 'tessera.guard.overhead',
+  SHADOW_DENIALS: 'tessera.guard.shadow_denials',
 } as const;
 
 export const OPERATION_EXECUTE_TOOL = 'execute_tool';
@@ -97,6 +105,8 @@ export const SPAN_ATTRIBUTES: readonly AttributeSpec[] = [
   { key: ATTR.DELEGATION_ROOT_ID, type: 'string', when: 'for a delegated capability', cardinality: 'high', description: "The root capability's `jti`." },
   { key: ATTR.GUARD_OVERHEAD_US, type: 'double', when: 'always', cardinality: 'high', description: "Time the guard added, in microseconds (excludes the tool's own run)." },
   { key: ATTR.CREDENTIAL_REVOKE_ERROR, type: 'string', when: 'when revoking the credential failed', cardinality: 'low', description: "The revoke error's class name." },
+  { key: ATTR.ENFORCED, type: 'boolean', when: 'calls of a tool in shadow mode (absent in enforce mode)', cardinality: 'low', description: 'Always `false`: the decision was recorded and the tool ran anyway (a few denials are kept even in shadow mode; see docs/shadow-mode.md).' },
+  { key: ATTR.EVIDENCE, type: 'string', when: 'with the evidence opt-in, once the capability verified and the arguments parsed', cardinality: 'high', description: 'JSON `{"v":1,"purpose","args"}`: the shape of each top-level argument (URL scheme and host, email domain, path directory, number, length and salted hash), never a raw string.' },
 ];
 
 export interface MetricSpec {
@@ -121,5 +131,12 @@ export const METRICS: readonly MetricSpec[] = [
     unit: 's',
     attributes: [ATTR.DECISION, ATTR.TOOL_NAME],
     description: "Time the guard added to a call, excluding the tool's own run.",
+  },
+  {
+    name: METRIC.SHADOW_DENIALS,
+    instrument: 'counter',
+    unit: '{call}',
+    attributes: [ATTR.DENIAL_CODE, ATTR.TOOL_NAME],
+    description: 'Calls of shadow-mode tools that enforce mode would have denied, and that ran anyway.',
   },
 ];

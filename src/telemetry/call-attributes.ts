@@ -26,6 +26,7 @@ export function withScopedAttributes(recorder: Recorder): Recorder {
       return recorder.start(tool, { ...extra.attributes, ...attributes });
     },
     sideEffect: (span, kind, attributes) => recorder.sideEffect(span, kind, attributes),
+    shadowDenial: (tool, code) => recorder.shadowDenial(tool, code),
     finish: (call, decision, tool, overheadUs, code, errorType) => recorder.finish(call, decision, tool, overheadUs, code, errorType),
   };
 }

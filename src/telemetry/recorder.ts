@@ -16,6 +16,7 @@ import {
   type Attributes,
   type AttributeValue,
   type Context,
+  type Counter,
   type Exception,
   type Histogram,
   type Link,
@@ -53,6 +54,8 @@ export interface Recorder {
   /** Starts (or, in enrich mode, adopts) the span for one call. */
   start(tool: string, attributes: Attributes): { span: Span; owned: boolean; ctx: Context };
   sideEffect(span: Span, kind: string, attributes: Record<string, string | number | boolean> | undefined): void;
+  /** Counts a call of a shadow-mode tool that enforce mode would have denied. */
+  shadowDenial(tool: string, code: string): void;
   /** Positional rather than an options object: this runs once per call. */
   finish(
     call: { span: Span; owned: boolean },
@@ -218,6 +221,7 @@ export function createRecorder(options: TelemetryOptions = {}): Recorder {
     }
     return overhead;
   };
+  let shadowDenials: Counter | undefined;
 
   return {
     recordArguments: options.recordArguments === true,
@@ -239,6 +243,17 @@ export function createRecorder(options: TelemetryOptions = {}): Recorder {
       const attrs: Attributes = { [EVENT.SIDE_EFFECT_KIND]: kind };
       if (attributes) for (const [k, v] of Object.entries(attributes)) attrs[`${EVENT.SIDE_EFFECT}.${k}`] = v;
       span.addEvent(EVENT.SIDE_EFFECT, attrs);
+    },
+
+    shadowDenial(tool, code) {
+      if (shadowDenials === undefined) {
+        const meter = options.meter ?? metrics.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
+        shadowDenials = meter.createCounter(METRIC.SHADOW_DENIALS, {
+          description: 'Calls of shadow-mode tools that enforce mode would have denied, and that ran anyway.',
+          unit: '{call}',
+        });
+      }
+      shadowDenials.add(1, { [ATTR.DENIAL_CODE]: code, [ATTR.TOOL_NAME]: tool });
     },
 
     finish(call, decision, tool, overheadUs, code, errorType) {

@@ -70,6 +70,7 @@ finding one call, never for grouping.
 | event | attributes | when |
 | --- | --- | --- |
 | \`${EVENT.SIDE_EFFECT}\` | \`${EVENT.SIDE_EFFECT_KIND}\` (string, low), and \`${EVENT.SIDE_EFFECT}.<name>\` for each attribute the tool passed | each time the tool calls \`ctx.sideEffect(kind, attributes)\` |
+| \`${EVENT.RETRIEVAL}\` | \`${EVENT.RETRIEVAL_SOURCE}\` (string, medium), \`${EVENT.RETRIEVAL_RECORDS}\` (int), \`${EVENT.RETRIEVAL_BYTES}\` (int), \`${EVENT.RETRIEVAL_LABELS}\` (string[], low) | each time the tool calls \`ctx.retrieved({ source, records, bytes, labels })\` |
 
 ## Metrics
 

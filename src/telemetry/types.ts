@@ -12,4 +12,9 @@ export interface TelemetryOptions {
   spanMode?: 'create' | 'enrich';
   /** Record raw arguments (`gen_ai.tool.call.arguments`). Off by default: arguments may be secret. */
   recordArguments?: boolean;
+  /**
+   * Record each call's evidence (`tessera.evidence`): the shape of each argument a grant could
+   * be written on, never a raw string. Off by default; a tool's own `evidence` option wins.
+   */
+  evidence?: boolean;
 }
