@@ -8,24 +8,16 @@
  * but never widens the advice.
  */
 import type { ArgConstraint } from '../capability/constraints.js';
-import type { ToolGrant } from '../capability/claims.js';
+import type { RetrievalBound, ToolGrant } from '../capability/claims.js';
 import { describeConstraint } from '../capability/subsumption.js';
 import { durationSeconds, type Duration } from '../util/time.js';
 import { ArgFold, type GrantedValues } from './arg-fold.js';
 import { deriveConstraint } from './derive.js';
 import type { ObservedCall } from './observed-call.js';
 
-export interface RetrievalBound {
-  maxRecords?: number;
-  maxBytes?: number;
-  labels?: string[];
-  perIntent?: { maxRecords?: number; maxBytes?: number };
-}
-
-/** A tool grant as grant files write it, with the retrieval bounds of the evidence contract. */
-export interface AdvisedToolGrant extends ToolGrant {
-  retrieval?: RetrievalBound | undefined;
-}
+/** A tool grant as grant files write it. */
+export type AdvisedToolGrant = ToolGrant;
+export type { RetrievalBound };
 
 /** A grant spec: what `tessera grant` reads and `authority.grant()` takes. */
 export interface GrantSpec {
@@ -425,7 +417,8 @@ function adviseRetrieval(t: ToolFold, perIntentRecords: number, perIntentBytes: 
       maxBytes: min(Math.max(1, withMargin(perIntentBytes, margin)), granted?.perIntent?.maxBytes),
     },
   };
-  if (labels.length > 0 && t.labelSet.size < 1000) {
+  // A label list the grant grammar can hold (at most 256 labels); a longer one is left out.
+  if (labels.length > 0 && labels.length <= 256) {
     advised.labels = granted?.labels === undefined ? labels : labels.filter((l) => granted.labels!.includes(l));
   } else if (granted?.labels !== undefined) {
     advised.labels = granted.labels;

@@ -4,9 +4,9 @@
  * values that were used. Each set is capped: past the cap the fold only remembers that it
  * overflowed, and no constraint is derived from it.
  */
-import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Scalar } from '../capability/constraints.js';
+import { evidenceHash } from '../telemetry/evidence.js';
 import type { Shape } from './observed-call.js';
 
 /** Most distinct hosts, domains or schemes a fold keeps before it gives up on them. */
@@ -43,10 +43,6 @@ function commonDir(a: string, b: string): string {
   return joined === '' ? '/' : joined;
 }
 
-/** The evidence hash of a value (contract: SHA-256 over capability id, argument name and value). */
-export function evidenceHash(capabilityId: string, argName: string, value: string): string {
-  return createHash('sha256').update(`${capabilityId}\u0000${argName}\u0000${value}`).digest('base64url').slice(0, 22);
-}
 
 export interface GrantedValues {
   /** The recorded grant's `in` list (or its `eq` as a list of one). */
@@ -136,6 +132,7 @@ export class ArgFold {
         this.unmatched = true;
         break;
       case 'object':
+      case 'null':
         this.unmatched = true;
         break;
     }

@@ -4,25 +4,9 @@
  * spec (confirmation, agent token) passes through untouched.
  */
 import { z } from 'zod';
-import { intentSchema, toolNameSchema } from '../capability/claims.js';
-import { argConstraintSchema, safeKey } from '../capability/constraints.js';
+import { intentSchema, toolGrantSchema, toolNameSchema } from '../capability/claims.js';
 import { describeIssues } from '../util/zod-issues.js';
 import type { GrantSpec } from './advisor.js';
-
-const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-
-const retrievalSchema = z.strictObject({
-  maxRecords: count.optional(),
-  maxBytes: count.optional(),
-  labels: z.array(z.string().min(1).max(256)).max(1000).optional(),
-  perIntent: z.strictObject({ maxRecords: count.optional(), maxBytes: count.optional() }).optional(),
-});
-
-const toolSchema = z.strictObject({
-  args: z.record(safeKey, argConstraintSchema).optional(),
-  maxCalls: z.number().int().positive().max(1_000_000).optional(),
-  retrieval: retrievalSchema.optional(),
-});
 
 export const grantSpecSchema = z.looseObject({
   issuer: z.string().min(1).optional(),
@@ -30,7 +14,7 @@ export const grantSpecSchema = z.looseObject({
   audience: z.string().min(1).max(512).optional(),
   intent: intentSchema.optional(),
   ttl: z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?(s|m|h|d)$/)]).optional(),
-  tools: z.record(toolNameSchema, toolSchema),
+  tools: z.record(toolNameSchema, toolGrantSchema),
 });
 
 /** Checks a grant spec; throws a TypeError naming the first problem. */

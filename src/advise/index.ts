@@ -3,5 +3,4 @@ export { createAdvisor, describeUse } from './advisor.js';
 export type { Advice, AdviseOptions, Advisor, AdvisedToolGrant, ArgUse, GrantSpec, GroupAdvice, RetrievalBound, RetrievalUse, ToolUse } from './advisor.js';
 export { observeOtlpSpan, observeReadableSpan, observeSpan, parseEvidence } from './observed-call.js';
 export type { Evidence, ObservedCall, ReadableSpanLike, Retrieval, Shape, SpanView } from './observed-call.js';
-export { evidenceHash } from './arg-fold.js';
 export { adviceJson, overGrant, renderAdviceText } from './render.js';

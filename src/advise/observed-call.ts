@@ -3,29 +3,11 @@
  * in-memory span: who called which tool under which intent, what the guard decided, and the
  * evidence (argument shapes, never values) and retrievals the span carries.
  */
-import { ATTR, OPERATION_EXECUTE_TOOL } from '../telemetry/attributes.js';
-
-/** Attribute and event names of the evidence contract (recorded by the guard with `evidence: true`). */
-export const EVIDENCE_ATTR = 'tessera.evidence';
-export const ENFORCED_ATTR = 'tessera.enforced';
-export const RETRIEVAL_EVENT = 'tessera.retrieval';
-export const RETRIEVAL_ATTR = {
-  SOURCE: 'tessera.retrieval.source',
-  RECORDS: 'tessera.retrieval.records',
-  BYTES: 'tessera.retrieval.bytes',
-  LABELS: 'tessera.retrieval.labels',
-} as const;
+import { ATTR, EVENT, OPERATION_EXECUTE_TOOL } from '../telemetry/attributes.js';
+import type { EvidenceShape } from '../telemetry/evidence.js';
 
 /** The shape of one argument value, as the evidence records it. */
-export type Shape =
-  | { readonly t: 'url'; readonly scheme: string; readonly host: string }
-  | { readonly t: 'email'; readonly domain: string; readonly h: string }
-  | { readonly t: 'path'; readonly dir: string }
-  | { readonly t: 'string'; readonly len: number; readonly h: string }
-  | { readonly t: 'number'; readonly v: number }
-  | { readonly t: 'boolean'; readonly v: boolean }
-  | { readonly t: 'array'; readonly len: number; readonly items: readonly Shape[] }
-  | { readonly t: 'object'; readonly keys: number };
+export type Shape = EvidenceShape;
 
 export interface Evidence {
   readonly purpose: string;
@@ -93,6 +75,8 @@ function readShape(v: unknown, depth: number): Shape | undefined {
     }
     case 'object':
       return count(v.keys) ? { t: 'object', keys: v.keys } : undefined;
+    case 'null':
+      return { t: 'null' };
     default:
       return undefined;
   }
@@ -135,15 +119,15 @@ export function observeSpan(span: SpanView): ObservedCall | undefined {
   if (get(ATTR.OPERATION_NAME) !== OPERATION_EXECUTE_TOOL) return undefined;
   const decision = get(ATTR.DECISION);
   if (decision !== 'allow' && decision !== 'deny' && decision !== 'error') return undefined;
-  const rawEvidence = get(EVIDENCE_ATTR);
+  const rawEvidence = get(ATTR.EVIDENCE);
   const evidence = typeof rawEvidence === 'string' ? parseEvidence(rawEvidence) : undefined;
   const retrievals: Retrieval[] = [];
   for (const e of span.events) {
-    if (e.name !== RETRIEVAL_EVENT) continue;
-    const labels = e.attribute(RETRIEVAL_ATTR.LABELS);
+    if (e.name !== EVENT.RETRIEVAL) continue;
+    const labels = e.attribute(EVENT.RETRIEVAL_LABELS);
     retrievals.push({
-      records: nonNegative(e.attribute(RETRIEVAL_ATTR.RECORDS)),
-      bytes: nonNegative(e.attribute(RETRIEVAL_ATTR.BYTES)),
+      records: nonNegative(e.attribute(EVENT.RETRIEVAL_RECORDS)),
+      bytes: nonNegative(e.attribute(EVENT.RETRIEVAL_BYTES)),
       labels: Array.isArray(labels) ? labels.filter((l): l is string => typeof l === 'string') : [],
     });
   }
@@ -154,7 +138,7 @@ export function observeSpan(span: SpanView): ObservedCall | undefined {
     capabilityId: text(get(ATTR.CAPABILITY_ID)),
     decision,
     code: text(get(ATTR.DENIAL_CODE)),
-    enforced: get(ENFORCED_ATTR) !== false,
+    enforced: get(ATTR.ENFORCED) !== false,
     startMs: span.startMs,
     evidence,
     malformedEvidence: rawEvidence !== undefined && evidence === undefined,

@@ -22,7 +22,7 @@ const host = fc.constantFrom('example.com', 'a.example.com', 'b.a.example.com', 
 const url = fc.tuple(fc.constantFrom('https', 'http'), host, fc.constantFrom('', 'p', 'a/b')).map(([s, h, p]) => `${s}://${h}/${p}`);
 const email = fc.tuple(fc.constantFrom('ann', 'ops', 'x'), fc.constantFrom('example.com', 'evil.com', 'a.example.com')).map(([u, d]) => `${u}@${d}`);
 const plain = fc.constantFrom('', 'a', 'ab', 'abc', 'b', 'ops', '4711', 'f', '@example.com', 'sub/../../x', '../x', './y');
-const scalarValue = fc.oneof(path, url, email, plain, fc.integer({ min: -3, max: 12 }), fc.double({ min: -5, max: 20, noNaN: true }), fc.boolean());
+const scalarValue = fc.oneof(path, url, email, plain, fc.integer({ min: -3, max: 12 }), fc.double({ min: -5, max: 20, noNaN: true }), fc.boolean(), fc.constant(null));
 const value = fc.oneof({ arbitrary: scalarValue, weight: 6 }, { arbitrary: fc.array(scalarValue, { maxLength: 4 }), weight: 1 }, { arbitrary: fc.constant(undefined), weight: 1 });
 
 const ARGS = ['a', 'b'] as const;
