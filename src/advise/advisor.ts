@@ -109,6 +109,8 @@ export interface GroupAdvice {
 export interface Advice {
   readonly groups: readonly GroupAdvice[];
   readonly calls: number;
+  /** Calls whose span carried evidence. */
+  readonly withEvidence: number;
   /** Calls with an evidence attribute this reader could not read (left as if without evidence). */
   readonly malformedEvidence: number;
 }
@@ -177,6 +179,7 @@ export function createAdvisor(options: AdviseOptions = {}): Advisor {
   const groups = new Map<string, GroupFold>();
   const intents = new Map<string, IntentFold>();
   let calls = 0;
+  let withEvidence = 0;
   let malformed = 0;
 
   const groupOf = (agent: string, purpose: string | undefined): GroupFold => {
@@ -202,6 +205,7 @@ export function createAdvisor(options: AdviseOptions = {}): Advisor {
     add(call) {
       calls++;
       if (call.malformedEvidence) malformed++;
+      if (call.evidence !== undefined) withEvidence++;
       const ik = key(call.agent, call.intentId);
       let intent = intents.get(ik);
       if (intent === undefined) {
@@ -313,7 +317,7 @@ export function createAdvisor(options: AdviseOptions = {}): Advisor {
         out.push(adviseGroup(g, s, { margin, numberMargin, minTtlSec, audience: options.audience }));
       }
       out.sort((a, b) => a.agent.localeCompare(b.agent) || (a.purpose ?? '').localeCompare(b.purpose ?? ''));
-      return { groups: out, calls, malformedEvidence: malformed };
+      return { groups: out, calls, withEvidence, malformedEvidence: malformed };
     },
   };
 

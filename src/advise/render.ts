@@ -74,6 +74,7 @@ export function renderAdviceText(a: Advice): string {
 export function adviceJson(a: Advice): unknown {
   return {
     calls: a.calls,
+    withEvidence: a.withEvidence,
     malformedEvidence: a.malformedEvidence,
     groups: a.groups.map((g) => ({ ...g, overGrant: overGrant(g) })),
   };

@@ -153,3 +153,27 @@ describe('tessera advise', () => {
     expect(bad.err).toMatch(/^tessera advise: grant spec bad-grant\.json: grant\.tools\["fs\.read"\]\.args\.path\.pathWithin: pathWithin must be an absolute, normalized POSIX path/);
   });
 });
+
+describe('tessera audit: the advice section of the page', () => {
+  test('per agent and purpose: tools used, over-grant findings and the advised grant, every value escaped', async () => {
+    const hostile = '<img src=x onerror="alert(1)">';
+    writeFileSync(join(h.dir, 'hostile.json'), await otlpJsonOf(guardSpans([...CALLS, { tool: 'fs.read', args: { path: '/srv/x' }, purpose: hostile, intent: 'ticket-9' }])));
+    const r = await h.run(['audit', '--grant', 'recorded.json', '--html', 'page.html', 'hostile.json']);
+    expect(r.code).toBe(0);
+    const page = readFileSync(join(h.dir, 'page.html'), 'utf8');
+    const section = page.slice(page.indexOf('<h2>Least-privilege advice</h2>'), page.indexOf('<h2>Calls</h2>'));
+    expect(section).toContain(`<h3><span class="agent">${AGENT}</span> <span class="intent">purpose ${PURPOSE}</span></h3>`);
+    expect(section).toContain('<b class="deny">1 would have been denied in enforce mode</b> (arguments_out_of_scope 1)');
+    expect(section).toContain('<li>tool fs.delete: granted, never called</li>');
+    expect(section).toContain('<li>tool fs.read, argument path: granted pathWithin &#39;/srv&#39;; used 2 call(s): paths under /srv/data/reports; advised pathWithin &#39;/srv/data/reports&#39;</li>');
+    expect(section).toContain('&quot;pathWithin&quot;: &quot;/srv/data/reports&quot;');
+    expect(section).toContain('purpose &lt;img src=x onerror=&quot;alert(1)&quot;&gt;</span>');
+    expect(page).not.toContain(hostile);
+  });
+
+  test('spans without evidence and no grant: no advice section', async () => {
+    writeFileSync(join(h.dir, 'bare.json'), await otlpJsonOf(guardSpans([{ tool: 'fs.read', args: { path: '/srv/x' }, evidence: false }])));
+    expect((await h.run(['audit', '--html', 'bare.html', 'bare.json'])).code).toBe(0);
+    expect(readFileSync(join(h.dir, 'bare.html'), 'utf8')).not.toContain('Least-privilege advice');
+  });
+});

@@ -90,6 +90,20 @@ async function writeGrants(io: CliIo, advice: Advice, out: string, force: boolea
   return written;
 }
 
+/** The grant specs named by `--grant`, checked; a bad one fails naming its file. */
+export async function readGrants(io: CliIo, paths: readonly string[]): Promise<GrantSpec[]> {
+  const grants: GrantSpec[] = [];
+  for (const path of paths) {
+    const value = await readStructured(io, path, 'grant spec');
+    try {
+      grants.push(parseGrantSpec(value, `grant spec ${path}`));
+    } catch (err) {
+      throw new CliError(err instanceof Error ? err.message : `grant spec ${path}: invalid`);
+    }
+  }
+  return grants;
+}
+
 export async function advise(argv: readonly string[], io: CliIo): Promise<ExitCode> {
   const p = parseCommand(adviseSpec, argv);
   if (p.help) {
@@ -101,15 +115,7 @@ export async function advise(argv: readonly string[], io: CliIo): Promise<ExitCo
   const marginText = str(p, 'margin');
   const margin = marginText === undefined ? undefined : Number(marginText);
   if (margin !== undefined && !(/^\d+(\.\d+)?$/.test(marginText!) && margin <= 100)) throw new CliUsageError('--margin must be a number from 0 to 100, e.g. 0.5');
-  const grants: GrantSpec[] = [];
-  for (const path of list(p, 'grant')) {
-    const value = await readStructured(io, path, 'grant spec');
-    try {
-      grants.push(parseGrantSpec(value, `grant spec ${path}`));
-    } catch (err) {
-      throw new CliError(err instanceof Error ? err.message : `grant spec ${path}: invalid`);
-    }
-  }
+  const grants = await readGrants(io, list(p, 'grant'));
   const audience = str(p, 'audience');
   const advisor = createAdvisor({ grants, ...(margin === undefined ? {} : { margin }), ...(audience === undefined ? {} : { audience }) });
   for (const file of await inputFiles(io, p.positionals)) {
