@@ -185,14 +185,30 @@ function anyValue(v: unknown): unknown {
   return undefined;
 }
 
+/** The attributes the advisor reads; any other key is skipped without decoding its value. */
+const WANTED: ReadonlySet<string> = new Set([
+  ATTR.OPERATION_NAME,
+  ATTR.DECISION,
+  ATTR.EVIDENCE,
+  ATTR.TOOL_NAME,
+  ATTR.AGENT_ID,
+  ATTR.INTENT_ID,
+  ATTR.CAPABILITY_ID,
+  ATTR.DENIAL_CODE,
+  ATTR.ENFORCED,
+  EVENT.RETRIEVAL_RECORDS,
+  EVENT.RETRIEVAL_BYTES,
+  EVENT.RETRIEVAL_LABELS,
+]);
+
 function otlpAttributes(list: unknown): AttributeGetter {
-  const map = new Map<string, unknown>();
+  const found = new Map<string, unknown>();
   if (Array.isArray(list)) {
     for (const kv of list as { key?: unknown; value?: unknown }[]) {
-      if (kv !== null && typeof kv === 'object' && typeof kv.key === 'string') map.set(kv.key, anyValue(kv.value));
+      if (kv !== null && typeof kv === 'object' && typeof kv.key === 'string' && WANTED.has(kv.key)) found.set(kv.key, anyValue(kv.value));
     }
   }
-  return (key) => map.get(key);
+  return (key) => found.get(key);
 }
 
 const nanosToMs = (n: unknown): number => {

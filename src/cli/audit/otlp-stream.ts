@@ -79,14 +79,31 @@ export async function streamOtlpSpans(
     if (keyParts !== undefined) keyStart = 0;
     while (i < n) {
       if (spanStart >= 0) {
-        // Inside a span: only nesting and strings matter until it closes.
-        for (; i < n; i++) {
-          const c = chunk[i]!;
+        // Inside a span: only nesting and strings matter until it closes. Most of a span is
+        // string content, skipped with indexOf rather than byte by byte.
+        while (i < n) {
           if (inString) {
-            if (escaped) escaped = false;
-            else if (c === BACKSLASH) escaped = true;
-            else if (c === QUOTE) inString = false;
-          } else if (c === QUOTE) inString = true;
+            if (escaped) {
+              escaped = false;
+              i++;
+              continue;
+            }
+            const q = chunk.indexOf(QUOTE, i);
+            if (q < 0) {
+              let run = 0;
+              for (let k = n - 1; k >= i && chunk[k] === BACKSLASH; k--) run++;
+              escaped = run % 2 === 1;
+              i = n;
+              break;
+            }
+            let run = 0;
+            for (let k = q - 1; k >= i && chunk[k] === BACKSLASH; k--) run++;
+            i = q + 1;
+            if (run % 2 === 0) inString = false;
+            continue;
+          }
+          const c = chunk[i]!;
+          if (c === QUOTE) inString = true;
           else if (c === OPEN_OBJ || c === OPEN_ARR) spanDepth++;
           else if (c === CLOSE_OBJ || c === CLOSE_ARR) {
             if (--spanDepth === 0) {
@@ -100,6 +117,7 @@ export async function streamOtlpSpans(
               break;
             }
           }
+          i++;
         }
         continue;
       }
