@@ -240,3 +240,56 @@ test('every advised constraint is one the grammar accepts, and accepts every val
     for (const v of values[k]!) expect(check(v, k)).toBeUndefined();
   }
 });
+
+describe('docs/advise.md: what shapes the advice', () => {
+  test('a call allowed whose tool then threw (error) counts as allowed; an enforce-mode denial is counted and shapes nothing', () => {
+    const group = only([
+      { tool: 'pay', args: { amount: 5 }, decision: 'error' },
+      { tool: 'pay', args: { amount: 500 }, decision: 'deny', code: 'arguments_out_of_scope' },
+    ]);
+    expect(group.allowed).toBe(1);
+    expect(group.denied).toBe(1);
+    expect(group.grant!.tools.pay!.args).toEqual({ amount: { min: 5, max: 5 } });
+  });
+
+  test('a granted in-list of numbers or paths is narrowed by value and by directory', () => {
+    const g = grant({ t: { args: { n: { in: [1, 2, 3] }, p: { in: ['/srv/a/x', '/srv/a/y', '/srv/b/z'] } } } });
+    expect(only([{ tool: 't', args: { n: 2, p: '/srv/a/x' } }], { grants: [g] }).grant!.tools.t!.args).toEqual({
+      n: { eq: 2, min: 2, max: 2 },
+      p: { in: ['/srv/a/x', '/srv/a/y'], pathWithin: '/srv/a' },
+    });
+  });
+
+  test('optional stays only where the granted constraint was optional', () => {
+    const g = grant({ t: { args: { a: { min: 0, optional: true } } } });
+    expect(argOf([{ tool: 't', args: { a: 3 } }, { tool: 't', args: {} }], 't', 'a', { grants: [g] })).toEqual({ min: 3, max: 3, optional: true });
+    expect(argOf([{ tool: 't', args: { a: 3 } }], 't', 'a', { grants: [g] })).toEqual({ min: 3, max: 3 });
+  });
+
+  test('retrieval labels: at most 256, else none are advised', () => {
+    const labels = Array.from({ length: 257 }, (_, i) => `l${i}`);
+    expect(only([{ tool: 'db', retrievals: [{ records: 1, bytes: 1, labels }] }]).grant!.tools.db!.retrieval!.labels).toBeUndefined();
+    expect(only([{ tool: 'db', retrievals: [{ records: 1, bytes: 1, labels: labels.slice(0, 256) }] }]).grant!.tools.db!.retrieval!.labels).toHaveLength(256);
+  });
+});
+
+describe('docs/advise.md: limits of the evidence', () => {
+  const refuses = (c: Parameters<typeof compileConstraint>[0] | undefined, value: string) => compileConstraint(c!)(value, 'x');
+  test('a path with a ".." segment is recorded normalised; the advised pathWithin refuses it as written', () => {
+    const c = argOf([{ tool: 'fs', args: { p: '/srv/a/../b/x' } }], 'fs', 'p');
+    expect(c).toEqual({ pathWithin: '/srv/b' });
+    expect(refuses(c, '/srv/a/../b/x')).toBe("x must be an absolute path within /srv/b, but it contains a '..' segment");
+  });
+
+  test('a URL with capitals in its host: the advised hostIn refuses it as written', () => {
+    const c = argOf([{ tool: 'web', args: { u: 'https://API.example.com/' } }], 'web', 'u');
+    expect(c).toEqual({ hostIn: ['api.example.com'] });
+    expect(refuses(c, 'https://API.example.com/')).toBe('x must write the host in lowercase');
+  });
+
+  test('an email domain with capitals does not end with the advised "@domain"', () => {
+    const c = argOf([{ tool: 'mail', args: { to: 'ann@Example.COM' } }], 'mail', 'to');
+    expect(c).toEqual({ endsWith: '@example.com' });
+    expect(refuses(c, 'ann@Example.COM')).toBe('x must be a string ending with "@example.com" (got a string of 15 characters that does not)');
+  });
+});

@@ -95,3 +95,23 @@ describe('expectLeastPrivilege', () => {
     expect(checkLeastPrivilege({ agent: AGENT, intent, tools: { 'web.get': { args: { url: { hostIn: ['api.example.com'] } }, maxCalls: 1 } } }, mixed).pass).toBe(true);
   });
 });
+
+describe('expectLeastPrivilege: the grant as a capability token, and what is not judged', () => {
+  test('a capability token is judged by its claims; its ttl is not judged', async () => {
+    const { createAuthority } = await import('../../src/index.js');
+    const authority = await createAuthority({ issuer: 'https://authz.example.com' });
+    const token = await authority.grant({
+      agent: AGENT,
+      audience: 'support-app',
+      intent,
+      ttl: '1h',
+      tools: { 'web.get': { args: { url: { hostIn: ['api.example.com'] } }, maxCalls: 1 } },
+    });
+    const used = guardSpans([{ tool: 'web.get', args: { url: 'https://api.example.com/' } }]);
+    expect(checkLeastPrivilege(token, used).pass).toBe(true);
+    const wide = await authority.grant({ agent: AGENT, audience: 'support-app', intent, tools: { 'web.get': { maxCalls: 1 } } });
+    expect(checkLeastPrivilege(wide, used).findings).toEqual([
+      "tool web.get, argument url: granted no constraint; used 1 call(s): URLs on 1 host(s): api.example.com; advised hostIn ['api.example.com'] over https",
+    ]);
+  });
+});
