@@ -146,14 +146,16 @@ interface IntentFold {
   last: number;
   allowed: number;
   denied: number;
-  readonly wouldDeny: Map<string, number>;
+  /** Kept small: one intent per task, and a fold may hold many; the rarer maps start undefined. */
+  wouldDeny: Map<string, number> | undefined;
   readonly calls: Map<string, number>;
-  readonly retrieved: Map<string, { records: number; bytes: number }>;
+  retrieved: Map<string, { records: number; bytes: number }> | undefined;
   /** Tools called without evidence, whose group is known only once the intent's purpose is. */
-  readonly withoutEvidence: Map<string, number>;
+  withoutEvidence: Map<string, number> | undefined;
 }
 
-const key = (...parts: (string | undefined)[]): string => JSON.stringify(parts);
+/** An unambiguous key for two untrusted names (the first's length keeps them apart). */
+const key = (a: string, b: string | undefined): string => (b === undefined ? `${a.length}:${a}` : `${a.length}:${a}\u0000${b}`);
 
 function grantedValues(c: ArgConstraint | undefined): GrantedValues | undefined {
   if (c === undefined) return undefined;
@@ -216,17 +218,21 @@ export function createAdvisor(options: AdviseOptions = {}): Advisor {
           last: call.startMs,
           allowed: 0,
           denied: 0,
-          wouldDeny: new Map(),
+          wouldDeny: undefined,
           calls: new Map(),
-          retrieved: new Map(),
-          withoutEvidence: new Map(),
+          retrieved: undefined,
+          withoutEvidence: undefined,
         };
         intents.set(ik, intent);
       }
       intent.purpose ??= call.evidence?.purpose;
       if (call.decision === 'deny') {
         if (call.enforced) intent.denied++;
-        else intent.wouldDeny.set(call.code ?? 'unknown', (intent.wouldDeny.get(call.code ?? 'unknown') ?? 0) + 1);
+        else {
+          const code = call.code ?? 'unknown';
+          intent.wouldDeny ??= new Map();
+          intent.wouldDeny.set(code, (intent.wouldDeny.get(code) ?? 0) + 1);
+        }
         return;
       }
       intent.allowed++;
@@ -242,12 +248,14 @@ export function createAdvisor(options: AdviseOptions = {}): Advisor {
         bytes += r.bytes;
       }
       if (call.retrievals.length > 0) {
+        intent.retrieved ??= new Map();
         const sum = intent.retrieved.get(call.tool) ?? { records: 0, bytes: 0 };
         sum.records += records;
         sum.bytes += bytes;
         intent.retrieved.set(call.tool, sum);
       }
       if (call.evidence === undefined) {
+        intent.withoutEvidence ??= new Map();
         intent.withoutEvidence.set(call.tool, (intent.withoutEvidence.get(call.tool) ?? 0) + 1);
         return;
       }
@@ -297,14 +305,14 @@ export function createAdvisor(options: AdviseOptions = {}): Advisor {
         s.intents++;
         s.allowed += intent.allowed;
         s.denied += intent.denied;
-        for (const [code, n] of intent.wouldDeny) s.wouldDeny.set(code, (s.wouldDeny.get(code) ?? 0) + n);
+        for (const [code, n] of intent.wouldDeny ?? []) s.wouldDeny.set(code, (s.wouldDeny.get(code) ?? 0) + n);
         if (intent.allowed > 0) s.longestMs = Math.max(s.longestMs, intent.last - intent.first);
         for (const [tool, n] of intent.calls) s.maxCalls.set(tool, Math.max(s.maxCalls.get(tool) ?? 0, n));
-        for (const [tool, r] of intent.retrieved) {
+        for (const [tool, r] of intent.retrieved ?? []) {
           s.maxRecords.set(tool, Math.max(s.maxRecords.get(tool) ?? 0, r.records));
           s.maxBytes.set(tool, Math.max(s.maxBytes.get(tool) ?? 0, r.bytes));
         }
-        for (const [tool, n] of intent.withoutEvidence) {
+        for (const [tool, n] of intent.withoutEvidence ?? []) {
           const t = toolOf(g, tool);
           t.calls += n;
           t.withoutEvidence += n;

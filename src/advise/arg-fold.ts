@@ -13,8 +13,12 @@ import type { Shape } from './observed-call.js';
 export const SET_CAP = 256;
 /** Most distinct hashed values counted per capability ("used 2 addresses"). */
 export const DISTINCT_CAP = 1000;
-/** Most capabilities whose distinct values are counted at once. */
-const CAPABILITY_CAP = 4096;
+/**
+ * Most capabilities whose distinct values are counted at once, per argument. Calls of one task
+ * come together, so the oldest is usually done; one that comes back is counted afresh, and the
+ * figure reported is then a lower bound.
+ */
+const CAPABILITY_CAP = 64;
 /** An array shape lists at most this many items; a longer array was not seen whole. */
 const EVIDENCE_ITEMS = 16;
 
