@@ -9,9 +9,11 @@ import { createAdvisor, type GrantSpec, type GroupAdvice } from '../advise/advis
 import { parseGrantSpec } from '../advise/grant-spec.js';
 import { observeReadableSpan } from '../advise/observed-call.js';
 import { overGrant } from '../advise/render.js';
+import type { ToolGrant } from '../capability/claims.js';
 import { toolsWithin } from '../capability/subsumption.js';
 import { spansOf, type SpanSource } from './expect-span.js';
 
+/** How much headroom above use `expectLeastPrivilege` accepts. */
 export interface LeastPrivilegeOptions {
   /**
    * Headroom allowed above use, as a fraction: with 0.5, `maxCalls`, retrieval bounds and number
@@ -21,14 +23,17 @@ export interface LeastPrivilegeOptions {
 }
 
 /** A grant as `authority.grant()` takes it (or the test authority's `grant`), or a capability token. */
-export type LeastPrivilegeGrant = string | { agent?: string; intent?: { id: string; purpose: string }; tools: GrantSpec['tools']; [key: string]: unknown };
+export type LeastPrivilegeGrant = string | { agent?: string; intent?: { id: string; purpose: string }; tools: Record<string, ToolGrant>; [key: string]: unknown };
 
+/** What `checkLeastPrivilege` found. */
 export interface LeastPrivilegeResult {
+  /** True when the grant allows no more than the calls used. */
   readonly pass: boolean;
   /** What the grant allows beyond use, one line each. */
   readonly findings: readonly string[];
   /** The tighter grant's tools (the grant itself when it passes). */
-  readonly tighter: GrantSpec['tools'];
+  readonly tighter: Record<string, ToolGrant>;
+  /** The findings and the diff, as the thrown error says them. */
   readonly message: string;
 }
 
