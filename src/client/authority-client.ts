@@ -44,7 +44,7 @@ export interface RequestCapabilityOptions {
   /** The guard deployment that will enforce the capability. */
   audience: string;
   intent: Intent;
-  /** Tool name → `{ args?, maxCalls? }`, as in a grant. */
+  /** Tool name → `{ args?, maxCalls?, retrieval? }`, as in a grant. */
   tools: Record<string, ToolGrant>;
   /** Lifetime to ask for: seconds or `"30s"`, `"5m"`, `"1h"`. Above the authority's ceiling it is refused, not shortened. */
   ttl?: Duration;
@@ -149,7 +149,14 @@ function authorityUrl(value: URL | string, where: string): URL {
 function authorizationDetails(intent: Intent, tools: Record<string, ToolGrant>): string {
   const details: unknown[] = [{ type: 'tessera_intent', id: intent.id, purpose: intent.purpose }];
   for (const [tool, grant] of Object.entries(tools)) {
-    details.push({ type: 'tessera_tool', tool, ...(grant.args !== undefined ? { args: grant.args } : {}), ...(grant.maxCalls !== undefined ? { maxCalls: grant.maxCalls } : {}) });
+    details.push({
+      type: 'tessera_tool',
+      tool,
+      ...(grant.args !== undefined ? { args: grant.args } : {}),
+      ...(grant.maxCalls !== undefined ? { maxCalls: grant.maxCalls } : {}),
+      // A bound left out would be a wider grant than the one asked for.
+      ...(grant.retrieval !== undefined ? { retrieval: grant.retrieval } : {}),
+    });
   }
   return JSON.stringify(details);
 }

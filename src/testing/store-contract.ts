@@ -212,6 +212,31 @@ function contract(makeSubject: () => StoreContractSubject, shortTtl: number, opt
     expect(await s.store.consumeCredential(id('cred'))).toBe('unknown');
   });
 
+  // Optional for a store: without it, a grant with a per-intent retrieval bound denies.
+  test('addWithin adds every amount or none, refusing with the total of the counter it names', async (ctx) => {
+    if (s.store.addWithin === undefined) return ctx.skip();
+    const records = `retrieval:${id('intent')}:t:records`;
+    const bytes = `retrieval:${id('intent')}:t:bytes`;
+    const both = (r: number, b: number) => [
+      { key: records, amount: r, limit: 10, ttlMs: TTL },
+      { key: bytes, amount: b, limit: 100, ttlMs: TTL },
+    ];
+    expect(await s.store.addWithin(both(6, 60))).toEqual({ ok: true });
+    expect(await s.store.addWithin(both(1, 41))).toEqual({ ok: false, key: bytes, limit: 100, total: 60 });
+    expect(await s.store.addWithin(both(4, 40))).toEqual({ ok: true });
+    expect(await s.store.addWithin(both(1, 0))).toEqual({ ok: false, key: records, limit: 10, total: 10 });
+    expect(await s.store.addWithin(both(0, 0))).toEqual({ ok: true });
+  });
+
+  test('addWithin sums expire with their ttl', async (ctx) => {
+    if (s.store.addWithin === undefined) return ctx.skip();
+    const key = `retrieval:${id('intent')}:t:records`;
+    expect(await s.store.addWithin([{ key, amount: 5, limit: 5, ttlMs: shortTtl }])).toEqual({ ok: true });
+    expect(await s.store.addWithin([{ key, amount: 1, limit: 5, ttlMs: shortTtl }])).toEqual({ ok: false, key, limit: 5, total: 5 });
+    await s.elapse(shortTtl * 2);
+    expect(await s.store.addWithin([{ key, amount: 1, limit: 5, ttlMs: shortTtl }])).toEqual({ ok: true });
+  });
+
   test('a credential past its ttl is unknown', async () => {
     const cred = id('cred');
     await s.store.reserve(reservation({ credentials: [{ id: cred, ttlMs: shortTtl }] }));

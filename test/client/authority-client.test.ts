@@ -70,6 +70,13 @@ describe('requestCapability', () => {
     expect(ran).toEqual(['T-1']);
   });
 
+  test('a retrieval bound travels to the authority and back into the capability', async () => {
+    const retrieval = { maxRecords: 50, labels: ['public'], perIntent: { maxBytes: 10_000 } };
+    const handle = await ask({ tools: { 'tickets.read': { maxCalls: 3, retrieval } } });
+    expect(decodeJwt(handle.capability).tools).toEqual({ 'tickets.read': { maxCalls: 3, retrieval } });
+    expect(handle.authorizationDetails).toEqual([{ type: 'tessera_intent', ...INTENT }, { type: 'tessera_tool', tool: 'tickets.read', maxCalls: 3, retrieval }]);
+  });
+
   test('with an Ed25519 agent key the capability is DPoP-bound to it; the guard then needs the key to call', async () => {
     const key = await createAgentKey();
     const handle = await ask({ key });

@@ -194,6 +194,8 @@ describe('shadow mode records what enforce mode decides, and runs the tool', () 
     const shadow = w.guardIn('shadow');
     await shadow.guard.withCapability(await w.grant(), () => shadow.readTicket(TICKET));
     expect(shadow.ran).toEqual([{ ticketId: '4711', credential: expect.any(String) }]);
+    // Its single-use credential was revoked when the call ended.
+    expect(await shadow.guard.store.consumeCredential(shadow.ran[0]!.credential!)).toBe('revoked');
     const span = await lastSpan();
     expect(span.attributes).toMatchObject({ 'tessera.decision': 'allow', 'tessera.enforced': false });
     expect(span.attributes).not.toHaveProperty('tessera.denial.code');
@@ -217,6 +219,36 @@ describe('shadow mode records what enforce mode decides, and runs the tool', () 
     const whoami = guardTool(guard, { name: 'whoami', description: 'w', input: z.object({}), risk: 'read' }, (_a, ctx) => ctx.agent.id);
     const err = await whoami({}).catch((e: unknown) => e);
     expect(isToolDeniedError(err) && err.code).toBe('capability_missing');
+  });
+});
+
+describe('who is asked in shadow mode', () => {
+  test('the approver is asked only about calls no earlier stage would deny', async () => {
+    const w = await world();
+    const asked: string[] = [];
+    const shadow = w.guardIn('shadow', { approver: (r) => (asked.push(String(r.argsPreview.ticketId)), { approved: true, approver: 'alice' }) }, 'external');
+    const token = await w.grant({ 'tickets.read': { args: { ticketId: { eq: '4711' } } } });
+    await shadow.guard.withCapability(token, () => shadow.readTicket({ ticketId: '9999' }));
+    await shadow.guard.withCapability(token, () => shadow.readTicket(TICKET));
+    expect(asked).toEqual(['4711']);
+    expect(shadow.ran.map((r) => r.ticketId)).toEqual(['9999', '4711']);
+    const spans = await capture.spans();
+    expect(spans.map((s) => [s.attributes['tessera.decision'], s.attributes['tessera.approval.decision']])).toEqual([
+      ['deny', undefined],
+      ['allow', 'approved'],
+    ]);
+  });
+
+  test('policy is not asked when the identity could not be bound', async () => {
+    const w = await world();
+    let asked = 0;
+    const shadow = w.guardIn('shadow', {
+      identity: { verify: () => Promise.reject(new Error('ECONNREFUSED')) },
+      policy: { name: 'count', evaluate: () => (asked++, { effect: 'allow', reason: 'ok' }) },
+    });
+    await shadow.guard.withCapability({ capability: await w.grant(), identity: 'x.y.z' }, () => shadow.readTicket(TICKET));
+    expect(asked).toBe(0);
+    expect(shadow.ran).toHaveLength(1);
   });
 });
 

@@ -65,7 +65,16 @@ describe('shapes', () => {
   test('arrays keep 16 item shapes and their full length', () => {
     const e = callEvidence('c', 'p', { ids: Array.from({ length: 40 }, (_, i) => i) });
     expect(e.args.ids).toMatchObject({ t: 'array', len: 40 });
-    expect((e.args.ids as { items: unknown[] }).items).toHaveLength(16);
+    expect(e.args.ids?.t === 'array' && e.args.ids.items).toHaveLength(16);
+  });
+
+  test('arrays nested beyond four levels keep their length only', () => {
+    const e = callEvidence('c', 'p', { deep: [[[[['secret']]]]] });
+    expect(e.args.deep).toEqual({
+      t: 'array',
+      len: 1,
+      items: [{ t: 'array', len: 1, items: [{ t: 'array', len: 1, items: [{ t: 'array', len: 1, items: [{ t: 'array', len: 1, items: [] }] }] }] }],
+    });
   });
 
   test('the hash is salted by capability and argument: the same value hashes differently under another', () => {

@@ -142,6 +142,7 @@ const toolDetail = z.strictObject({
   tool: toolNameSchema,
   args: z.unknown().optional(),
   maxCalls: z.unknown().optional(),
+  retrieval: z.unknown().optional(),
 });
 
 interface RequestedGrant {
@@ -175,9 +176,13 @@ export function parseAuthorizationDetails(raw: string | undefined): RequestedGra
     } else if (type === 'tessera_tool') {
       const r = toolDetail.safeParse(entry);
       if (!r.success) throw invalidDetails(describeIssues(r.error, `authorization_details[${i}]`));
-      const { tool, args, maxCalls } = r.data;
+      const { tool, args, maxCalls, retrieval } = r.data;
       if (Object.hasOwn(tools, tool)) throw invalidDetails(`authorization_details names the tool "${tool}" more than once`);
-      const g = toolGrantSchema.safeParse({ ...(args === undefined ? {} : { args }), ...(maxCalls === undefined ? {} : { maxCalls }) });
+      const g = toolGrantSchema.safeParse({
+        ...(args === undefined ? {} : { args }),
+        ...(maxCalls === undefined ? {} : { maxCalls }),
+        ...(retrieval === undefined ? {} : { retrieval }),
+      });
       if (!g.success) throw invalidDetails(describeIssues(g.error, `authorization_details[${i}]`));
       tools[tool] = g.data;
     } else {
@@ -198,6 +203,7 @@ function grantedDetails(intent: RequestedGrant['intent'], tools: Record<string, 
       tool,
       ...(g.args === undefined ? {} : { args: g.args }),
       ...(g.maxCalls === undefined ? {} : { maxCalls: g.maxCalls }),
+      ...(g.retrieval === undefined ? {} : { retrieval: g.retrieval }),
     })),
   ];
 }
