@@ -3,7 +3,8 @@
  * the guard records an allowed call with evidence; reads carry a retrieval event; one call in 50
  * is a shadow-mode denial), streamed by the command in a process of its own, so that its peak RSS
  * is its own. The run is timed in wall time (the child's CPU time is reported beside it), in one
- * round with the floors (a run reads 1.7 GB: one is long enough to time). Target: under 30 s, memory bounded.
+ * round with the floors (a run reads 1.7 GB: one is long enough to time). Target: under 30 s,
+ * memory bounded.
  */
 import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
