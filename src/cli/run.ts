@@ -2,6 +2,7 @@
  * The `tessera` command: dispatch, top-level help, and the one place errors become exit codes.
  */
 import { safeWord } from './args.js';
+import { advise } from './commands/advise.js';
 import { audit } from './commands/audit.js';
 import { authorityCommand } from './commands/authority.js';
 import { check } from './commands/check.js';
@@ -29,6 +30,7 @@ const COMMANDS: ReadonlyMap<string, { run: Command; summary: string }> = new Map
   ['authority', { run: authorityCommand, summary: 'authority serve: run the authority as a service' }],
   ['gateway', { run: gateway, summary: 'put MCP servers behind the guard (stdio or HTTP)' }],
   ['audit', { run: audit, summary: 'summarize exported spans (OTLP JSON) as text and HTML' }],
+  ['advise', { run: advise, summary: 'least-privilege grants and over-grant report from recorded evidence' }],
   ['schema', { run: schema, summary: 'print the span and metric schema' }],
   ['demo', { run: demo, summary: 'run the demo agent task' }],
 ]);

@@ -14,6 +14,8 @@ export type { ManualClock } from './clock.js';
 export { createSpanCapture, summarizeSpan } from './span-capture.js';
 export type { SpanCapture, SpanSummary } from './span-capture.js';
 export { expectSpan } from './expect-span.js';
+export { checkLeastPrivilege, expectLeastPrivilege } from './expect-least-privilege.js';
+export type { LeastPrivilegeGrant, LeastPrivilegeOptions, LeastPrivilegeResult } from './expect-least-privilege.js';
 export type { SpanExpectation, SpanSource } from './expect-span.js';
 export { createTestAuthority } from './test-authority.js';
 export type { TestAuthority, TestAuthorityOptions, TestGrant } from './test-authority.js';

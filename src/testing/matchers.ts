@@ -12,6 +12,7 @@ import { expect, type MatcherState } from 'vitest';
 import { DENIAL_CODES, isToolDeniedError, type DenialCode } from '../errors.js';
 import { describeSpans, summarizeSpan } from './span-capture.js';
 import { spansOf, type SpanSource } from './expect-span.js';
+import { checkLeastPrivilege, type LeastPrivilegeGrant, type LeastPrivilegeOptions } from './expect-least-privilege.js';
 
 interface DenialLike {
   readonly code: DenialCode;
@@ -105,10 +106,19 @@ function toHaveRecordedSideEffect(this: MatcherState, received: unknown, kind: s
   };
 }
 
+function toBeLeastPrivilege(this: MatcherState, received: unknown, spans: SpanSource, options: LeastPrivilegeOptions = {}) {
+  const r = checkLeastPrivilege(received as LeastPrivilegeGrant, spans, options);
+  return {
+    pass: r.pass,
+    message: () => (this.isNot ? 'expected the grant to allow more than its scenario used, but it allows no more' : `expected the grant to be least privilege: ${r.message}`),
+  };
+}
+
 export const tesseraMatchers = {
   toBeDenied,
   toBeAllowed,
   toHaveRecordedSideEffect,
+  toBeLeastPrivilege,
 };
 
 /** Registers the matchers with vitest's `expect`. Call once, e.g. in a setup file. */
@@ -123,6 +133,8 @@ interface TesseraMatchers<R = unknown> {
   toBeAllowed(): Promise<R>;
   /** A captured guard span carries this side effect (from `ctx.sideEffect(kind)`). */
   toHaveRecordedSideEffect(kind: string, options?: { tool?: string }): R;
+  /** The grant (a grant request or a capability token) allows no more than the spans' calls used; see `expectLeastPrivilege`. */
+  toBeLeastPrivilege(spans: SpanSource, options?: LeastPrivilegeOptions): R;
 }
 
 declare module 'vitest' {

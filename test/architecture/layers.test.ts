@@ -5,7 +5,7 @@
  *   1  store/, telemetry/, jose/
  *   2  capability/, identity/, credentials/, policy/
  *   3  guard/
- *   4  adapters/, testing/, cli/, server/, gateway/, audit/, and the entry files (index.ts)
+ *   4  adapters/, testing/, cli/, server/, gateway/, audit/, advise/, and the entry files (index.ts)
  *
  * A file may import from its own layer or a lower one, never a higher one, and no import cycle
  * is allowed anywhere. Within layer 2, capability/ may use identity/ (the authority verifies an
@@ -23,7 +23,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['^src/store/', '^src/telemetry/', '^src/jose/'],
   ['^src/capability/', '^src/identity/', '^src/credentials/', '^src/policy/'],
   ['^src/guard/'],
-  ['^src/adapters/', '^src/testing/', '^src/cli/', '^src/server/', '^src/gateway/', '^src/audit/', '^src/(?!errors\\.ts$)[^/]+\\.ts$'],
+  ['^src/adapters/', '^src/testing/', '^src/cli/', '^src/server/', '^src/gateway/', '^src/audit/', '^src/advise/', '^src/(?!errors\\.ts$)[^/]+\\.ts$'],
 ];
 
 const either = (patterns: readonly string[]): string => `(${patterns.join('|')})`;

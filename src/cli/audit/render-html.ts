@@ -2,6 +2,8 @@
  * The audit as one self-contained HTML page: no script, no external resource (a CSP forbids
  * both), every value escaped. A timeline shows each call as a mark coloured by its decision.
  */
+import type { Advice, GroupAdvice } from '../../advise/advisor.js';
+import { overGrant } from '../../advise/render.js';
 import { deniedByText, type AuditCall, type AuditGroup, type AuditSummary } from './summarize.js';
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -107,7 +109,37 @@ ${rows}
 </tbody></table>`;
 }
 
-export function renderAuditHtml(s: AuditSummary, title = 'Tessera audit'): string {
+function adviceGroup(g: GroupAdvice): string {
+  const would = Object.entries(g.wouldDeny);
+  const tools = g.tools
+    .map((t) => {
+      const r = t.retrieval;
+      const read = r === undefined || r.calls === 0 ? '-' : `${r.records} records, ${r.bytes} bytes in ${r.calls} call(s); per intent at most ${r.maxRecordsPerIntent} records${r.labels.length > 0 ? `; labels ${r.labels.join(', ')}` : ''}`;
+      return `<tr><td>${escapeHtml(t.tool)}</td><td class="n">${t.calls}</td><td class="n">${t.maxCallsPerIntent}</td><td class="n">${t.grantedMaxCalls ?? '-'}</td><td class="n">${t.advisedMaxCalls ?? '-'}</td><td>${escapeHtml(read)}</td></tr>`;
+    })
+    .join('\n');
+  const findings = overGrant(g);
+  return `<section class="advice">
+<h3><span class="agent">${escapeHtml(g.agent)}</span> <span class="intent">purpose ${escapeHtml(g.purpose ?? '(unknown: no evidence recorded)')}</span></h3>
+<p>${plural(g.intents, 'intent', 'intents')}, ${g.allowed} allowed, ${g.denied} denied${would.length > 0 ? `, <b class="deny">${would.reduce((n, [, c]) => n + c, 0)} would have been denied in enforce mode</b> (${escapeHtml(would.map(([c, n]) => `${c} ${n}`).join(', '))})` : ''}.</p>
+<table><thead><tr><th>tool</th><th>allowed calls</th><th>most in one intent</th><th>maxCalls granted</th><th>maxCalls advised</th><th>retrieved</th></tr></thead>
+<tbody>
+${tools}
+</tbody></table>
+${g.granted === undefined ? '<p>No grant given for these calls: the advice is from the evidence alone.</p>' : findings.length === 0 ? '<p>Over-grant: none found.</p>' : `<h4>Over-grant</h4>\n<ul class="findings">${findings.map((f) => `<li>${escapeHtml(f)}</li>`).join('')}</ul>`}
+<h4>Advised grant</h4>
+<pre>${escapeHtml(g.grant === undefined ? 'none: no call was allowed' : JSON.stringify(g.grant, null, 2))}</pre>
+</section>`;
+}
+
+function adviceSection(a: Advice): string {
+  if (a.groups.length === 0) return '';
+  return `<h2>Least-privilege advice</h2>
+<p class="legend">Per agent and intent purpose: what the allowed calls used, what the grant allowed beyond that, and the tightest grant that would still have allowed every allowed call (<code>tessera advise</code>).</p>
+${a.groups.map(adviceGroup).join('\n')}`;
+}
+
+export function renderAuditHtml(s: AuditSummary, title = 'Tessera audit', advice?: Advice): string {
   const t = s.totals;
   const body =
     s.calls.length === 0
@@ -116,6 +148,7 @@ export function renderAuditHtml(s: AuditSummary, title = 'Tessera audit'): strin
 ${timeline(s.calls)}
 ${groupTable('intent', s.byIntent)}
 ${groupTable('agent', s.byAgent)}
+${advice === undefined ? '' : adviceSection(advice)}
 ${callTable(s.calls)}`;
   return `<!doctype html>
 <html lang="en">
@@ -145,6 +178,8 @@ dt{color:#6b7385;white-space:nowrap;flex:none}dd{margin:0;font-family:ui-monospa
 .track .mark{position:absolute;top:0;margin-left:-7px}
 .mark.deny{background:#c62828}.mark.error{background:#9a6700}.mark.delegated{outline:2px solid #5b3cc4;outline-offset:1px}
 .legend .mark{vertical-align:middle;margin:0 .2rem 0 .8rem;height:1rem}
+.advice{border-top:1px solid #e3e6ec;margin-top:1rem}.advice h3{font-size:1rem;overflow-wrap:anywhere}.advice .agent{font-family:ui-monospace,monospace}.advice .intent{color:#6b7385;font-weight:normal}
+.advice pre{background:#f4f6f9;padding:.5rem;overflow-x:auto;font-size:12px}.findings li{overflow-wrap:anywhere}
 </style>
 </head>
 <body>

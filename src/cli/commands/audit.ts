@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import { flag, parseCommand, renderHelp, str, type CommandSpec } from '../args.js';
+import { flag, list, parseCommand, renderHelp, str, type CommandSpec } from '../args.js';
 import { readInput } from '../files.js';
 import { CliError, EXIT, type CliIo, type ExitCode } from '../io.js';
 import { OtlpFormatError, parseOtlpJson } from '../audit/otlp-json.js';
@@ -12,16 +12,20 @@ import { renderAuditHtml } from '../audit/render-html.js';
 import { renderAuditText } from '../audit/render-text.js';
 import { deniedByText, summarize, type AuditGroup } from '../audit/summarize.js';
 import { auditProve, auditVerify } from './audit-log.js';
+import { createAdvisor } from '../../advise/advisor.js';
+import { observeSpan } from '../../advise/observed-call.js';
+import { readGrants } from './advise.js';
 
 export const auditSpec: CommandSpec = {
   name: 'audit',
   summary: 'summarize exported spans: allowed, denied (by code) and approved, per intent and agent',
-  usage: '[--html <file>] [--no-html] [--json] <spans.json|->',
+  usage: '[--html <file>] [--no-html] [--json] [--grant <spec>]... <spans.json|->',
   positionals: { min: 1, max: 1 },
   options: {
     html: { type: 'string', value: '<file>', help: 'Where to write the HTML page; default tessera-audit.html' },
     'no-html': { type: 'boolean', help: 'Print only; write no HTML page' },
     json: { type: 'boolean', help: 'Print the summary as JSON' },
+    grant: { type: 'string', multiple: true, value: '<spec>', help: 'A grant spec the calls were made under, for the over-grant report in the HTML page' },
   },
   notes:
     'The spans file is OTLP JSON: one ExportTraceServiceRequest, an array of them, or one per\nline (as the OpenTelemetry Collector\'s file exporter writes).\n\nThe decision log: "tessera audit verify --help" and "tessera audit prove --help".\nA spans file named verify or prove is read as ./verify or ./prove.',
@@ -65,8 +69,17 @@ export async function audit(argv: readonly string[], io: CliIo): Promise<ExitCod
   }
   if (!flag(p, 'no-html')) {
     const out = str(p, 'html') ?? 'tessera-audit.html';
+    const grants = await readGrants(io, list(p, 'grant'));
+    const advisor = createAdvisor({ grants });
+    for (const span of spans) {
+      const call = observeSpan({ name: span.name, startMs: span.startMs, attribute: (k) => span.attributes.get(k), events: span.events.map((e) => ({ name: e.name, attribute: (k) => e.attributes.get(k) })) });
+      if (call !== undefined) advisor.add(call);
+    }
     try {
-      await writeFile(resolve(io.cwd, out), renderAuditHtml(summary), 'utf8');
+      const advice = advisor.finish();
+      // Without evidence or a grant the advice would only repeat the tables above.
+      const shown = advice.withEvidence > 0 || grants.length > 0 ? advice : undefined;
+      await writeFile(resolve(io.cwd, out), renderAuditHtml(summary, undefined, shown), 'utf8');
     } catch {
       throw new CliError(`${out}: cannot be written`);
     }
