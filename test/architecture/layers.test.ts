@@ -5,13 +5,14 @@
  *   1  store/, telemetry/, jose/
  *   2  capability/, identity/, credentials/, policy/
  *   3  guard/
- *   4  adapters/, testing/, cli/, server/, gateway/, audit/, advise/, and the entry files (index.ts)
+ *   4  adapters/, testing/, cli/, server/, client/, gateway/, audit/, advise/, and the entry files (index.ts)
  *
  * A file may import from its own layer or a lower one, never a higher one, and no import cycle
  * is allowed anywhere. Within layer 2, capability/ may use identity/ (the authority verifies an
  * agent's token before granting) but identity/ never uses capability/. Checked with
  * dependency-cruiser over the TypeScript sources.
  */
+import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { cruise, type ICruiseResult, type IForbiddenRuleType } from 'dependency-cruiser';
 import { expect, test } from 'vitest';
@@ -23,8 +24,14 @@ const LAYERS: readonly (readonly string[])[] = [
   ['^src/store/', '^src/telemetry/', '^src/jose/'],
   ['^src/capability/', '^src/identity/', '^src/credentials/', '^src/policy/'],
   ['^src/guard/'],
-  ['^src/adapters/', '^src/testing/', '^src/cli/', '^src/server/', '^src/gateway/', '^src/audit/', '^src/advise/', '^src/(?!errors\\.ts$)[^/]+\\.ts$'],
+  ['^src/adapters/', '^src/testing/', '^src/cli/', '^src/server/', '^src/client/', '^src/gateway/', '^src/audit/', '^src/advise/', '^src/(?!errors\\.ts$)[^/]+\\.ts$'],
 ];
+
+test('every folder and file directly under src/ belongs to a layer', () => {
+  const entries = readdirSync(resolve(ROOT, 'src'), { withFileTypes: true }).map((e) => `src/${e.name}${e.isDirectory() ? '/' : ''}`);
+  const patterns = LAYERS.flat().map((p) => new RegExp(p));
+  expect(entries.filter((e) => !patterns.some((p) => p.test(e)))).toEqual([]);
+});
 
 const either = (patterns: readonly string[]): string => `(${patterns.join('|')})`;
 
