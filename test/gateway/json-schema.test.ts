@@ -57,3 +57,43 @@ describe('upstream inputSchema → argument schema', () => {
     expect(refusal(wide)).toMatch(/: more than 5000 subschemas$/);
   });
 });
+
+describe('pattern is matched by RE2, never by a backtracking engine', () => {
+  const nested = { type: 'object', properties: { name: { type: 'string', pattern: '^(a+)+$' }, tags: { type: 'array', items: { type: 'string', pattern: '^[a-z]+$' } } } };
+
+  test('a catastrophic pattern for a backtracking engine answers at once', () => {
+    const s = argumentSchema(nested);
+    const start = performance.now();
+    const r = s.safeParse({ name: `${'a'.repeat(5_000)}b` });
+    expect(performance.now() - start).toBeLessThan(200);
+    expect(r.success).toBe(false);
+    expect(s.safeParse({ name: 'aaaa' }).success).toBe(true);
+  });
+
+  test('a pattern is a search, applied along properties and items, naming where it failed', () => {
+    const s = argumentSchema({ type: 'object', properties: { q: { type: 'string', pattern: 'b' } } });
+    expect(s.safeParse({ q: 'abc' }).success).toBe(true);
+    expect(s.safeParse({ q: 'ac' }).success).toBe(false);
+    // Longer than 4,096 characters never matches.
+    expect(s.safeParse({ q: 'b'.repeat(4096) }).success).toBe(true);
+    expect(s.safeParse({ q: 'b'.repeat(4097) }).success).toBe(false);
+    const t = argumentSchema(nested).safeParse({ name: 'a', tags: ['ok', 'Not OK'] });
+    expect(t.success ? [] : t.error.issues.map((i) => i.path)).toEqual([['tags', 1]]);
+  });
+
+  test('additionalProperties patterns apply to undeclared keys only', () => {
+    const s = argumentSchema({ type: 'object', properties: { id: { type: 'string' } }, additionalProperties: { type: 'string', pattern: '^x' } });
+    expect(s.safeParse({ id: 'y', other: 'x1' }).success).toBe(true);
+    expect(s.safeParse({ id: 'y', other: 'y1' }).success).toBe(false);
+  });
+
+  test('refused: a pattern RE2 cannot run, a pattern where the value is ambiguous, patternProperties', () => {
+    expect(refusal({ type: 'object', properties: { a: { type: 'string', pattern: '(a)\\1' } } })).toMatch(/^inputSchema\.properties\.a\.pattern: the pattern is not valid RE2 syntax/);
+    expect(refusal({ type: 'object', properties: { a: { anyOf: [{ type: 'string', pattern: 'x' }] } } })).toBe(
+      'inputSchema.properties.a.anyOf: a pattern inside "anyOf" is not supported (only along properties, additionalProperties and items)',
+    );
+    expect(refusal({ type: 'object', patternProperties: { '^x': { type: 'string' } } })).toBe(
+      'inputSchema.patternProperties: the keyword "patternProperties" is not enforced, so the schema is refused',
+    );
+  });
+});
