@@ -156,6 +156,8 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       const configured = own?.risk ?? config.risk;
       const risk = configured ?? riskFromAnnotations(tool.annotations);
       const upstreamName = tool.name;
+      // The tool's own mode, then the upstream's; without either the guard's own applies.
+      const mode = own?.mode ?? config.mode;
       const guarded = guardTool(
         guard,
         {
@@ -164,6 +166,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
           input,
           risk,
           type: 'extension',
+          ...(mode === undefined ? {} : { mode }),
           ...(own?.credentialAudience === undefined ? {} : { credential: { audience: own.credentialAudience } }),
         },
         (args, ctx) =>

@@ -1,12 +1,14 @@
 /** The gateway's options, validated once when it is created. */
 import { z } from 'zod';
-import type { GuardOptions } from '../guard/types.js';
+import type { GuardMode, GuardOptions } from '../guard/types.js';
 import { RISK_TIERS, type RiskTier } from '../policy/types.js';
 import type { HttpUpstream, RestartOptions, StdioUpstream } from './upstream.js';
 
 export interface UpstreamToolOptions {
   /** Overrides the tier the tool's annotations imply. */
   risk?: RiskTier;
+  /** `shadow`: decide and record, then forward anyway; over the upstream's and the guard's mode. */
+  mode?: GuardMode;
   /** Never listed, never callable through the gateway. */
   hidden?: boolean;
   /** The call credential's `aud`; default the namespaced tool name. */
@@ -20,6 +22,8 @@ export interface UpstreamOptions {
   http?: HttpUpstream;
   /** Tier of every tool of this upstream, over its annotations (a tool's own `risk` wins). */
   risk?: RiskTier;
+  /** `shadow` for every tool of this upstream (a tool's own `mode` wins); the guard's mode otherwise. */
+  mode?: GuardMode;
   /** Per tool, by its name at the upstream. */
   tools?: Record<string, UpstreamToolOptions>;
   /** Pass the upstream's resources through (not guarded by the capability); default false. */
@@ -62,6 +66,9 @@ export const stdioUpstreamSchema = z.strictObject({
   cwd: z.string().min(1).optional(),
 });
 
+/** Shadow mode per upstream or tool: every stage decides and records, and the call is forwarded anyway. */
+const guardMode = z.enum(['enforce', 'shadow']);
+
 export const httpUpstreamSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/ }),
   headers: z.record(headerName, z.string()).optional(),
@@ -73,8 +80,12 @@ export const upstreamSchema = z
     stdio: stdioUpstreamSchema.optional(),
     http: httpUpstreamSchema.optional(),
     risk: risk.optional(),
+    mode: guardMode.optional(),
     tools: z
-      .record(z.string().min(1).max(128), z.strictObject({ risk: risk.optional(), hidden: z.boolean().optional(), credentialAudience: z.string().min(1).optional() }))
+      .record(
+        z.string().min(1).max(128),
+        z.strictObject({ risk: risk.optional(), mode: guardMode.optional(), hidden: z.boolean().optional(), credentialAudience: z.string().min(1).optional() }),
+      )
       .optional(),
     resources: z.boolean().optional(),
     prompts: z.boolean().optional(),

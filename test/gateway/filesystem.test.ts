@@ -60,3 +60,44 @@ describe('the filesystem server behind the gateway, over Streamable HTTP', () =>
     expect(parseDenial(result)?.code).toBe('tool_not_granted');
   });
 });
+
+describe('shadow mode per upstream and per tool', () => {
+  const dirs = scratch();
+  let auth: Authority;
+  let gw: HttpGateway;
+
+  beforeAll(async () => {
+    auth = await authority();
+    gw = await serveHttp(
+      gatewayOptions(auth, {
+        // Every tool of this upstream in shadow mode but list_directory, which its own entry enforces.
+        shadowed: {
+          stdio: { command: process.execPath, args: [serverEntry('server-filesystem'), dirs.root] },
+          mode: 'shadow',
+          tools: { list_directory: { mode: 'enforce' } },
+        },
+        enforced: { stdio: { command: process.execPath, args: [serverEntry('server-filesystem'), dirs.root] } },
+      }),
+    );
+  }, 30_000);
+  afterAll(async () => {
+    await gw?.close();
+    dirs.cleanup();
+  });
+
+  const within = () => ({ args: { path: { pathWithin: dirs.allowed } } });
+
+  test('a read outside the grant is forwarded by the shadowed upstream and denied by the enforced one', async () => {
+    const client = await gw.connect(
+      await grant(auth, { 'shadowed.read_text_file': within(), 'shadowed.list_directory': within(), 'enforced.read_text_file': within() }),
+    );
+    const outside = join(dirs.other, 'key.txt');
+    const shadowed = await client.callTool({ name: 'shadowed.read_text_file', arguments: { path: outside } });
+    expect(parseDenial(shadowed)).toBeUndefined();
+    expect(text(shadowed)).toContain('do not read');
+    const enforced = await client.callTool({ name: 'enforced.read_text_file', arguments: { path: outside } });
+    expect(parseDenial(enforced)?.code).toBe('arguments_out_of_scope');
+    const listed = await client.callTool({ name: 'shadowed.list_directory', arguments: { path: dirs.other } });
+    expect(parseDenial(listed)?.code).toBe('arguments_out_of_scope');
+  });
+});
