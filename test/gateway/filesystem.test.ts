@@ -101,3 +101,30 @@ describe('shadow mode per upstream and per tool', () => {
     expect(parseDenial(listed)?.code).toBe('arguments_out_of_scope');
   });
 });
+
+describe('tripwires on the gateway', () => {
+  const dirs = scratch();
+  let auth: Authority;
+  let gw: HttpGateway;
+
+  beforeAll(async () => {
+    auth = await authority();
+    const options = gatewayOptions(auth, { fs: { stdio: { command: process.execPath, args: [serverEntry('server-filesystem'), dirs.root] } } });
+    // The guard's tripwires apply to every call the gateway forwards: move_file is a decoy here.
+    gw = await serveHttp({ ...options, guard: { ...options.guard, tripwires: { canaryTools: ['fs.move_file'] } } });
+  }, 30_000);
+  afterAll(async () => {
+    await gw?.close();
+    dirs.cleanup();
+  });
+
+  test('a call to a canary tool stops the agent: its next call, to a granted tool, is capability_revoked', async () => {
+    const within = { args: { path: { pathWithin: dirs.allowed } } };
+    const client = await gw.connect(await grant(auth, { 'fs.read_text_file': within, 'fs.move_file': {} }));
+    const path = join(dirs.allowed, 'notes.txt');
+    expect(parseDenial(await client.callTool({ name: 'fs.read_text_file', arguments: { path } }))).toBeUndefined();
+    const canary = await client.callTool({ name: 'fs.move_file', arguments: { source: path, destination: join(dirs.allowed, 'moved.txt') } });
+    expect(parseDenial(canary)?.code).toBe('capability_revoked');
+    expect(parseDenial(await client.callTool({ name: 'fs.read_text_file', arguments: { path } }))?.code).toBe('capability_revoked');
+  });
+});
