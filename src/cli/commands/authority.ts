@@ -13,9 +13,6 @@ import { createOidcVerifier } from '../../identity/oidc.js';
 import { createIdentityRouter } from '../../identity/router.js';
 import type { IdentityVerifier } from '../../identity/types.js';
 import type { TrustBundleSource } from '../../identity/trust-bundle.js';
-import { createMemoryStore } from '../../store/memory.js';
-import { createRedisStore } from '../../store/redis.js';
-import type { TesseraStore } from '../../store/types.js';
 import type { AuthorityServer } from '../../server/authority/server.js';
 import type { GrantPolicy } from '../../server/authority/grant-policy.js';
 import type { RateLimitOptions } from '../../server/authority/rate-limit.js';
@@ -23,7 +20,7 @@ import { describeIssues } from '../../util/zod-issues.js';
 import { parseCommand, renderHelp, requireStr, safeWord, type CommandSpec } from '../args.js';
 import { readStructured } from '../files.js';
 import { CliError, CliUsageError, EXIT, type CliIo, type ExitCode } from '../io.js';
-import { connect } from './revoke.js';
+import { storeFromConfig } from '../redis-connection.js';
 
 export const authorityServeSpec: CommandSpec = {
   name: 'authority serve',
@@ -138,29 +135,7 @@ export async function authorityFromConfig(io: CliIo, configPath: string): Promis
   const policyRaw = config.grantPolicyFile !== undefined ? await readStructured(io, resolveFrom(configPath, config.grantPolicyFile), 'grant policy') : config.grantPolicy;
   if (policyRaw === undefined) throw new CliError(`config ${configPath}: give grantPolicy or grantPolicyFile`);
 
-  let store: TesseraStore;
-  let closeStore: () => Promise<void> = async () => undefined;
-  if ('memory' in config.store) {
-    store = createMemoryStore({ clock: io.clock });
-  } else {
-    const env = config.store.redis.urlEnv ?? 'TESSERA_REDIS_URL';
-    const url = io.env[env];
-    if (url === undefined) throw new CliError(`the Redis URL is read from $${env}, which is not set`);
-    let connection: Awaited<ReturnType<typeof connect>>;
-    try {
-      connection = await connect(url, config.store.redis.client);
-    } catch {
-      throw new CliError(`could not reach Redis (from $${env})`);
-    }
-    if (connection === 'missing') throw new CliError('a Redis store needs the "redis" or "ioredis" package');
-    const redisStore = createRedisStore({ client: connection.client, ...(config.store.redis.prefix ? { prefix: config.store.redis.prefix } : {}) });
-    store = redisStore;
-    const c = connection;
-    closeStore = async () => {
-      redisStore.close();
-      await c.close();
-    };
-  }
+  const { store, close: closeStore } = await storeFromConfig(io, config.store);
 
   let key = await readKey(io, config.signingKey, configPath);
   let authority: Authority;

@@ -13,14 +13,12 @@ import type { McpGatewayOptions } from '../../gateway/options.js';
 import { gatewayTimeoutsSchema, restartSchema, upstreamsSchema } from '../../gateway/options.js';
 import type { JWKS } from '../../jose/keys.js';
 import type { Approver } from '../../policy/types.js';
-import { createMemoryStore } from '../../store/memory.js';
-import { createRedisStore } from '../../store/redis.js';
 import type { TesseraStore } from '../../store/types.js';
 import { describeIssues } from '../../util/zod-issues.js';
 import { parseCommand, renderHelp, requireStr, type CommandSpec } from '../args.js';
 import { readStructured } from '../files.js';
 import { CliError, EXIT, type CliIo, type ExitCode } from '../io.js';
-import { connect } from './revoke.js';
+import { storeFromConfig } from '../redis-connection.js';
 
 export const gatewaySpec: CommandSpec = {
   name: 'gateway',
@@ -131,29 +129,9 @@ export async function gatewayOptionsFromConfig(io: CliIo, configPath: string): P
     jwks = 'url' in config.trust.jwks ? new URL(config.trust.jwks.url) : ((await readStructured(io, resolveFrom(io, configPath, config.trust.jwks.file), 'JWKS')) as JWKS);
   }
 
-  let store: TesseraStore | undefined;
-  let close: () => Promise<void> = async () => undefined;
-  if (config.store !== undefined && 'redis' in config.store) {
-    const env = config.store.redis.urlEnv ?? 'TESSERA_REDIS_URL';
-    const url = io.env[env];
-    if (url === undefined) throw new CliError(`the Redis URL is read from $${env}, which is not set`);
-    let connection: Awaited<ReturnType<typeof connect>>;
-    try {
-      connection = await connect(url, config.store.redis.client);
-    } catch {
-      throw new CliError(`could not reach Redis (from $${env})`);
-    }
-    if (connection === 'missing') throw new CliError('a Redis store needs the "redis" or "ioredis" package');
-    const redisStore = createRedisStore({ client: connection.client, ...(config.store.redis.prefix ? { prefix: config.store.redis.prefix } : {}) });
-    store = redisStore;
-    const c = connection;
-    close = async () => {
-      redisStore.close();
-      await c.close();
-    };
-  } else {
-    store = createMemoryStore({ clock: io.clock });
-  }
+  const connected = await storeFromConfig(io, config.store);
+  const store: TesseraStore = connected.store;
+  let close = connected.close;
 
   let approver: Approver | undefined;
   if (config.approvals !== undefined) {

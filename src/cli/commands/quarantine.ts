@@ -2,11 +2,11 @@
  * `tessera quarantine list | lift`: the agents tripwires stopped, in the Redis store the guards
  * share, and lifting one. Lifting names who lifts it and why; both are kept on the record.
  */
-import { createRedisStore } from '../../store/redis.js';
+import type { RedisStore } from '../../store/redis.js';
 import { liftQuarantine, listQuarantines, type QuarantineRecord } from '../../store/tripwire-state.js';
 import { flag, parseCommand, renderHelp, safeWord, str, type CommandSpec } from '../args.js';
 import { CliError, CliUsageError, EXIT, type CliIo, type ExitCode } from '../io.js';
-import { connect } from './revoke.js';
+import { storeFromFlags } from '../redis-connection.js';
 
 const connection = {
   redis: { type: 'string', value: '<url>', help: 'redis:// or rediss:// URL; default $TESSERA_REDIS_URL (keeps a password out of the process list)' },
@@ -51,38 +51,16 @@ export const quarantineSpec: CommandSpec = {
   notes: "Commands:\n  list   the agents tripwires stopped\n  lift   lift an agent's quarantine (who and why are recorded)",
 };
 
-/** `host:port` only: a Redis URL may carry a password. */
-const where = (url: URL): string => `${url.hostname}${url.port ? `:${url.port}` : ''}`;
-
-async function withStore<T>(p: ReturnType<typeof parseCommand>, io: CliIo, what: string, fn: (store: ReturnType<typeof createRedisStore>) => Promise<T>): Promise<T> {
-  const raw = str(p, 'redis') ?? io.env.TESSERA_REDIS_URL;
-  if (raw === undefined) throw new CliUsageError('give --redis <url> or set TESSERA_REDIS_URL');
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new CliUsageError('the Redis URL is not valid');
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new CliUsageError('the Redis URL must start with redis:// or rediss://');
-  const which = str(p, 'client');
-  if (which !== undefined && which !== 'redis' && which !== 'ioredis') throw new CliUsageError('--client must be "redis" or "ioredis"');
-  let c: Awaited<ReturnType<typeof connect>>;
-  try {
-    c = await connect(raw, which);
-  } catch {
-    throw new CliError(`could not reach Redis at ${where(url)}`);
-  }
-  if (c === 'missing') throw new CliError('tessera quarantine needs a Redis client package: npm install redis (or npm install ioredis)');
-  const store = createRedisStore({ client: c.client, ...(str(p, 'prefix') ? { prefix: str(p, 'prefix')! } : {}), timeoutMs: 5000 });
+async function withStore<T>(p: ReturnType<typeof parseCommand>, io: CliIo, what: string, fn: (store: RedisStore) => Promise<T>): Promise<T> {
+  const { store, where, close } = await storeFromFlags(p, io, 'quarantine');
   try {
     return await fn(store);
   } catch (err) {
     if (err instanceof CliError || err instanceof TypeError) throw err;
     const why = err instanceof Error && 'reason' in err && typeof err.reason === 'string' ? `: ${err.reason}` : '';
-    throw new CliError(`${what} failed at Redis ${where(url)}${why}`);
+    throw new CliError(`${what} failed at Redis ${where}${why}`);
   } finally {
-    store.close();
-    await c.close();
+    await close();
   }
 }
 
