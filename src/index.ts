@@ -57,7 +57,7 @@ export type { AdditionResult, CallReservation, CounterAddition, CredentialState,
 export { createTripwires, DEFAULT_BURST_CODES } from './guard/tripwires.js';
 export type { TripEvent, TripwireDecision, TripwireEngine, TripwireHost, TripwireOptions } from './guard/tripwires.js';
 export { liftQuarantine, listQuarantines } from './store/tripwire-state.js';
-export type { QuarantineLift, QuarantineRecord, TripwireKind, TripwireState, TripwireStore } from './store/tripwire-state.js';
+export type { QuarantineLift, QuarantineRecord, TripFacts, TripwireKind, TripwireState, TripwireStore } from './store/tripwire-state.js';
 
 // Identity
 export type { AgentIdentity, IdentitySource, IdentityVerifier } from './identity/types.js';

@@ -18,7 +18,7 @@ import { metrics, type Counter, type Meter, type Span } from '@opentelemetry/api
 import { z } from 'zod';
 import { foreignAudienceSubject, type VerifiedCapability } from '../capability/verify.js';
 import { CapabilityError, type DenialCode, DENIAL_CODES } from '../errors.js';
-import { listQuarantines, tripQuarantine, hasTripwireState, type QuarantineRecord, type TripwireKind, type TripwireStore, tripwireCountKey } from '../store/tripwire-state.js';
+import { listQuarantines, tripQuarantine, hasTripwireState, type QuarantineRecord, type TripFacts, type TripwireKind, type TripwireStore, tripwireCountKey } from '../store/tripwire-state.js';
 import type { TesseraStore } from '../store/types.js';
 import { EVENT, METRIC } from '../telemetry/attributes.js';
 import { withDeadline } from '../util/deadline.js';
@@ -81,16 +81,7 @@ export interface TripwireOptions {
 }
 
 /** What one trip did. Never a token or arguments. */
-export interface TripEvent {
-  readonly agent: string;
-  readonly tripwire: TripwireKind;
-  readonly reason: string;
-  readonly scope: 'agent' | 'intent';
-  readonly intent: string | undefined;
-  readonly tool: string | undefined;
-  /** The guard (its audience) that tripped. */
-  readonly by: string;
-  readonly atMs: number;
+export interface TripEvent extends TripFacts {
   /** `store`: every guard on the store refuses the agent; `local`: the store failed and this process holds it; `none`: the store failed, nothing stops it. */
   readonly stop: 'store' | 'local' | 'none';
   /** The quarantine record, when the store holds one. */

@@ -55,10 +55,10 @@ export function hasTripwireState(store: TesseraStore): store is TripwireStore {
 /** The tripwires a guard can set. */
 export type TripwireKind = 'canary' | 'denial_burst' | 'foreign_audience' | 'identity_mismatch' | 'call_rate';
 
-/** One agent's quarantine: what tripped, which stop was written, and who lifted it. Never a token or arguments. */
-export interface QuarantineRecord {
+/** What one trip is about: who tripped which tripwire, why, where and when. Never a token or arguments. */
+export interface TripFacts {
   readonly agent: string;
-  /** The first tripwire that tripped. */
+  /** The tripwire that tripped (for a record: the first one). */
   readonly tripwire: TripwireKind;
   /** Why, in words. */
   readonly reason: string;
@@ -70,8 +70,12 @@ export interface QuarantineRecord {
   readonly tool: string | undefined;
   /** Which guard tripped it (its audience). */
   readonly by: string;
-  /** When it first tripped, ms since the epoch. */
+  /** When it (first) tripped, ms since the epoch. */
   readonly atMs: number;
+}
+
+/** One agent's quarantine: what tripped, which stop was written, and who lifted it. */
+export interface QuarantineRecord extends TripFacts {
   /** How many trips this record covers (a quarantined agent can trip again in other processes). */
   readonly trips: number;
   /** The revocation key the stop was written under and the time written. */
@@ -119,15 +123,7 @@ export function parseQuarantine(raw: string | undefined): QuarantineRecord | und
 const encode = (r: QuarantineRecord): string => JSON.stringify(r);
 
 /** What a trip adds to an agent's record. */
-export interface TripEntry {
-  readonly agent: string;
-  readonly tripwire: TripwireKind;
-  readonly reason: string;
-  readonly scope: 'agent' | 'intent';
-  readonly intent: string | undefined;
-  readonly tool: string | undefined;
-  readonly by: string;
-  readonly atMs: number;
+export interface TripEntry extends TripFacts {
   /** The stop's time: `atMs` plus the issuers' clock skew, as `revokeAgent` stops. */
   readonly stopAtMs: number;
   readonly ttlMs: number;
