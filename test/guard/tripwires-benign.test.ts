@@ -3,12 +3,15 @@
  * works through 1,000 tickets, 10,000 calls, with every tripwire on at its recommended
  * setting for the tier. It reads, answers with a human's approval, and now and then makes the
  * honest mistakes a model makes (another ticket's id, a second email). The guard's clock moves
- * as an agent's would: one to three seconds between calls.
+ * as an agent's would: one to three seconds between calls. The advisor's recorded scenario (the
+ * reporting agent of test/advise/scenario.ts) runs 10,000 calls the same way.
  */
 import { expect, test } from 'vitest';
-import { createAuthority, createGuard, createMemoryStore, ToolDeniedError, type TripEvent } from '../../src/index.js';
+import { createAuthority, createGuard, createMemoryStore, ToolDeniedError, type GrantRequest, type TripEvent } from '../../src/index.js';
 import { createSupportTools, type Mailbox } from '../../examples/ci/support-tools.js';
 import { manualClock } from '../support/fixtures.js';
+import { createSpanCapture } from '../../src/testing/index.js';
+import { RECORDED, TASKS, world } from '../advise/scenario.js';
 
 const ISSUER = 'https://authz.example.com';
 const AUDIENCE = 'support-app';
@@ -87,4 +90,43 @@ test('10,000 calls of the example support agent never trip a tripwire', async ()
   expect(total).toBe(10_000);
   expect([...outcomes.keys()].sort()).toEqual(['allowed', 'arguments_out_of_scope', 'call_limit_exceeded']);
   expect(outcomes.get('allowed')).toBeGreaterThan(9_500);
+}, 120_000);
+
+test("10,000 calls of the advisor's recorded scenario never trip a tripwire", async () => {
+  const clock = manualClock();
+  const authority = await createAuthority({ issuer: RECORDED.issuer, clock });
+  const trips: TripEvent[] = [];
+  // The scenario's guard records spans; they are dropped after each task.
+  const capture = createSpanCapture();
+  const { tools } = world(authority, clock, 'enforce', capture.tracer, {
+    store: createMemoryStore({ clock }),
+    tripwires: {
+      canaryTools: ['admin.export_all'],
+      denialBurst: { threshold: 5, window: '1m' },
+      foreignAudience: true,
+      identityMismatch: true,
+      callRate: {},
+      onTrip: (t) => void trips.push(t),
+    },
+  });
+  const { issuer: _issuer, ...request } = RECORDED as unknown as GrantRequest & { issuer: string };
+  const tasks = Object.values(TASKS);
+  const outcomes = new Map<string, number>();
+  let calls = 0;
+  for (let task = 0; calls < 10_000; task++) {
+    const capability = await authority.grant({ ...request, intent: { id: `report-${task}`, purpose: RECORDED.intent.purpose } });
+    for (const [tool, args] of tasks[task % tasks.length]!) {
+      if (calls++ >= 10_000) break;
+      const o = await tools[tool]!(args, { capability }).then(
+        () => 'allowed',
+        (e: unknown) => (e instanceof ToolDeniedError ? e.code : `unexpected ${String(e)}`),
+      );
+      outcomes.set(o, (outcomes.get(o) ?? 0) + 1);
+      clock.advance(1000 + (calls % 3) * 1000);
+    }
+    capture.reset();
+  }
+  expect(trips).toEqual([]);
+  expect([...outcomes.entries()]).toEqual([['allowed', 10_000]]);
+  await capture.shutdown();
 }, 120_000);
