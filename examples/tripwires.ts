@@ -18,7 +18,9 @@ const AGENT = 'spiffe://example.org/agents/support';
 
 export async function tripwiresExample(): Promise<string[]> {
   const log: string[] = [];
-  const say = (line: string) => log.push(line);
+  const say = (line: string): void => {
+    log.push(line);
+  };
   const store = createMemoryStore();
   const authority = await createAuthority({ issuer: 'https://authz.example.com' });
   const guard = createGuard({
