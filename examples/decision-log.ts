@@ -3,7 +3,7 @@
  * temp directory, with a signed tree head every 4 records. A few calls are allowed and a few
  * denied; then the log is verified offline with its published key set, one call's inclusion
  * proof is printed and checked, and after one record is edited on disk, verification names the
- * span of records that changed.
+ * span of signed records the edited one sits in.
  *
  * Run: npx tsx examples/decision-log.ts
  *
