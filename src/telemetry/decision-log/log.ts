@@ -21,7 +21,7 @@ import { withDeadline } from '../../util/deadline.js';
 import { clockOption, objectOption } from '../../util/option-schemas.js';
 import { parseOptions } from '../../util/options.js';
 import { systemClock, type Clock } from '../../util/time.js';
-import { CompactTree, leafHash } from './merkle.js';
+import { CompactTree, leafDigest, leafHash } from './merkle.js';
 import { signTreeHead, type SignedTreeHead } from './tree-head.js';
 
 /** Where log lines go. Writes are serialised: the next batch waits for the previous one. */
@@ -184,7 +184,7 @@ export function createDecisionLog(options: DecisionLogOptions): DecisionLog {
     // The fields' own JSON spliced in after t, seq and time: no object spread per record.
     const body = JSON.stringify(fields);
     const line = `{"t":"${kind}","seq":${n},"time":${clock()}${body.length > 2 ? ',' : ''}${body.slice(1)}`;
-    tree.append(leafHash(line));
+    tree.appendDigest(leafDigest(line));
     push({ line, seq: n, lost: false });
     // The head's place is taken now, right after its last record; only the signing is deferred.
     if (++sinceHead >= everyRecords) void checkpoint().catch(() => undefined);
