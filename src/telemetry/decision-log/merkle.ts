@@ -42,6 +42,11 @@ export function leafDigest(entry: string): string {
   return oneShot !== undefined ? oneShot('sha256', `\u0000${entry}`, 'binary') : createHash('sha256').update(LEAF).update(entry, 'utf8').digest('binary');
 }
 
+/** `leafDigest` of an entry given with its NUL prefix already in place (`\u0000` + entry). */
+export function prefixedLeafDigest(prefixed: string): string {
+  return oneShot !== undefined ? oneShot('sha256', prefixed, 'binary') : createHash('sha256').update(prefixed, 'utf8').digest('binary');
+}
+
 const nodeInput = Buffer.alloc(65);
 nodeInput[0] = 1;
 
