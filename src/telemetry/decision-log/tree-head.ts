@@ -3,7 +3,8 @@
  * as a compact JWS (jose), `typ: tessera-tree-head+jws`. One signature covers every record up to
  * `size`, which is what keeps the per-record cost at one hash.
  */
-import { CompactSign, compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import { createCompactSigner, type CompactSigner } from '../../jose/compact-sign.js';
 import type { SigningKey } from '../../jose/keys.js';
 import { TREE_HEAD_TYP } from '../../jose/typ.js';
 
@@ -33,9 +34,14 @@ const ALGORITHMS = ['EdDSA', 'ES256'];
 const HEX64 = /^[0-9a-f]{64}$/;
 const MAX_JWS = 4096;
 
+// node:crypto signs a head in about a third of the CPU time of jose's WebCrypto path (40 µs
+// against 130 µs for Ed25519), once per checkpoint; the header is encoded once per key.
+const signers = new WeakMap<SigningKey, CompactSigner>();
+
 export async function signTreeHead(key: SigningKey, head: TreeHead): Promise<SignedTreeHead> {
-  const payload = new TextEncoder().encode(JSON.stringify({ log: head.log, size: head.size, root: head.root, time: head.time, frontier: head.frontier }));
-  const jws = await new CompactSign(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: TREE_HEAD_TYP }).sign(key.privateKey);
+  let signer = signers.get(key);
+  if (signer === undefined) signers.set(key, (signer = createCompactSigner(key, TREE_HEAD_TYP)));
+  const jws = signer({ log: head.log, size: head.size, root: head.root, time: head.time, frontier: head.frontier });
   return Object.freeze({ ...head, jws, kid: key.kid });
 }
 
