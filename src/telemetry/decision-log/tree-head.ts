@@ -1,6 +1,6 @@
 /**
  * Signed tree heads: the log's size, its RFC 9162 root and the time, signed by the log's own key
- * as a compact JWS (jose), `typ: tessera-tree-head+jws`. One signature covers every record up to
+ * as a compact JWS (signed with node:crypto, verified with jose), `typ: tessera-tree-head+jws`. One signature covers every record up to
  * `size`, which is what keeps the per-record cost at one hash.
  */
 import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
