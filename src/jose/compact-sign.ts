@@ -53,6 +53,23 @@ function signerOf({ input: signingInput, digest, sigKey }: Prepared): CompactSig
 }
 
 /**
+ * The same signer on libuv's thread pool, with no deadline of its own: for signatures made off
+ * any call's path and retried by their owner, such as a decision log's tree heads.
+ */
+export function createPoolSigner(key: SigningKey, typ: string): AsyncCompactSigner {
+  const { input: signingInput, digest, sigKey } = prepare(key, { alg: key.alg, typ, kid: key.kid });
+  return (payload) => {
+    const input = signingInput(payload);
+    return new Promise<string>((resolve, reject) => {
+      sign(digest, Buffer.from(input, 'latin1'), sigKey, (err, signature) => {
+        if (err !== null) reject(err);
+        else resolve(`${input}.${signature.toString('base64url')}`);
+      });
+    });
+  };
+}
+
+/**
  * The same signer, signing on libuv's thread pool. The pool is shared with file system, DNS
  * and zlib work, so a signature that has not come back within `deadlineMs` (checked every
  * quarter of it, so at most 1.25 times it) is given up on: the promise rejects with

@@ -21,7 +21,7 @@ import { withDeadline } from '../../util/deadline.js';
 import { clockOption, objectOption } from '../../util/option-schemas.js';
 import { parseOptions } from '../../util/options.js';
 import { systemClock, type Clock } from '../../util/time.js';
-import { CompactTree, leafHash } from './merkle.js';
+import { CompactTree, leafHash, prefixedLeafDigest } from './merkle.js';
 import { signTreeHead, type SignedTreeHead } from './tree-head.js';
 
 /** Where log lines go. Writes are serialised: the next batch waits for the previous one. */
@@ -183,8 +183,11 @@ export function createDecisionLog(options: DecisionLogOptions): DecisionLog {
     const n = seq++;
     // The fields' own JSON spliced in after t, seq and time: no object spread per record.
     const body = JSON.stringify(fields);
-    const line = `{"t":"${kind}","seq":${n},"time":${clock()}${body.length > 2 ? ',' : ''}${body.slice(1)}`;
-    tree.append(leafHash(line));
+    // Built with the leaf's 0x00 prefix and hashed as is: hashing makes that string flat, and the
+    // line kept for the sinks is a slice of it, rather than the tree of pieces the template makes.
+    const prefixed = `\u0000{"t":"${kind}","seq":${n},"time":${clock()}${body.length > 2 ? ',' : ''}${body.slice(1)}`;
+    tree.appendDigest(prefixedLeafDigest(prefixed));
+    const line = prefixed.slice(1);
     push({ line, seq: n, lost: false });
     // The head's place is taken now, right after its last record; only the signing is deferred.
     if (++sinceHead >= everyRecords) void checkpoint().catch(() => undefined);

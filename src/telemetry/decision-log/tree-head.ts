@@ -1,9 +1,10 @@
 /**
  * Signed tree heads: the log's size, its RFC 9162 root and the time, signed by the log's own key
- * as a compact JWS (jose), `typ: tessera-tree-head+jws`. One signature covers every record up to
+ * as a compact JWS (signed with node:crypto, verified with jose), `typ: tessera-tree-head+jws`. One signature covers every record up to
  * `size`, which is what keeps the per-record cost at one hash.
  */
-import { CompactSign, compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import { createPoolSigner, type AsyncCompactSigner } from '../../jose/compact-sign.js';
 import type { SigningKey } from '../../jose/keys.js';
 import { TREE_HEAD_TYP } from '../../jose/typ.js';
 
@@ -33,9 +34,15 @@ const ALGORITHMS = ['EdDSA', 'ES256'];
 const HEX64 = /^[0-9a-f]{64}$/;
 const MAX_JWS = 4096;
 
+// node:crypto on the thread pool signs a head for less CPU than jose's WebCrypto path (80-90 µs
+// with the hand-off, against 130 µs, Ed25519), still off the path of the call that completed the
+// checkpoint (under 0.04 µs of it runs there); the header is encoded once per key.
+const signers = new WeakMap<SigningKey, AsyncCompactSigner>();
+
 export async function signTreeHead(key: SigningKey, head: TreeHead): Promise<SignedTreeHead> {
-  const payload = new TextEncoder().encode(JSON.stringify({ log: head.log, size: head.size, root: head.root, time: head.time, frontier: head.frontier }));
-  const jws = await new CompactSign(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: TREE_HEAD_TYP }).sign(key.privateKey);
+  let signer = signers.get(key);
+  if (signer === undefined) signers.set(key, (signer = createPoolSigner(key, TREE_HEAD_TYP)));
+  const jws = await signer({ log: head.log, size: head.size, root: head.root, time: head.time, frontier: head.frontier });
   return Object.freeze({ ...head, jws, kid: key.kid });
 }
 
