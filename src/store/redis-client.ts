@@ -35,6 +35,9 @@ const detachFrom = (emitter: Partial<Emitter>, event: string, listener: (arg: un
 // A restarted or flushed server has forgotten every script: the reply starts with NOSCRIPT.
 const isNoScript = (err: unknown): boolean => err instanceof Error && err.message.startsWith('NOSCRIPT');
 
+// MOVED and ASK answer before the command runs; a pipeline passes them back instead of following them.
+const isRedirection = (err: unknown): boolean => err instanceof Error && /^(MOVED|ASK) /.test(err.message);
+
 export function isRedisClient(client: unknown): client is RedisClientLike {
   if (typeof client !== 'object' || client === null) return false;
   const c = client as Record<string, unknown>;
@@ -228,6 +231,8 @@ export function clusterPipelineRunners(
             else if (entry[0] === null) q.resolve(entry[1]);
             // NOSCRIPT: the script did not run; send it whole, as the unbatched runner does.
             else if (!q.whole && isNoScript(entry[0])) io.eval(q.source, q.keys.length, ...q.keys, ...q.args).then(q.resolve, q.reject);
+            // The slot moved (or is moving): the node ran nothing; alone, the client follows the redirection.
+            else if (isRedirection(entry[0])) alone(q);
             else q.reject(entry[0]);
           }
         },

@@ -195,4 +195,37 @@ describe.skipIf(!enabled)('Redis store on a 3-primary Redis Cluster', () => {
       });
     });
   }
+
+  test('an ioredis pipeline whose slot has moved to another node: the moved scripts follow it alone, the rest answer as sent', async () => {
+    const c = await connectClusterClient('ioredis', cluster.seeds);
+    const slot = shardSlots()[0]!;
+    const [from, to] = [cluster.primaries[0]!.port, cluster.primaries[1]!.port];
+    const ids = cluster.primaries.map((p) => cluster.cli(p.port, 'CLUSTER', 'MYID'));
+    const empty = (port: number): void => {
+      for (const key of cluster.cli(port, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '10000').split('\n').filter((k) => k !== '')) cluster.cli(port, 'DEL', key);
+    };
+    // SETSLOT NODE on the new owner first, then on the others, as a resharding tool does.
+    const assign = (owner: number): void => {
+      for (const port of [owner, ...cluster.primaries.map((p) => p.port).filter((p) => p !== owner)]) cluster.cli(port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', ids[cluster.primaries.findIndex((p) => p.port === owner)]!);
+    };
+    try {
+      const store = createRedisStore({ client: c.client, prefix: 'moved:', timeoutMs: 2000 });
+      const byShard = new Map<number, string>();
+      for (let i = 0; byShard.size < SHARDS; i++) if (!byShard.has(shardOf(`cap:v${i}:once`))) byShard.set(shardOf(`cap:v${i}:once`), `cap:v${i}:once`);
+      const keys = [...byShard.entries()].sort((a, b) => a[0] - b[0]).map(([, key]) => key);
+      expect(cluster.primaryFor(slot)).toBe(from);
+      empty(from);
+      assign(to);
+      // The client still sends shard 0's script in the pipeline bound for its old node.
+      const outcomes = await Promise.all(
+        keys.map((key) => store.reserve({ revocations: [], once: [{ key, ttlMs: 60_000 }], counters: [], credentials: [] }).then((r) => (r.ok ? 'ok' : r.reason), (e: { code?: string }) => e.code)),
+      );
+      expect(outcomes).toEqual(keys.map(() => 'ok'));
+      expect(cluster.cli(to, 'EXISTS', home('moved:', keys[0]!))).toBe('1');
+    } finally {
+      empty(to);
+      assign(from);
+      await c.close();
+    }
+  });
 });
