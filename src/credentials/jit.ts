@@ -2,7 +2,7 @@
  * What the downstream providers (PostgreSQL roles, Redis ACL users) share: generated names and
  * passwords, a credential object that never shows its secret, and the reaper's timer.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { inspect } from 'node:util';
 import { z } from 'zod';
 import { CredentialProvisioningError } from '../errors.js';
@@ -24,6 +24,27 @@ export function randomName(prefix: string): string {
 
 /** A password with 256 bits of entropy, in characters every client and URL accepts as is. */
 export const randomPassword = (): string => randomBytes(32).toString('base64url');
+
+// Random bytes drawn 64 credentials at a time: one draw of the system's source costs as much as
+// the rest of building a credential. Each byte is handed out once and zeroed as it is used, so
+// the pool never holds a password that was issued.
+const DRAW = 58;
+const pool = Buffer.alloc(DRAW * 64);
+let poolAt = pool.length;
+
+/** `randomName(prefix)` and `randomPassword()` as one draw: 26 name characters, 32 password bytes. */
+export function randomNameAndPassword(prefix: string): { name: string; password: string } {
+  if (poolAt === pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const bytes = pool.subarray(poolAt, (poolAt += DRAW));
+  let name = prefix;
+  for (let i = 0; i < 26; i++) name += BASE32[bytes[i]! & 31];
+  const password = bytes.toString('base64url', 26, DRAW);
+  bytes.fill(0);
+  return { name, password };
+}
 
 /** Role and user name prefixes: lowercase, so the name is the same quoted or not. */
 export const namePrefixOption = z

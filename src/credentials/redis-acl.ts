@@ -12,7 +12,7 @@ import { clockOption, functionOption, isObject } from '../util/option-schemas.js
 import { parseOptions } from '../util/options.js';
 import { systemClock, type Clock } from '../util/time.js';
 import { safeKey } from '../capability/constraints.js';
-import { declarationMap, DownstreamCredential, expiryMs, namePrefixOption, randomName, randomPassword, reapIntervalOption, startReaper } from './jit.js';
+import { DownstreamCredential, expiryMs, namePrefixOption, randomNameAndPassword, reapIntervalOption, startReaper } from './jit.js';
 import type { Credential, CredentialProvider, CredentialRequest } from './types.js';
 
 /** The credential type a Redis ACL user credential carries. */
@@ -113,7 +113,17 @@ export function createRedisAclCredentials(options: RedisAclCredentialsOptions): 
     typeof client.call === 'function'
       ? (args) => (client.call as (c: string, ...a: string[]) => Promise<unknown>).call(client, args[0]!, ...args.slice(1))
       : (args) => (client.sendCommand as (a: string[]) => Promise<unknown>).call(client, args);
-  const tools = declarationMap(o.tools as Record<string, RedisToolAccess>);
+  // Per tool, once: the rules and the span's privileges text that do not depend on the call.
+  const tools = new Map(
+    Object.entries(o.tools as Record<string, RedisToolAccess>).map(([name, access]) => [
+      name,
+      {
+        keys: access.keys.map((k) => ({ pattern: k, filled: /\{\{/.test(k) ? undefined : `~${k}` })),
+        commands: access.commands.map((c) => `+${c}`),
+        privileges: [...access.keys.map((k) => `~${k}`), ...access.commands.map((c) => `+${c}`)].join(' '),
+      },
+    ]),
+  );
   const prefix = o.userPrefix ?? 'tessera_jit_';
   const clock = o.clock ?? systemClock;
   const scheme = o.connection.tls === true ? 'rediss' : 'redis';
@@ -145,13 +155,12 @@ export function createRedisAclCredentials(options: RedisAclCredentialsOptions): 
       }
       // Read now: the guard aborts this signal at its deadline only once it exists.
       const signal = request.signal;
-      const keys = access.keys.map((k) => `~${fillPattern(k, request)}`);
+      const keys = access.keys.map((k) => k.filled ?? `~${fillPattern(k.pattern, request)}`);
       const expiresAt = expiryMs(clock(), request);
-      const user = randomName(`${prefix}${expiresAt / 1000}_`);
-      const password = randomPassword();
+      const { name: user, password } = randomNameAndPassword(`${prefix}${expiresAt / 1000}_`);
       // `#<sha256>`: the server is given the password's hash, never the password.
       const hash = createHash('sha256').update(password).digest('hex');
-      const rules = ['reset', 'on', `#${hash}`, ...keys, 'resetchannels', '-@all', ...access.commands.map((c) => `+${c}`)];
+      const rules = ['reset', 'on', `#${hash}`, ...keys, 'resetchannels', '-@all', ...access.commands];
       try {
         await send(['ACL', 'SETUSER', user, ...rules]);
       } catch (err) {
@@ -168,7 +177,7 @@ export function createRedisAclCredentials(options: RedisAclCredentialsOptions): 
         [EVENT.CREDENTIAL_SYSTEM]: 'redis',
         [EVENT.CREDENTIAL_PRINCIPAL]: user,
         // The declared patterns, not the filled ones: an argument value never reaches the span.
-        [EVENT.CREDENTIAL_PRIVILEGES]: [...access.keys.map((k) => `~${k}`), ...access.commands.map((c) => `+${c}`)].join(' '),
+        [EVENT.CREDENTIAL_PRIVILEGES]: access.privileges,
       });
       const credential = new DownstreamCredential(request.credentialId, REDIS_ACL_CREDENTIAL_TYPE, expiresAt, user, `${scheme}://${user}:${password}@${base}`);
       issued.set(credential, user);

@@ -35,6 +35,9 @@ const detachFrom = (emitter: Partial<Emitter>, event: string, listener: (arg: un
 // A restarted or flushed server has forgotten every script: the reply starts with NOSCRIPT.
 const isNoScript = (err: unknown): boolean => err instanceof Error && err.message.startsWith('NOSCRIPT');
 
+// MOVED and ASK answer before the command runs; a pipeline passes them back instead of following them.
+const isRedirection = (err: unknown): boolean => err instanceof Error && /^(MOVED|ASK) /.test(err.message);
+
 export function isRedisClient(client: unknown): client is RedisClientLike {
   if (typeof client !== 'object' || client === null) return false;
   const c = client as Record<string, unknown>;
@@ -151,4 +154,108 @@ export function clientReadiness(client: RedisClientLike): Readiness {
       waiting = undefined;
     },
   };
+}
+
+/** What an `ioredis` Cluster adds that lets one node's scripts travel in one write. */
+interface IoredisClusterLike extends IoredisLike {
+  readonly isCluster: true;
+  /** For each slot, the node keys serving it (primary first), as the client last learnt them. */
+  readonly slots: ReadonlyArray<readonly string[] | undefined>;
+  pipeline(): {
+    evalsha(sha: string, numKeys: number, ...keysAndArgs: string[]): unknown;
+    eval(script: string, numKeys: number, ...keysAndArgs: string[]): unknown;
+    exec(): Promise<Array<[Error | null, unknown]> | null>;
+  };
+}
+
+const isIoredisCluster = (client: RedisClientLike): client is IoredisClusterLike => {
+  const c = client as Partial<IoredisClusterLike>;
+  return c.isCluster === true && Array.isArray(c.slots) && typeof c.pipeline === 'function';
+};
+
+type Queued = {
+  readonly sha: string;
+  readonly source: string;
+  readonly keys: string[];
+  readonly args: string[];
+  /** Sent whole (EVAL), never by SHA. */
+  readonly whole: boolean;
+  readonly resolve: (reply: unknown) => void;
+  readonly reject: (err: unknown) => void;
+};
+
+/**
+ * On an ioredis Cluster, the scripts issued in one event-loop turn and bound for the same node
+ * leave in one pipeline: one socket write and one read of the replies per node instead of one per
+ * script (ioredis writes each command on its own otherwise; node-redis already coalesces a turn's
+ * commands per socket, so it gets no such runner). Each script is still its own command on its own
+ * slot, answered and failed on its own; a per-node group is the set of slots ioredis itself
+ * accepts in one pipeline (the same node list). Commands keep their order per node: everything
+ * issued in a turn goes through here and leaves at its end, in the order issued. `slotOf` gives a
+ * key's slot without hashing it; a script whose node is unknown (no slot map yet) goes alone.
+ * Returns undefined for any other client.
+ */
+export function clusterPipelineRunners(
+  client: RedisClientLike,
+  slotOf: (key: string) => number | undefined,
+): { cached: ScriptRunner; whole: ScriptRunner } | undefined {
+  if (!isIoredisCluster(client)) return undefined;
+  const io = client;
+  const direct = scriptRunner(client);
+  const sendWhole = scriptSender(client);
+  const alone = (q: Queued): void => {
+    (q.whole ? sendWhole : direct)(q.sha, q.source, q.keys, q.args).then(q.resolve, q.reject);
+  };
+  let queued = new Map<string, Queued[]>();
+  let scheduled = false;
+  const sendAll = (): void => {
+    scheduled = false;
+    const groups = queued;
+    queued = new Map();
+    for (const [node, group] of groups) {
+      if (node === '' || group.length === 1) {
+        for (const q of group) alone(q);
+        continue;
+      }
+      const pipeline = io.pipeline();
+      for (const q of group) {
+        if (q.whole) pipeline.eval(q.source, q.keys.length, ...q.keys, ...q.args);
+        else pipeline.evalsha(q.sha, q.keys.length, ...q.keys, ...q.args);
+      }
+      pipeline.exec().then(
+        (replies) => {
+          for (let i = 0; i < group.length; i++) {
+            const q = group[i]!;
+            const entry = replies?.[i];
+            if (entry === undefined) q.reject(new Error('pipeline: no reply'));
+            else if (entry[0] === null) q.resolve(entry[1]);
+            // NOSCRIPT: the script did not run; send it whole, as the unbatched runner does.
+            else if (!q.whole && isNoScript(entry[0])) io.eval(q.source, q.keys.length, ...q.keys, ...q.args).then(q.resolve, q.reject);
+            // The slot moved (or is moving): the node ran nothing; alone, the client follows the redirection.
+            else if (isRedirection(entry[0])) alone(q);
+            else q.reject(entry[0]);
+          }
+        },
+        (err: unknown) => {
+          for (const q of group) q.reject(err);
+        },
+      );
+    }
+  };
+  const enqueue =
+    (whole: boolean): ScriptRunner =>
+    (sha, source, keys, args) =>
+      new Promise((resolve, reject) => {
+        const slot = keys.length > 0 ? slotOf(keys[0]!) : undefined;
+        const nodes = slot === undefined ? undefined : io.slots[slot];
+        const node = nodes === undefined || nodes.length === 0 ? '' : nodes.join(';');
+        let group = queued.get(node);
+        if (group === undefined) queued.set(node, (group = []));
+        group.push({ sha, source, keys, args, whole, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          process.nextTick(sendAll);
+        }
+      });
+  return { cached: enqueue(false), whole: enqueue(true) };
 }

@@ -19,6 +19,16 @@ const TAGS: readonly string[] = (
   '10 18 6h 6d 29 21 3 4s 1p 1x 1a 1i b j s 2d 11 19 6i 6a 28 20 2 4r 1q 1y 1d 1h c k r z ' +
   '12 6s 6j 6b 4h 23 1 9 1r 1z 1c 1k d h q y 13 6r 6k 6c 4i 22 0 8 1s 62 1b 1j a i p x'
 ).split(' ');
+// SLOTS[i]: the hash slot of TAGS[i] (CLUSTER KEYSLOT, checked by the same test), so that the store
+// knows which node serves a key without hashing it.
+const SLOTS: readonly number[] = (
+  '247 511 669 785 1165 1413 1584 1957 2099 2363 2595 2859 3300 3564 3828 4053 4310 4574 4796 5044 5292 5540 5649 6020 ' +
+  '6162 6426 6790 6922 7365 7629 7893 8157 8373 8647 8927 9175 9471 9671 9842 10106 10353 10617 10849 11113 11298 11694 ' +
+  '11958 12222 12436 12774 13054 13302 13534 13798 13907 14171 14416 14626 14912 15176 15495 15759 16023 16287'
+)
+  .split(' ')
+  .map(Number);
+const SLOT_OF_TAG = new Map(TAGS.map((tag, i) => [tag, SLOTS[i]!]));
 
 export interface RedisLayout {
   /** The Redis key of `key` in `shard`. */
@@ -33,6 +43,8 @@ export interface RedisLayout {
    * counters for one tool share a slot and one script adds to both.
    */
   counter(key: string): string;
+  /** The hash slot of a Redis key this layout made; undefined for any other key. */
+  slot(redisKey: string): number | undefined;
 }
 
 export function redisLayout(prefix: string): RedisLayout {
@@ -43,8 +55,17 @@ export function redisLayout(prefix: string): RedisLayout {
     home: (k) => key(shardOf(k), k),
     copies: (k) => (isReplicated(k) ? heads.map((head) => head + k) : [key(shardOf(k), k)]),
     counter: (k) => key(shardOfName(k.slice(0, Math.max(0, k.lastIndexOf(':')))), k),
+    slot: (k) => {
+      // The prefix has no braces, so the first '{' opens the tag.
+      if (!k.startsWith(prefix) || k.charCodeAt(prefix.length) !== 123) return undefined;
+      const end = k.indexOf('}', prefix.length + 1);
+      return end < 0 ? undefined : SLOT_OF_TAG.get(k.slice(prefix.length + 1, end));
+    },
   };
 }
 
 /** For tests: the hash tag of each shard. */
 export const shardTags = (): readonly string[] => TAGS;
+
+/** For tests: the hash slot of each shard's tag. */
+export const shardSlots = (): readonly number[] => SLOTS;

@@ -23,6 +23,7 @@ import { parseOptions } from '../util/options.js';
 import {
   absorbClientErrors,
   clientReadiness,
+  clusterPipelineRunners,
   isClusterClient,
   isRedisClient,
   scriptRunner,
@@ -171,10 +172,12 @@ function byShard(keys: readonly string[], ttls: readonly string[], shards: reado
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const { client, prefix, timeoutMs, awaitCredentialRevocation } = parseOptions(optionsSchema, options, 'createRedisStore options');
   const onError = options.onError;
-  const cached = scriptRunner(client);
-  const whole = scriptSender(client);
-  const readiness = clientReadiness(client);
   const layout = redisLayout(prefix);
+  // On an ioredis Cluster, a turn's scripts for one node leave in one write (see redis-client.ts).
+  const pipelined = clusterPipelineRunners(client, layout.slot);
+  const cached = pipelined?.cached ?? scriptRunner(client);
+  const whole = pipelined?.whole ?? scriptSender(client);
+  const readiness = clientReadiness(client);
   // A cluster refuses a script whose keys span slots: there, reservations of different shards
   // travel in separate scripts. A single server takes any mix, so one script carries them all.
   const cluster = isClusterClient(client);

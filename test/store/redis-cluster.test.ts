@@ -7,8 +7,8 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { verifyCallCredential } from '../../src/index.js';
-import { SHARDS, shardTags } from '../../src/store/redis-layout.js';
-import { shardOfName } from '../../src/store/shards.js';
+import { redisLayout, SHARDS, shardSlots, shardTags } from '../../src/store/redis-layout.js';
+import { shardOf, shardOfName } from '../../src/store/shards.js';
 import { createRedisStore, type RedisStore } from '../../src/store/redis.js';
 import { describeStoreContract } from '../../src/testing/store-contract.js';
 import { AGENT, setup } from '../support/fixtures.js';
@@ -36,6 +36,10 @@ describe.skipIf(!enabled)('Redis store on a 3-primary Redis Cluster', () => {
     // redis-cli --cluster create gives three primaries even slot ranges: 21, 22 and 21 tags each.
     const perPrimary = cluster.primaries.map((p) => slots.filter((slot) => cluster.primaryFor(slot) === p.port).length);
     expect(perPrimary).toEqual([21, 22, 21]);
+    // The store's own table of each tag's slot, by which it groups a turn's scripts per node.
+    expect(shardSlots()).toEqual(slots);
+    expect(redisLayout('p:').slot(redisLayout('p:').key(7, 'cap:x'))).toBe(slots[7]);
+    expect(redisLayout('p:').slot('q:{10}cap:x')).toBeUndefined();
   });
 
   for (const kind of CLIENT_KINDS) {
@@ -110,6 +114,40 @@ describe.skipIf(!enabled)('Redis store on a 3-primary Redis Cluster', () => {
         expect(ran).toHaveLength(2);
       });
 
+      test.runIf(kind === 'ioredis')(
+        "one turn's scripts leave in one pipeline per node; a script the node forgot is sent whole, and a failing script fails only its own call",
+        async () => {
+          const { store, prefix } = fresh();
+          const io = c!.client as unknown as { pipeline: () => unknown };
+          const pipeline = io.pipeline;
+          let pipelines = 0;
+          io.pipeline = function (this: unknown) {
+            pipelines++;
+            return pipeline.call(this);
+          };
+          try {
+            // One marker per shard: 64 scripts, 21-22 per primary.
+            const byShard = new Map<number, string>();
+            for (let i = 0; byShard.size < SHARDS; i++) if (!byShard.has(shardOf(`cap:m${i}:once`))) byShard.set(shardOf(`cap:m${i}:once`), `cap:m${i}:once`);
+            const keys = [...byShard.values()];
+            const reserveAll = (): Promise<unknown[]> =>
+              Promise.all(keys.map((key) => store.reserve({ revocations: [], once: [{ key, ttlMs: 60_000 }], counters: [], credentials: [] }).then((r) => (r.ok ? 'ok' : r.reason), (e: { code?: string }) => e.code)));
+            for (const p of cluster.primaries) cluster.cli(p.port, 'SCRIPT', 'FLUSH');
+            expect(await reserveAll()).toEqual(keys.map(() => 'ok'));
+            expect(pipelines).toBe(cluster.primaries.length);
+            expect(await reserveAll()).toEqual(keys.map(() => 'replay'));
+            // A key of another type under one shard's marker: that call alone is refused.
+            cluster.cli(cluster.primaryFor(slotOf(home(prefix, keys[5]!))), 'DEL', home(prefix, keys[5]!));
+            cluster.cli(cluster.primaryFor(slotOf(home(prefix, keys[5]!))), 'LPUSH', home(prefix, keys[5]!), 'x');
+            const third = await reserveAll();
+            expect(third[5]).toBe('store_unavailable');
+            expect(third.filter((o) => o === 'replay')).toHaveLength(SHARDS - 1);
+          } finally {
+            io.pipeline = pipeline;
+          }
+        },
+      );
+
       test('calls under many grants spread over every primary', async () => {
         const { store, prefix } = fresh();
         const { readTicket, grant } = await setup({ store });
@@ -157,4 +195,37 @@ describe.skipIf(!enabled)('Redis store on a 3-primary Redis Cluster', () => {
       });
     });
   }
+
+  test('an ioredis pipeline whose slot has moved to another node: the moved scripts follow it alone, the rest answer as sent', async () => {
+    const c = await connectClusterClient('ioredis', cluster.seeds);
+    const slot = shardSlots()[0]!;
+    const [from, to] = [cluster.primaries[0]!.port, cluster.primaries[1]!.port];
+    const ids = cluster.primaries.map((p) => cluster.cli(p.port, 'CLUSTER', 'MYID'));
+    const empty = (port: number): void => {
+      for (const key of cluster.cli(port, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '10000').split('\n').filter((k) => k !== '')) cluster.cli(port, 'DEL', key);
+    };
+    // SETSLOT NODE on the new owner first, then on the others, as a resharding tool does.
+    const assign = (owner: number): void => {
+      for (const port of [owner, ...cluster.primaries.map((p) => p.port).filter((p) => p !== owner)]) cluster.cli(port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', ids[cluster.primaries.findIndex((p) => p.port === owner)]!);
+    };
+    try {
+      const store = createRedisStore({ client: c.client, prefix: 'moved:', timeoutMs: 2000 });
+      const byShard = new Map<number, string>();
+      for (let i = 0; byShard.size < SHARDS; i++) if (!byShard.has(shardOf(`cap:v${i}:once`))) byShard.set(shardOf(`cap:v${i}:once`), `cap:v${i}:once`);
+      const keys = [...byShard.entries()].sort((a, b) => a[0] - b[0]).map(([, key]) => key);
+      expect(cluster.primaryFor(slot)).toBe(from);
+      empty(from);
+      assign(to);
+      // The client still sends shard 0's script in the pipeline bound for its old node.
+      const outcomes = await Promise.all(
+        keys.map((key) => store.reserve({ revocations: [], once: [{ key, ttlMs: 60_000 }], counters: [], credentials: [] }).then((r) => (r.ok ? 'ok' : r.reason), (e: { code?: string }) => e.code)),
+      );
+      expect(outcomes).toEqual(keys.map(() => 'ok'));
+      expect(cluster.cli(to, 'EXISTS', home('moved:', keys[0]!))).toBe('1');
+    } finally {
+      empty(to);
+      assign(from);
+      await c.close();
+    }
+  });
 });
