@@ -6,6 +6,7 @@
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
   ErrorCode,
@@ -15,6 +16,7 @@ import {
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   ReadResourceRequestSchema,
+  type CallToolRequest,
   type CallToolResult,
   type Tool,
   type ToolAnnotations,
@@ -137,6 +139,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     const entries: Entry[] = [];
     const refused: RefusedTool[] = [];
     const perTool = new Map(Object.entries(config.tools ?? {}));
+    const forwardsCredential = 'http' in upstream.source;
     for (const bad of listing.invalid) refused.push({ name: `${name}${NAMESPACE_SEPARATOR}${bad}`, upstream: name, reason: 'not a valid MCP tool definition' });
     for (const tool of listing.tools) {
       const own = perTool.get(tool.name);
@@ -169,8 +172,10 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
           ...(mode === undefined ? {} : { mode }),
           ...(own?.credentialAudience === undefined ? {} : { credential: { audience: own.credentialAudience } }),
         },
-        (args, ctx) =>
-          withForwardedCredential(ctx.credential.token, () => upstream.callTool(upstreamName, args as Readonly<Record<string, unknown>>, ctx.signal)),
+        // Only an HTTP upstream's requests carry the credential (a header); a stdio upstream has no place for it.
+        forwardsCredential
+          ? (args, ctx) => withForwardedCredential(ctx.credential.token, () => upstream.callTool(upstreamName, args as Readonly<Record<string, unknown>>, ctx.signal))
+          : (args, ctx) => upstream.callTool(upstreamName, args as Readonly<Record<string, unknown>>, ctx.signal),
       );
       const listed: Tool = { ...tool, name: full };
       entries.push({ name: full, upstream: name, upstreamName, risk, riskFrom: configured === undefined ? 'annotations' : 'config', listed, guarded });
@@ -243,7 +248,12 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       return { tools };
     });
 
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    // Registered past `Server`'s own tools/call wrapper, which parses the request a second time
+    // and the result a second time: every result here is either the gateway's own denial or the
+    // upstream's, which the upstream client has already parsed with the same CallToolResultSchema.
+    // The wrapper's one other check, a request for a task, never gets this far: the server does
+    // not declare tasks, so the SDK refuses such a request before any handler.
+    Protocol.prototype.setRequestHandler.call(server, CallToolRequestSchema, async (request: CallToolRequest, extra: McpRequestExtra): Promise<CallToolResult> => {
       const name = request.params.name;
       const meta = request.params._meta as Record<string, unknown> | undefined;
       const requestId = String(extra.requestId);

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseDenial } from '../../src/adapters/denial.js';
 import { createMcpGateway, riskFromAnnotations } from '../../src/gateway/index.js';
@@ -34,7 +34,7 @@ describe('upstream tools the gateway must not serve as they are', () => {
     expect(refused.get('edge.vendor_keyword')).toBe('inputSchema.properties.a.x-max-risk: the keyword "x-max-risk" is not enforced, so the schema is refused');
     expect(refused.get('edge.remote_ref')).toBe('inputSchema.properties.a.$ref: only local references (#/...) are supported');
     expect(refused.get('edge.not_object')).toBe('not a valid MCP tool definition');
-    expect(gw.gateway.tools().map((t) => t.name).sort()).toEqual(['edge.crash', 'edge.echo_args', 'edge.hang', 'edge.no_hints']);
+    expect(gw.gateway.tools().map((t) => t.name).sort()).toEqual(['edge.bad_result', 'edge.crash', 'edge.echo_args', 'edge.hang', 'edge.no_hints']);
     expect(events).toContain('tool "edge.conditional" of upstream "edge" is hidden: inputSchema.if: the keyword "if" is not enforced, so the schema is refused');
   });
 
@@ -51,6 +51,29 @@ describe('upstream tools the gateway must not serve as they are', () => {
     expect(JSON.parse(text(ok))).toEqual({ msg: 'hi' });
     const extra = await client.callTool({ name: 'edge.echo_args', arguments: { msg: 'hi', sneaky: '/etc/passwd' } });
     expect(parseDenial(extra)?.code).toBe('arguments_invalid');
+  });
+
+  test('an upstream result that is not a valid tools/call result is an MCP error, never passed on', async () => {
+    const client = await gw.connect(await grant(auth, { 'edge.bad_result': {} }));
+    const err = await client.callTool({ name: 'edge.bad_result', arguments: {} }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(McpError);
+    expect((err as McpError).message).toBe('MCP error -32603: upstream "edge" failed during tools/call bad_result');
+  });
+
+  test('a tools/call asking for a task is refused before any handler: the gateway does not declare tasks', async () => {
+    const client = await gw.connect(await grant(auth, { 'edge.echo_args': {} }));
+    const err = await client
+      .request({ method: 'tools/call', params: { name: 'edge.echo_args', arguments: { msg: 'hi' }, task: { ttl: 60_000 } } }, CallToolResultSchema)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(McpError);
+    expect((err as McpError).code).toBe(ErrorCode.InternalError);
+    expect((err as McpError).message).toBe('MCP error -32603: Server does not support task creation (required for tools/call)');
   });
 
   test('an upstream that hangs hits the deadline and the client gets an MCP error', async () => {
