@@ -443,3 +443,27 @@ describe('options', () => {
     expect(readFileSync(join(dir, 'proc-a.000001.jsonl'), 'utf8')).toBe('');
   });
 });
+
+describe('the file sink', () => {
+  test('writes started together run one after another: one segment, every line, in order, no handle left open', async () => {
+    const dir = tmp();
+    const sink = createFileSink({ dir, prefix: 'p' });
+    sink.open?.('p');
+    // Neither waits for the other, as when the log gave up on a slow write at its deadline.
+    await Promise.all([sink.write(['a']), sink.write(['b']), sink.write(['c'])]);
+    await sink.close?.();
+    expect(readdirSync(dir)).toEqual(['p.000001.jsonl']);
+    expect(readFileSync(join(dir, 'p.000001.jsonl'), 'utf8')).toBe('a\nb\nc\n');
+  });
+
+  test('rotation under concurrent writes opens each segment once', async () => {
+    const dir = tmp();
+    const sink = createFileSink({ dir, prefix: 'p', maxBytes: 1024 });
+    sink.open?.('p');
+    const lines = ['a', 'b', 'c'].map((c) => c.repeat(700));
+    await Promise.all(lines.map((l) => sink.write([l])));
+    await sink.close?.();
+    expect(readdirSync(dir).sort()).toEqual(['p.000001.jsonl', 'p.000002.jsonl', 'p.000003.jsonl']);
+    expect(readdirSync(dir).sort().map((f) => readFileSync(join(dir, f), 'utf8'))).toEqual(lines.map((l) => `${l}\n`));
+  });
+});

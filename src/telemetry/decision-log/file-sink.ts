@@ -43,6 +43,15 @@ export function createFileSink(options: FileSinkOptions): DecisionLogSink {
   let segment = 0;
   let handle: FileHandle | undefined;
   let bytes = 0;
+  // One file operation at a time, whatever the caller does: a write the log gave up on at its
+  // deadline still runs, and a second one must not open a second segment beside it (the first
+  // handle would be lost, left for the garbage collector to close).
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => undefined);
+    return run;
+  };
 
   const next = async (): Promise<void> => {
     await handle?.close();
@@ -68,23 +77,27 @@ export function createFileSink(options: FileSinkOptions): DecisionLogSink {
         throw new TypeError(`createFileSink: ${o.dir} already holds a log named "${prefix}"; give each log its own prefix (or logId)`);
       }
     },
-    async write(lines) {
-      if (prefix === undefined) throw new TypeError('createFileSink: the sink was not opened by a decision log');
+    write(lines) {
+      if (prefix === undefined) return Promise.reject(new TypeError('createFileSink: the sink was not opened by a decision log'));
       const data = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
-      if (handle === undefined || (bytes > 0 && bytes + data.length > maxBytes)) await next();
-      const h = handle!;
-      try {
-        await h.appendFile(data);
-        if (o.sync === true) await h.datasync();
-        bytes += data.length;
-      } catch (err) {
-        await h.truncate(bytes).catch(() => undefined);
-        throw err;
-      }
+      return serial(async () => {
+        if (handle === undefined || (bytes > 0 && bytes + data.length > maxBytes)) await next();
+        const h = handle!;
+        try {
+          await h.appendFile(data);
+          if (o.sync === true) await h.datasync();
+          bytes += data.length;
+        } catch (err) {
+          await h.truncate(bytes).catch(() => undefined);
+          throw err;
+        }
+      });
     },
-    async close() {
-      await handle?.close();
-      handle = undefined;
+    close() {
+      return serial(async () => {
+        await handle?.close();
+        handle = undefined;
+      });
     },
   };
 }
