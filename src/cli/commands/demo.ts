@@ -29,14 +29,18 @@ export interface DemoRow {
   reason: string;
 }
 
-function table(rows: readonly DemoRow[], out: (line: string) => void): void {
-  const cols = ['step', 'tool', 'outcome', 'code', 'reason'] as const;
-  const width = (c: (typeof cols)[number]) => Math.min(70, Math.max(c.length, ...rows.map((r) => r[c].length)));
+/** Prints rows as a table, a column per key of the first row, each at most 70 characters wide. */
+export function table(rows: readonly Readonly<Record<string, string>>[], out: (line: string) => void): void {
+  const cols = Object.keys(rows[0] ?? {});
+  const width = (c: string) => Math.min(70, Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)));
   const cell = (s: string, w: number) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
   out(cols.map((c) => cell(c, width(c))).join('  '));
   out(cols.map((c) => '-'.repeat(width(c))).join('  '));
-  for (const r of rows) out(cols.map((c) => cell(r[c], width(c))).join('  '));
+  for (const r of rows) out(cols.map((c) => cell(r[c] ?? '', width(c))).join('  '));
 }
+
+/** The tool the demo warms the guard up with before its task. */
+export const WARM_UP_TOOL = 'demo.warm-up';
 
 /** Runs the demo task; returns its decisions (also printed through `out`). */
 export async function runPackagedDemo(io: Pick<CliIo, 'clock'>, out: (line: string) => void): Promise<DemoRow[]> {
@@ -69,19 +73,20 @@ export async function runPackagedDemo(io: Pick<CliIo, 'clock'>, out: (line: stri
   const readTicket = guardTool(
     guard,
     { name: 'tickets.read', description: 'Read a support ticket', input: z.object({ ticketId: z.string() }), risk: 'read' },
-    ({ ticketId }) => ({ ticketId, subject: 'Cannot log in' }),
+    ({ ticketId }) => ({ ticketId, subject: 'Cannot log in', from: 'dana@example.com' }),
   );
   const sendEmail = guardTool(
     guard,
     {
       name: 'email.send',
       description: 'Send an email',
-      input: z.object({ to: z.string(), subject: z.string(), body: z.string() }),
+      input: z.object({ to: z.string().email(), subject: z.string(), body: z.string() }),
       risk: 'external',
       credential: { audience: 'mail-api' },
     },
-    async (_args, ctx) => {
+    async (args, ctx) => {
       await mailService(ctx.credential.token);
+      ctx.sideEffect('email.sent', { to: args.to });
       return { sent: true };
     },
   );
@@ -90,6 +95,20 @@ export async function runPackagedDemo(io: Pick<CliIo, 'clock'>, out: (line: stri
     { name: 'tickets.delete', description: 'Delete a ticket', input: z.object({ ticketId: z.string() }), risk: 'admin' },
     () => ({ deleted: true }),
   );
+
+  // Warm-up, not part of the table: the process's first guarded calls also pay for loading and
+  // compiling the code paths and importing keys, which would swamp the figures of a span
+  // pipeline watching the demo (examples/demo-run.ts prints them). Its spans are named
+  // `WARM_UP_TOOL`.
+  const warmUp = guardTool(guard, { name: WARM_UP_TOOL, description: 'Warm-up', input: z.object({}), risk: 'read' }, () => null);
+  const warmUpCapability = await authority.grant({
+    agent: 'spiffe://example.org/agents/support',
+    audience: 'support-app',
+    intent: { id: 'warm-up', purpose: 'Warm up the guard before the demo' },
+    tools: { [WARM_UP_TOOL]: {} },
+    ttl: '1m',
+  });
+  for (let i = 0; i < 20; i++) await guard.withCapability(warmUpCapability, () => warmUp({}));
 
   const rows: DemoRow[] = [];
   const attempt = async (step: string, tool: string, call: () => Promise<unknown>) => {
@@ -113,7 +132,7 @@ export async function runPackagedDemo(io: Pick<CliIo, 'clock'>, out: (line: stri
   await attempt('replay the credential', 'mail-api', () => mailService(presented[0] ?? ''));
 
   out('Tessera demo: one agent, one intent ("Answer ticket 4711")\n');
-  table(rows, out);
+  table(rows.map((r) => ({ ...r })), out);
   return rows;
 }
 
