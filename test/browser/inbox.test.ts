@@ -6,6 +6,7 @@
  * reason), and watch one run out of time. A request with hostile arguments renders inert and
  * readable. Screenshots land in test/.artifacts/.
  */
+import { enabledOrSkipped } from '../support/environment.js';
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -28,11 +29,10 @@ const ARTIFACTS = fileURLToPath(new URL('../.artifacts/', import.meta.url));
 const WORKER = fileURLToPath(new URL('./workers/payments-guard.ts', import.meta.url));
 
 function chromiumEnabled(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  const message = `${CHROMIUM} is not installed: the approvals inbox browser test is SKIPPED. Install it (Debian: apt-get install -y chromium) to run it.`;
-  if (process.env.CI === 'true') throw new Error(`${message} In CI this is a failure.`);
-  console.warn(`\n${'!'.repeat(100)}\n${message}\n${'!'.repeat(100)}\n`);
-  return false;
+  return enabledOrSkipped(
+    existsSync(CHROMIUM),
+    `${CHROMIUM} is not installed: the approvals inbox browser test is SKIPPED. Install it (Debian: apt-get install -y chromium) to run it.`,
+  );
 }
 
 type Done = { type: 'done'; n: number; ok: boolean; result?: unknown; code?: string; reason?: string; ran: string[] };

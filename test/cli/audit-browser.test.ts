@@ -2,6 +2,7 @@
  * The audit page as a person sees it: rendered by a real headless Chromium, then checked in the
  * DOM. A screenshot lands in test/.artifacts/ for a human to look at.
  */
+import { enabledOrSkipped } from '../support/environment.js';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,11 +29,10 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../.artifacts/', import.meta.url));
 
 function chromiumEnabled(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  const message = `${CHROMIUM} is not installed: the audit page browser test is SKIPPED. Install it (Debian: apt-get install -y chromium) to run it.`;
-  if (process.env.CI === 'true') throw new Error(`${message} In CI this is a failure.`);
-  console.warn(`\n${'!'.repeat(100)}\n${message}\n${'!'.repeat(100)}\n`);
-  return false;
+  return enabledOrSkipped(
+    existsSync(CHROMIUM),
+    `${CHROMIUM} is not installed: the audit page browser test is SKIPPED. Install it (Debian: apt-get install -y chromium) to run it.`,
+  );
 }
 
 test.skipIf(!chromiumEnabled())('the audit page in Chromium: denials with codes, whole agent ids, details without hover', { timeout: 90_000 }, async () => {

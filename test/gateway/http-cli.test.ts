@@ -1,6 +1,6 @@
+import { freePort } from '../support/environment.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,14 +12,6 @@ import { redisTestsEnabled, startRedisServer, type RedisServer } from '../suppor
 import { AUDIENCE, authority, grant, ISSUER, scratch, serverEntry, text, TSX_LOADER } from './support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** `tessera gateway` serving HTTP, as its own process; resolves once it says it is listening. */
 async function serveCli(config: string, env: Record<string, string>): Promise<{ proc: ChildProcess; out: string }> {

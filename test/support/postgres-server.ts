@@ -6,9 +6,9 @@
  *
  * No vitest import here: the benchmark uses it too.
  */
+import { enabledOrSkipped, freePort } from './environment.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -37,12 +37,11 @@ export function hasPostgresServer(): boolean {
  * developer's machine and an error in CI (`CI=true`).
  */
 export function postgresTestsEnabled(): boolean {
-  if (hasPostgresServer()) return true;
-  const message =
-    'PostgreSQL is not installed: the PostgreSQL credential tests are SKIPPED. Install it (Debian/Ubuntu: apt-get install -y postgresql) to run them.';
-  if (process.env.CI === 'true') throw new Error(`${message} In CI this is a failure.`);
-  console.warn(`\n${'!'.repeat(100)}\n${message}\n${'!'.repeat(100)}\n`);
-  return false;
+  return enabledOrSkipped(
+    hasPostgresServer(),
+   
+    'PostgreSQL is not installed: the PostgreSQL credential tests are SKIPPED. Install it (Debian/Ubuntu: apt-get install -y postgresql) to run them.',
+  );
 }
 
 export interface PostgresServer {
@@ -54,19 +53,6 @@ export interface PostgresServer {
   /** A client logged in over TCP with a password, as any role. */
   client(user: string, password: string): pg.Client;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const SUPERUSER = 'tessera_bootstrap';

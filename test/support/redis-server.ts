@@ -7,9 +7,10 @@
  *
  * No vitest import here: the benchmark uses it too.
  */
+import { enabledOrSkipped, freePort } from './environment.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,25 +36,11 @@ export function hasRedisServer(): boolean {
  * machine and an error in CI (`CI=true`), so the Redis tests are never silently skipped there.
  */
 export function redisTestsEnabled(): boolean {
-  if (hasRedisServer()) return true;
-  const message =
-    'redis-server is not installed: the Redis store tests are SKIPPED. Install it (Debian/Ubuntu: apt-get install -y redis-server) to run them.';
-  if (process.env.CI === 'true') throw new Error(`${message} In CI this is a failure.`);
-  console.warn(`\n${'!'.repeat(100)}\n${message}\n${'!'.repeat(100)}\n`);
-  return false;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+  return enabledOrSkipped(
+    hasRedisServer(),
+   
+    'redis-server is not installed: the Redis store tests are SKIPPED. Install it (Debian/Ubuntu: apt-get install -y redis-server) to run them.',
+  );
 }
 
 async function pingOnce(port: number): Promise<boolean> {
@@ -163,11 +150,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
  */
 export function redisClusterTestsEnabled(): boolean {
   if (!redisTestsEnabled()) return false;
-  if (hasRedisCli()) return true;
-  const message = 'redis-cli is not installed: the Redis Cluster tests are SKIPPED. Install it (Debian/Ubuntu: apt-get install -y redis-tools).';
-  if (process.env.CI === 'true') throw new Error(`${message} In CI this is a failure.`);
-  console.warn(`\n${'!'.repeat(100)}\n${message}\n${'!'.repeat(100)}\n`);
-  return false;
+  return enabledOrSkipped(
+    hasRedisCli(),
+    'redis-cli is not installed: the Redis Cluster tests are SKIPPED. Install it (Debian/Ubuntu: apt-get install -y redis-tools).',
+  );
 }
 
 /** Whether `redis-cli` (Debian's redis-tools, installed with redis-server) can be run. */
