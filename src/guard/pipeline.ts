@@ -405,7 +405,8 @@ async function runShadow(
   // 6 reserve: budgets are spent as in enforce mode; a refused reservation writes nothing
   call.stage = 'store';
   const nowMs = rt.clock();
-  const credentialId = randomId();
+  // In the root's shard, as in enforce mode: on Redis Cluster the registration shares the call's slot.
+  const credentialId = cap !== undefined ? credentialIdFor(cap) : randomId();
   const credentialTtlSec = tool.credentialTtlSec ?? rt.credentialTtlSec;
   const registration = credentialRegistration(credentialId, credentialTtlSec);
   if (cap !== undefined) {

@@ -14,6 +14,7 @@ import {
   type ToolContext,
 } from '../../src/index.js';
 import type { Duration } from '../../src/util/time.js';
+import { shardPrefix } from '../../src/store/shards.js';
 import { AGENT, AUDIENCE, ISSUER, manualClock } from '../support/fixtures.js';
 import { createSpanCapture } from '../support/otel.js';
 
@@ -199,6 +200,9 @@ describe('shadow mode records what enforce mode decides, and runs the tool', () 
     const span = await lastSpan();
     expect(span.attributes).toMatchObject({ 'tessera.decision': 'allow', 'tessera.enforced': false });
     expect(span.attributes).not.toHaveProperty('tessera.denial.code');
+    // Its id lives in its root grant's shard, as in enforce mode, so that on Redis Cluster its
+    // registration shares the call's slot.
+    expect(shadow.ran[0]!.credential!.slice(0, 2)).toBe(shardPrefix(String(span.attributes['tessera.capability.id'])));
   });
 
   test('arguments the tool schema rejects are denied in shadow mode too, with what enforce mode answers', async () => {
