@@ -3,6 +3,7 @@
  * in-memory span: who called which tool under which intent, what the guard decided, and the
  * evidence (argument shapes, never values) and retrievals the span carries.
  */
+import { nanosToMs, otlpAnyValue } from '../cli/audit/otlp-json.js';
 import { ATTR, EVENT, OPERATION_EXECUTE_TOOL } from '../telemetry/attributes.js';
 import type { EvidenceShape } from '../telemetry/evidence.js';
 
@@ -166,25 +167,6 @@ export function observeReadableSpan(span: ReadableSpanLike): ObservedCall | unde
   });
 }
 
-interface OtlpAnyValue {
-  stringValue?: unknown;
-  intValue?: unknown;
-  doubleValue?: unknown;
-  boolValue?: unknown;
-  arrayValue?: { values?: unknown };
-}
-
-function anyValue(v: unknown): unknown {
-  if (v === null || typeof v !== 'object') return undefined;
-  const a = v as OtlpAnyValue;
-  if (typeof a.stringValue === 'string') return a.stringValue;
-  if (a.intValue !== undefined) return Number(a.intValue);
-  if (a.doubleValue !== undefined) return Number(a.doubleValue);
-  if (typeof a.boolValue === 'boolean') return a.boolValue;
-  if (a.arrayValue !== undefined && a.arrayValue !== null) return Array.isArray(a.arrayValue.values) ? a.arrayValue.values.map(anyValue) : [];
-  return undefined;
-}
-
 /** The attributes the advisor reads; any other key is skipped without decoding its value. */
 const WANTED: ReadonlySet<string> = new Set([
   ATTR.OPERATION_NAME,
@@ -205,17 +187,11 @@ function otlpAttributes(list: unknown): AttributeGetter {
   const found = new Map<string, unknown>();
   if (Array.isArray(list)) {
     for (const kv of list as { key?: unknown; value?: unknown }[]) {
-      if (kv !== null && typeof kv === 'object' && typeof kv.key === 'string' && WANTED.has(kv.key)) found.set(kv.key, anyValue(kv.value));
+      if (kv !== null && typeof kv === 'object' && typeof kv.key === 'string' && WANTED.has(kv.key)) found.set(kv.key, otlpAnyValue(kv.value));
     }
   }
   return (key) => found.get(key);
 }
-
-const nanosToMs = (n: unknown): number => {
-  if (typeof n === 'number') return n / 1e6;
-  if (typeof n === 'string' && /^\d{1,30}$/.test(n)) return Number(BigInt(n) / 1000n) / 1000;
-  return Number.NaN;
-};
 
 /** The call an OTLP JSON span object records, or undefined for any other span. */
 export function observeOtlpSpan(s: Record<string, unknown>): ObservedCall | undefined {

@@ -17,14 +17,14 @@ export interface AuditSpan {
 
 interface OtlpKeyValue {
   key?: unknown;
-  value?: OtlpAnyValue;
+  value?: unknown;
 }
 interface OtlpAnyValue {
   stringValue?: unknown;
   intValue?: unknown;
   doubleValue?: unknown;
   boolValue?: unknown;
-  arrayValue?: { values?: OtlpAnyValue[] };
+  arrayValue?: { values?: unknown } | null;
 }
 
 export class OtlpFormatError extends Error {
@@ -34,13 +34,15 @@ export class OtlpFormatError extends Error {
   }
 }
 
-function anyValue(v: OtlpAnyValue | undefined): AttrValue {
+/** An OTLP JSON AnyValue as a plain value; anything else (a map, bytes, malformed) is undefined. */
+export function otlpAnyValue(v: unknown): AttrValue {
   if (v === null || typeof v !== 'object') return undefined;
-  if (typeof v.stringValue === 'string') return v.stringValue;
-  if (v.intValue !== undefined) return Number(v.intValue);
-  if (v.doubleValue !== undefined) return Number(v.doubleValue);
-  if (typeof v.boolValue === 'boolean') return v.boolValue;
-  if (v.arrayValue !== undefined) return (v.arrayValue.values ?? []).map(anyValue);
+  const a = v as OtlpAnyValue;
+  if (typeof a.stringValue === 'string') return a.stringValue;
+  if (a.intValue !== undefined) return Number(a.intValue);
+  if (a.doubleValue !== undefined) return Number(a.doubleValue);
+  if (typeof a.boolValue === 'boolean') return a.boolValue;
+  if (a.arrayValue !== undefined && a.arrayValue !== null) return Array.isArray(a.arrayValue.values) ? a.arrayValue.values.map(otlpAnyValue) : [];
   return undefined;
 }
 
@@ -48,15 +50,16 @@ function attributes(list: unknown): Map<string, AttrValue> {
   const out = new Map<string, AttrValue>();
   if (!Array.isArray(list)) return out;
   for (const kv of list as OtlpKeyValue[]) {
-    if (kv !== null && typeof kv === 'object' && typeof kv.key === 'string') out.set(kv.key, anyValue(kv.value));
+    if (kv !== null && typeof kv === 'object' && typeof kv.key === 'string') out.set(kv.key, otlpAnyValue(kv.value));
   }
   return out;
 }
 
-// Nanosecond timestamps exceed 2^53; milliseconds are all a timeline needs.
-const nanosToMs = (n: unknown): number => {
+// Nanosecond timestamps exceed 2^53; milliseconds are all a timeline needs. Longer digit strings
+// than any timestamp are not converted (a BigInt of an untrusted length is not free).
+export const nanosToMs = (n: unknown): number => {
   if (typeof n === 'number') return n / 1e6;
-  if (typeof n === 'string' && /^\d+$/.test(n)) return Number(BigInt(n) / 1000n) / 1000;
+  if (typeof n === 'string' && /^\d{1,30}$/.test(n)) return Number(BigInt(n) / 1000n) / 1000;
   return Number.NaN;
 };
 
